@@ -1,0 +1,112 @@
+//! Test-only helpers shared by every crate's tests.
+//!
+//! Owns: locating the shipped samples under `samples/` and materializing
+//! them — `core.zst` and `mapzoo.zst` are decompressed once into a cache
+//! directory under the cargo target dir and reused by every test binary and
+//! thread (atomic rename makes concurrent first use safe).
+//!
+//! Must not touch: anything mapscope computes. Truth files (`truth.json`,
+//! `pprof-top*.txt`, `readelf-*.txt`, `gdb-*.txt`) are read as they are.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
+}
+
+/// `samples/<name>` in the repository (compressed files, truth files).
+pub fn sample_source(name: &str) -> PathBuf {
+    workspace_root().join("samples").join(name)
+}
+
+/// Names of the shipped incident samples (`samples/go1.*`).
+pub fn sample_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(workspace_root().join("samples"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("core.zst").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A shipped sample with its core and executable decompressed.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    /// `samples/<name>`: truth files and the compressed originals.
+    pub source: PathBuf,
+    /// The decompressed core (cached).
+    pub core: PathBuf,
+    /// The decompressed executable (cached).
+    pub exe: PathBuf,
+    /// `samples/<name>/heap.pb.gz`.
+    pub profile: PathBuf,
+}
+
+impl Sample {
+    /// A truth file of the sample, read as text.
+    pub fn text(&self, file: &str) -> String {
+        fs::read_to_string(self.source.join(file))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.source.join(file).display()))
+    }
+    /// `truth.json`, parsed.
+    pub fn truth(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text("truth.json")).expect("truth.json parses")
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("sample-cache")
+}
+
+/// Materializes `samples/<name>`: decompresses `core.zst` and `mapzoo.zst`
+/// into the cache on first use. Panics (it is test code) if the sample is
+/// missing.
+pub fn sample(name: &str) -> Sample {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    // One thread decompresses; others in this process wait for it.
+    let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap_or_else(|e| e.into_inner());
+    let source = sample_source(name);
+    assert!(source.is_dir(), "no sample {}", source.display());
+    let dir = cache_dir().join(name);
+    fs::create_dir_all(&dir).expect("create sample cache");
+    let core = materialize(&source.join("core.zst"), &dir.join("core")).expect("decompress core");
+    let exe = materialize(&source.join("mapzoo.zst"), &dir.join("mapzoo")).expect("decompress exe");
+    Sample { name: name.to_string(), profile: source.join("heap.pb.gz"), source, core, exe }
+}
+
+/// Decompresses `src` (zstd) to `dst` unless `dst` is already there and
+/// newer than `src`. Writes to a unique temporary name, then renames, so a
+/// concurrent test binary never sees a half-written file.
+fn materialize(src: &Path, dst: &Path) -> io::Result<PathBuf> {
+    let fresh = match (fs::metadata(src), fs::metadata(dst)) {
+        (Ok(s), Ok(d)) => match (s.modified(), d.modified()) {
+            (Ok(sm), Ok(dm)) => dm >= sm,
+            _ => false,
+        },
+        _ => false,
+    };
+    if !fresh {
+        let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+        {
+            let input = fs::File::open(src)?;
+            let mut output = fs::File::create(&tmp)?;
+            let mut decoder = zstd::stream::read::Decoder::new(input)?;
+            decoder.window_log_max(31)?;
+            io::copy(&mut decoder, &mut output)?;
+        }
+        fs::rename(&tmp, dst)?;
+    }
+    Ok(dst.to_path_buf())
+}
