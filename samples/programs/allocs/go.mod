@@ -1,0 +1,3 @@
+module allocs
+
+go 1.21

@@ -1,0 +1,3 @@
+module synthprofile
+
+go 1.21
