@@ -1,0 +1,519 @@
+//! [`ProcessMemory`]: the process image as a bounds-checked view by virtual
+//! address. Bytes come from the core where the kernel wrote them and from
+//! the executable for pages it left out (text, rodata, pclntab, unwritten
+//! data); bytes neither has are reported [`ReadError::Absent`], never zeros.
+//!
+//! Address translation goes through a sorted, non-overlapping table of
+//! pieces built once; a read is a binary search plus a slice of a memory
+//! map. Nothing allocates per read.
+
+use crate::core::Core;
+use crate::error::{CoreError, ReadError};
+use crate::executable::Executable;
+use crate::matching::{place_executable, Placement};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Where the bytes of a piece of address space live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backing {
+    /// In the core file, starting at this file offset.
+    Core(u64),
+    /// In the executable file, starting at this file offset.
+    Exe(u64),
+    /// Mapped in the process, but its bytes are in neither file.
+    Absent,
+}
+
+/// An input range for [`PieceTable::build`]: lower `priority` wins where
+/// ranges overlap. The backing offset is that of `start`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub start: u64,
+    pub end: u64,
+    pub priority: u8,
+    pub backing: Backing,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Piece {
+    start: u64,
+    end: u64,
+    backing: Backing,
+}
+
+/// Sorted, non-overlapping pieces of address space.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PieceTable {
+    pieces: Vec<Piece>,
+}
+
+fn advance(backing: Backing, by: u64) -> Backing {
+    match backing {
+        Backing::Core(o) => Backing::Core(o.saturating_add(by)),
+        Backing::Exe(o) => Backing::Exe(o.saturating_add(by)),
+        Backing::Absent => Backing::Absent,
+    }
+}
+
+impl PieceTable {
+    /// Resolves overlapping spans (a sweep over their boundaries with a heap
+    /// of the active spans, O(n log n)) and merges adjacent pieces that
+    /// continue each other in the same file.
+    pub fn build(mut spans: Vec<Span>) -> PieceTable {
+        spans.retain(|s| s.start < s.end);
+        spans.sort_by_key(|s| s.start);
+        let mut points: Vec<u64> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut pieces: Vec<Piece> = Vec::new();
+        // (priority, input order) so that ties go to the earlier span.
+        let mut active: BinaryHeap<Reverse<(u8, usize)>> = BinaryHeap::new();
+        let mut next = 0usize;
+        for pair in points.windows(2) {
+            let (lo, hi) = (pair[0], pair[1]);
+            while let Some(s) = spans.get(next).filter(|s| s.start <= lo) {
+                active.push(Reverse((s.priority, next)));
+                next += 1;
+            }
+            while let Some(Reverse((_, i))) = active.peek() {
+                if spans.get(*i).is_some_and(|s| s.end <= lo) {
+                    active.pop();
+                } else {
+                    break;
+                }
+            }
+            let Some(Reverse((_, i))) = active.peek() else {
+                continue;
+            };
+            let Some(span) = spans.get(*i) else { continue };
+            let backing = advance(span.backing, lo - span.start);
+            if let Some(last) = pieces.last_mut() {
+                if last.end == lo && advance(last.backing, last.end - last.start) == backing {
+                    last.end = hi;
+                    continue;
+                }
+            }
+            pieces.push(Piece {
+                start: lo,
+                end: hi,
+                backing,
+            });
+        }
+        PieceTable { pieces }
+    }
+
+    fn index_of(&self, addr: u64) -> Option<usize> {
+        let i = self.pieces.partition_point(|p| p.end <= addr);
+        self.pieces.get(i).filter(|p| p.start <= addr).map(|_| i)
+    }
+
+    /// The file bytes of one piece from `addr` to its end, or why not.
+    fn slice_from<'a>(
+        piece: &Piece,
+        core: &'a [u8],
+        exe: &'a [u8],
+        addr: u64,
+    ) -> Result<&'a [u8], ReadError> {
+        let (file, base) = match piece.backing {
+            Backing::Core(o) => (core, o),
+            Backing::Exe(o) => (exe, o),
+            Backing::Absent => return Err(ReadError::Absent { addr }),
+        };
+        let skip = addr - piece.start; // addr >= piece.start by lookup
+        let len = piece.end - addr;
+        let from = base.checked_add(skip).and_then(|v| usize::try_from(v).ok());
+        let to = from.and_then(|f| f.checked_add(usize::try_from(len).ok()?));
+        match (from, to) {
+            (Some(f), Some(t)) => file.get(f..t).ok_or(ReadError::Absent { addr }),
+            _ => Err(ReadError::Absent { addr }),
+        }
+    }
+
+    /// Everything readable from `addr` to the end of its piece.
+    pub fn contiguous<'a>(
+        &self,
+        core: &'a [u8],
+        exe: &'a [u8],
+        addr: u64,
+    ) -> Result<&'a [u8], ReadError> {
+        let i = self.index_of(addr).ok_or(ReadError::Unmapped { addr })?;
+        let piece = self.pieces.get(i).ok_or(ReadError::Unmapped { addr })?;
+        Self::slice_from(piece, core, exe, addr)
+    }
+
+    pub fn bytes<'a>(
+        &self,
+        core: &'a [u8],
+        exe: &'a [u8],
+        addr: u64,
+        len: usize,
+    ) -> Result<&'a [u8], ReadError> {
+        let len64 = len as u64;
+        addr.checked_add(len64)
+            .ok_or(ReadError::Overflow { addr, len: len64 })?;
+        let avail = self.contiguous(core, exe, addr)?;
+        if let Some(s) = avail.get(..len) {
+            return Ok(s);
+        }
+        // Crosses a piece boundary: say what is wrong at the first bad byte,
+        // or that it is fine but not in one slice.
+        match self.first_failure(addr, len64) {
+            Some(e) => Err(e),
+            None => Err(ReadError::Discontiguous { addr, len: len64 }),
+        }
+    }
+
+    /// The first unreadable byte of `[addr, addr+len)`, if any.
+    fn first_failure(&self, addr: u64, len: u64) -> Option<ReadError> {
+        let end = addr.checked_add(len)?;
+        let mut at = addr;
+        let mut i = match self.index_of(addr) {
+            Some(i) => i,
+            None => return Some(ReadError::Unmapped { addr }),
+        };
+        while at < end {
+            let Some(p) = self.pieces.get(i) else {
+                return Some(ReadError::Unmapped { addr: at });
+            };
+            if p.start > at {
+                return Some(ReadError::Unmapped { addr: at });
+            }
+            if p.backing == Backing::Absent {
+                return Some(ReadError::Absent { addr: at });
+            }
+            at = p.end;
+            i += 1;
+        }
+        None
+    }
+
+    pub fn read(
+        &self,
+        core: &[u8],
+        exe: &[u8],
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ReadError> {
+        let len = buf.len() as u64;
+        addr.checked_add(len)
+            .ok_or(ReadError::Overflow { addr, len })?;
+        let mut at = addr;
+        let mut out = buf;
+        while !out.is_empty() {
+            let src = self.contiguous(core, exe, at)?;
+            let n = src.len().min(out.len());
+            if n == 0 {
+                return Err(ReadError::Absent { addr: at });
+            }
+            let (head, tail) = out.split_at_mut(n);
+            head.copy_from_slice(src.get(..n).unwrap_or(&[]));
+            out = tail;
+            at += n as u64; // n <= remaining len: no overflow (checked above)
+        }
+        Ok(())
+    }
+
+    fn ranges(&self) -> impl Iterator<Item = MemoryRange> + '_ {
+        self.pieces.iter().map(|p| MemoryRange {
+            start: p.start,
+            end: p.end,
+            source: match p.backing {
+                Backing::Core(_) => ByteSource::Core,
+                Backing::Exe(_) => ByteSource::Executable,
+                Backing::Absent => ByteSource::Absent,
+            },
+        })
+    }
+}
+
+/// Which file a range of process memory is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteSource {
+    Core,
+    Executable,
+    /// Mapped, but in neither file.
+    Absent,
+}
+
+/// A maximal range of address space with one source (see
+/// [`ProcessMemory::ranges`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryRange {
+    pub start: u64,
+    pub end: u64,
+    pub source: ByteSource,
+}
+
+/// The process image: a core plus (optionally) its executable, read by
+/// virtual address. Owns both, so a higher layer can keep one value.
+#[derive(Debug)]
+pub struct ProcessMemory {
+    core: Core,
+    exe: Option<Executable>,
+    placement: Option<Placement>,
+    table: PieceTable,
+}
+
+impl ProcessMemory {
+    /// Builds the view. With an executable, it is placed at the address the
+    /// core mapped it (PIE load bias from `NT_FILE` or `AT_ENTRY`) and its
+    /// file bytes fill pages the core lacks. Fails if the executable is for
+    /// another machine or cannot be placed in this process at all; whether
+    /// it is really the same build is [`crate::match_executable`]'s job.
+    pub fn new(core: Core, exe: Option<Executable>) -> Result<ProcessMemory, CoreError> {
+        let mut spans = Vec::new();
+        for s in core.segments() {
+            let present_end = s.vaddr.saturating_add(s.present);
+            spans.push(Span {
+                start: s.vaddr,
+                end: present_end,
+                priority: 0,
+                backing: Backing::Core(s.offset),
+            });
+            spans.push(Span {
+                start: present_end,
+                end: s.end(),
+                priority: 2,
+                backing: Backing::Absent,
+            });
+        }
+        let mut placement = None;
+        if let Some(exe) = &exe {
+            if exe.arch() != core.arch() {
+                return Err(CoreError::Malformed {
+                    path: exe.path().to_path_buf(),
+                    what: format!(
+                        "executable is for {} but the core {} is for {}",
+                        exe.arch().elf_name(),
+                        core.path().display(),
+                        core.arch().elf_name()
+                    ),
+                });
+            }
+            let p = place_executable(&core, exe).ok_or_else(|| CoreError::Malformed {
+                path: exe.path().to_path_buf(),
+                what: format!(
+                    "cannot find where the core {} mapped this executable (no matching NT_FILE entry or AT_ENTRY)",
+                    core.path().display()
+                ),
+            })?;
+            let file_len = exe.data().len() as u64;
+            for ph in exe.load_segments() {
+                let filesz = ph
+                    .filesz
+                    .min(ph.memsz)
+                    .min(file_len.saturating_sub(ph.offset));
+                let start = ph.vaddr.wrapping_add(p.bias);
+                let Some(end) = start.checked_add(filesz) else {
+                    continue;
+                };
+                spans.push(Span {
+                    start,
+                    end,
+                    priority: 1,
+                    backing: Backing::Exe(ph.offset),
+                });
+            }
+            placement = Some(p);
+        }
+        let table = PieceTable::build(spans);
+        Ok(ProcessMemory {
+            core,
+            exe,
+            placement,
+            table,
+        })
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+    pub fn executable(&self) -> Option<&Executable> {
+        self.exe.as_ref()
+    }
+    /// Where the executable sits in the process (load bias), if one was given.
+    pub fn placement(&self) -> Option<&Placement> {
+        self.placement.as_ref()
+    }
+    /// Gives back the core and executable.
+    pub fn into_parts(self) -> (Core, Option<Executable>) {
+        (self.core, self.exe)
+    }
+
+    fn exe_bytes(&self) -> &[u8] {
+        self.exe.as_ref().map(|e| e.data()).unwrap_or(&[])
+    }
+
+    /// Copies `buf.len()` bytes at `addr` into `buf`, across pieces and files.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.table
+            .read(self.core.data(), self.exe_bytes(), addr, buf)
+    }
+
+    /// `len` bytes at `addr`, borrowed from the memory map (zero-copy). Fails
+    /// with [`ReadError::Discontiguous`] when the range is readable but
+    /// spans two files (use [`ProcessMemory::read`] then).
+    pub fn bytes(&self, addr: u64, len: usize) -> Result<&[u8], ReadError> {
+        self.table
+            .bytes(self.core.data(), self.exe_bytes(), addr, len)
+    }
+
+    /// All bytes readable in one slice from `addr` to the end of its piece
+    /// (for scanning: e.g. search a region without knowing its layout).
+    pub fn contiguous_at(&self, addr: u64) -> Result<&[u8], ReadError> {
+        self.table
+            .contiguous(self.core.data(), self.exe_bytes(), addr)
+    }
+
+    /// Whether `[addr, addr+len)` can be read completely.
+    pub fn is_readable(&self, addr: u64, len: u64) -> bool {
+        addr.checked_add(len).is_some()
+            && self.table.index_of(addr).is_some()
+            && self.table.first_failure(addr, len).is_none()
+    }
+
+    /// The address space as maximal ranges by source, sorted.
+    pub fn ranges(&self) -> impl Iterator<Item = MemoryRange> + '_ {
+        self.table.ranges()
+    }
+
+    #[inline]
+    fn read_array<const N: usize>(&self, addr: u64) -> Result<[u8; N], ReadError> {
+        // Fast path: one slice of one piece; crossing pieces is rare.
+        match self.bytes(addr, N) {
+            Ok(b) => <[u8; N]>::try_from(b).map_err(|_| ReadError::Absent { addr }),
+            Err(ReadError::Discontiguous { .. }) => {
+                let mut a = [0u8; N];
+                self.read(addr, &mut a)?;
+                Ok(a)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn read_u8(&self, addr: u64) -> Result<u8, ReadError> {
+        Ok(self.read_array::<1>(addr)?[0])
+    }
+    pub fn read_u16(&self, addr: u64) -> Result<u16, ReadError> {
+        self.read_array(addr).map(u16::from_le_bytes)
+    }
+    pub fn read_u32(&self, addr: u64) -> Result<u32, ReadError> {
+        self.read_array(addr).map(u32::from_le_bytes)
+    }
+    pub fn read_u64(&self, addr: u64) -> Result<u64, ReadError> {
+        self.read_array(addr).map(u64::from_le_bytes)
+    }
+    pub fn read_i64(&self, addr: u64) -> Result<i64, ReadError> {
+        self.read_array(addr).map(i64::from_le_bytes)
+    }
+    /// A pointer (8 bytes on both supported machines).
+    pub fn read_ptr(&self, addr: u64) -> Result<u64, ReadError> {
+        self.read_u64(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: u64, end: u64, priority: u8, backing: Backing) -> Span {
+        Span {
+            start,
+            end,
+            priority,
+            backing,
+        }
+    }
+
+    #[test]
+    fn core_beats_executable_beats_absent() {
+        let t = PieceTable::build(vec![
+            span(0x1000, 0x5000, 2, Backing::Absent),
+            span(0x2000, 0x3000, 0, Backing::Core(100)),
+            span(0x0000, 0x4000, 1, Backing::Exe(0)),
+        ]);
+        let got: Vec<_> = t
+            .pieces
+            .iter()
+            .map(|p| (p.start, p.end, p.backing))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0x0000, 0x2000, Backing::Exe(0)),
+                (0x2000, 0x3000, Backing::Core(100)),
+                (0x3000, 0x4000, Backing::Exe(0x3000)),
+                (0x4000, 0x5000, Backing::Absent),
+            ]
+        );
+    }
+
+    #[test]
+    fn adjacent_pieces_that_continue_in_the_file_merge() {
+        let t = PieceTable::build(vec![
+            span(0, 0x10, 0, Backing::Core(0)),
+            span(0x10, 0x20, 0, Backing::Core(0x10)),
+        ]);
+        assert_eq!(t.pieces.len(), 1);
+        let t = PieceTable::build(vec![
+            span(0, 0x10, 0, Backing::Core(0)),
+            span(0x10, 0x20, 0, Backing::Core(0x40)),
+        ]);
+        assert_eq!(t.pieces.len(), 2);
+    }
+
+    #[test]
+    fn reads_cross_pieces_and_report_the_first_bad_byte() {
+        let core: Vec<u8> = (0..=255).collect();
+        let exe: Vec<u8> = (0..=255).rev().collect();
+        let t = PieceTable::build(vec![
+            span(0x100, 0x110, 0, Backing::Core(0)),
+            span(0x110, 0x120, 0, Backing::Exe(0)),
+            span(0x120, 0x130, 2, Backing::Absent),
+        ]);
+        let mut buf = [0u8; 4];
+        t.read(&core, &exe, 0x10e, &mut buf).unwrap();
+        assert_eq!(buf, [14, 15, 255, 254]);
+        assert_eq!(
+            t.bytes(&core, &exe, 0x10e, 4),
+            Err(ReadError::Discontiguous {
+                addr: 0x10e,
+                len: 4
+            })
+        );
+        assert_eq!(t.bytes(&core, &exe, 0x100, 16).unwrap(), &core[..16]);
+        assert_eq!(
+            t.read(&core, &exe, 0x11e, &mut buf),
+            Err(ReadError::Absent { addr: 0x120 })
+        );
+        assert_eq!(
+            t.bytes(&core, &exe, 0x11e, 4),
+            Err(ReadError::Absent { addr: 0x120 })
+        );
+        assert_eq!(
+            t.read(&core, &exe, 0x12e, &mut buf),
+            Err(ReadError::Absent { addr: 0x12e })
+        );
+        assert_eq!(
+            t.read(&core, &exe, 0x130, &mut buf),
+            Err(ReadError::Unmapped { addr: 0x130 })
+        );
+        assert_eq!(
+            t.read(&core, &exe, 0xff, &mut buf),
+            Err(ReadError::Unmapped { addr: 0xff })
+        );
+        assert_eq!(t.bytes(&core, &exe, 0x100, 0).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_backing_range_past_the_file_is_absent_not_a_panic() {
+        let core = vec![0u8; 8];
+        let t = PieceTable::build(vec![span(0, 0x100, 0, Backing::Core(u64::MAX - 4))]);
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            t.read(&core, &[], 0, &mut buf),
+            Err(ReadError::Absent { addr: 0 })
+        );
+    }
+}
