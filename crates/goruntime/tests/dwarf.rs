@@ -686,8 +686,10 @@ fn version_from_producer() {
     }
 }
 
+/// Prints load time and counts (for humans); asserts every fixture yields
+/// types, globals and functions without load warnings about skipped units.
 #[test]
-fn load_time() {
+fn load_summary() {
     for f in fixtures() {
         let start = Instant::now();
         let info = load(&f);
@@ -702,6 +704,8 @@ fn load_time() {
             elapsed
         );
         eprintln!("{}: warnings {:?}", f.label, info.warnings());
+        assert!(info.types().len() > 100 && info.globals().len() > 100 && info.functions().len() > 100, "{}", f.label);
+        assert_eq!(info.warnings().skipped_units, 0, "{}", f.label);
     }
 }
 
