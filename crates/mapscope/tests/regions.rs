@@ -59,6 +59,39 @@ fn proc_maps(s: &Sample) -> Vec<(u64, u64, String, u64, String)> {
         .collect()
 }
 
+/// The regions at core-mapping granularity: the pieces the Go layer
+/// relabelled (`go-heap`, `go-stack`) are merged back by their `vma` index,
+/// taking the mapping's ELF-level kind (`stack` for the main thread's
+/// `[stack]`, where the g0 stack lives, else `anon`).
+fn vma_view(regions: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for r in regions {
+        let kind = match r["kind"].as_str().unwrap() {
+            "go-heap" | "go-stack" => "anon",
+            other => other,
+        };
+        match out.last_mut() {
+            Some(prev) if prev["vma"] == r["vma"] => {
+                prev["end"] = r["end"].clone();
+                let present = prev["present_bytes"].as_u64().unwrap() + r["present_bytes"].as_u64().unwrap();
+                prev["present_bytes"] = Value::from(present);
+                if kind == "stack" {
+                    prev["kind"] = Value::from("stack");
+                }
+                if r["truncated"] == true {
+                    prev["truncated"] = Value::from(true);
+                }
+            }
+            _ => {
+                let mut v = r.clone();
+                v["kind"] = Value::from(kind);
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 /// The kind `mapscope regions` must give a /proc/PID/maps line.
 fn expected_kind(path: &str) -> &'static str {
     match path {
@@ -132,13 +165,51 @@ fn check_shape(j: &Value) {
     }
 }
 
+/// Go heap arenas and goroutine stacks are named from runtime data: every
+/// map address the program printed (`%p`, truth.json) lies in a `go-heap`
+/// region, and the stack-only map's goroutine stack is `go-stack` while no
+/// map address is.
+#[test]
+fn go_heap_and_stacks_are_labelled() {
+    for name in ["go1.22", "go1.26"] {
+        let s = sample(name);
+        let j = regions_json(&s.core, &s.exe);
+        let regions = j["regions"].as_array().unwrap();
+        let kind_at = |addr: u64| {
+            regions
+                .iter()
+                .find(|r| hex(r["start"].as_str().unwrap()) <= addr && addr < hex(r["end"].as_str().unwrap()))
+                .map(|r| r["kind"].as_str().unwrap().to_string())
+        };
+        let truth = s.truth();
+        let maps = truth["maps"].as_array().unwrap();
+        assert!(maps.len() > 10, "{name}");
+        // A sync.Map's recorded address is the variable itself (a global).
+        for m in maps.iter().filter(|m| m["kind"] != "sync.Map") {
+            let addr = hex(m["address"].as_str().unwrap());
+            assert_eq!(kind_at(addr).as_deref(), Some("go-heap"), "{name}: {}", m["root"]);
+        }
+        assert!(regions.iter().any(|r| r["kind"] == "go-stack"), "{name}: no go-stack region");
+        // The goroutine-stack root's frame lives on a goroutine stack.
+        let g = truth["goroutines"].as_array().unwrap().iter().find(|g| g["function"] == "main.stackOnlyWorker").unwrap();
+        let gr = mapscope(&[&"goroutines", &s.core, &"--exe", &s.exe, &"--format", &"json"]);
+        assert_eq!(gr.code, 0, "{}", gr.stderr);
+        let gj: Value = serde_json::from_str(&gr.stdout).unwrap();
+        let worker = gj["goroutines"].as_array().unwrap().iter().find(|x| x["id"] == g["id"]).unwrap();
+        let lo = hex(worker["stack_lo"].as_str().unwrap());
+        let hi = hex(worker["stack_hi"].as_str().unwrap());
+        assert_eq!(kind_at(lo).as_deref(), Some("go-stack"), "{name}");
+        assert_eq!(kind_at(hi - 1).as_deref(), Some("go-stack"), "{name}");
+    }
+}
+
 #[test]
 fn kernel_core_regions_equal_proc_maps() {
     for name in ["go1.22", "go1.26"] {
         let s = sample(name);
         let j = regions_json(&s.core, &s.exe);
         check_shape(&j);
-        let regions = j["regions"].as_array().unwrap();
+        let regions = vma_view(j["regions"].as_array().unwrap());
         let maps = proc_maps(&s);
         // The kernel dumps every VMA: one region per /proc/PID/maps line.
         assert_eq!(regions.len(), maps.len(), "{name}");
@@ -167,7 +238,7 @@ fn gcore_regions_from_compressed_inputs() {
     let j = regions_json(&src.join("core.zst"), &src.join("mapzoo.zst"));
     check_shape(&j);
     assert_eq!(j["producer"], "gdb");
-    let regions = j["regions"].as_array().unwrap();
+    let regions = vma_view(j["regions"].as_array().unwrap());
     let by_start: BTreeMap<u64, &Value> = regions
         .iter()
         .map(|r| (hex(r["start"].as_str().unwrap()), r))
@@ -342,7 +413,7 @@ fn truncated_core_lists_what_is_there() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["complete"], false);
-    let regions = j["regions"].as_array().unwrap();
+    let regions = vma_view(j["regions"].as_array().unwrap());
     assert_eq!(
         regions.len(),
         proc_maps(&s).len(),

@@ -9,8 +9,9 @@ use crate::output::OutputArgs;
 use crate::Outcome;
 use anyhow::Context as _;
 use mapscope_elfcore::{
-    match_executable, Core, CoreProducer, Executable, ProcessMemory, Region, RegionKind,
+    match_executable, relabel, Core, CoreProducer, Executable, ProcessMemory, Region, RegionKind,
 };
+use mapscope_goruntime::GoProcess;
 use mapscope_render::units::human_bytes;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
@@ -37,7 +38,14 @@ pub struct OpenedProcess {
     pub notes: Vec<String>,
 }
 
+/// A process image with, when the executable is a Go program, its Go view.
+enum View {
+    Go(Box<GoProcess>),
+    Plain(ProcessMemory),
+}
+
 /// Where the executable came from.
+#[derive(Clone, Copy)]
 pub enum ExeChoice<'a> {
     /// `--exe`: must match the core, else an error.
     Given(&'a Path),
@@ -124,6 +132,10 @@ struct RegionJson {
     kind: &'static str,
     truncated: bool,
     deleted: bool,
+    /// Index of the core mapping (VMA) this region is part of: the Go
+    /// layer splits a mapping into `go-heap`/`go-stack` pieces, and pieces
+    /// of one mapping share this index.
+    vma: usize,
 }
 
 #[derive(Serialize)]
@@ -193,9 +205,35 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         None => ExeChoice::Discover,
     };
     let opened = open_process(&args.core, choice)?;
-    let mem = &opened.memory;
+    let mut notes = opened.notes;
+    // The Go layer names heap arenas and goroutine stacks. A core of a
+    // non-Go program (or one without its executable) keeps the ELF kinds.
+    let view = if opened.memory.executable().is_some() {
+        match GoProcess::new(opened.memory) {
+            Ok(go) => View::Go(Box::new(go)),
+            Err(e) => {
+                notes.push(format!("no Go runtime view ({e}): go-heap/go-stack not labelled"));
+                View::Plain(open_process(&args.core, choice)?.memory)
+            }
+        }
+    } else {
+        View::Plain(opened.memory)
+    };
+    let mem = match &view {
+        View::Go(go) => go.memory(),
+        View::Plain(m) => m,
+    };
     let core = mem.core();
-    let regions = mem.regions();
+    let mut regions = mem.regions();
+    let vma_starts: Vec<u64> = regions.iter().map(|r| r.start).collect();
+    if let View::Go(go) = &view {
+        for (start, end) in go.heap_ranges() {
+            relabel(&mut regions, start, end, RegionKind::GoHeap);
+        }
+        for (start, end) in go.goroutine_stack_ranges() {
+            relabel(&mut regions, start, end, RegionKind::GoStack);
+        }
+    }
 
     let mut totals: BTreeMap<RegionKind, KindTotal> = BTreeMap::new();
     for r in &regions {
@@ -210,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         t.present_bytes = t.present_bytes.saturating_add(r.present_bytes);
     }
     let mut warnings: Vec<String> = core.warnings().to_vec();
-    warnings.extend(opened.notes.iter().cloned());
+    warnings.extend(notes);
 
     let report = Report {
         core: args.core.display().to_string(),
@@ -248,6 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 kind: r.kind.as_str(),
                 truncated: r.truncated,
                 deleted: r.deleted,
+                vma: vma_starts.partition_point(|&s| s <= r.start).saturating_sub(1),
             })
             .collect(),
         totals: totals.into_values().collect(),
