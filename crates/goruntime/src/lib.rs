@@ -1,1 +1,14 @@
 //! mapscope-goruntime
+
+pub mod buildinfo;
+pub mod dwarf;
+pub mod error;
+pub mod goroutines;
+pub mod heap;
+pub mod layout;
+pub mod pclntab;
+pub mod process;
+pub mod symbols;
+
+pub use error::GoRuntimeError;
+pub use process::{GlobalRef, GoProcess};

@@ -29,6 +29,15 @@ enum Command {
     Regions(commands::regions::Args),
     /// Cross-validate a heap profile against a core and its executable.
     Check(commands::check::Args),
+    /// The Go heap: in-use bytes, objects, spans, size classes, types, runtime statistics.
+    Heap(commands::heap::Args),
+    /// List goroutines with their stacks, like a Go traceback, and the threads.
+    Goroutines(commands::goroutines::Args),
+    /// The incident report: which maps hold the memory, from a core (or an
+    /// incident directory), its executable and a heap profile.
+    Analyze(commands::analyze::Args),
+    /// Every map found from the core's roots, by retained bytes.
+    Maps(commands::maps::Args),
 }
 
 /// What a command concluded, when it ran to the end.
@@ -53,13 +62,21 @@ fn main() -> ExitCode {
         Command::Top(a) => commands::top::run(a),
         Command::Regions(a) => commands::regions::run(a),
         Command::Check(a) => commands::check::run(a),
+        Command::Heap(a) => commands::heap::run(a),
+        Command::Goroutines(a) => commands::goroutines::run(a),
+        Command::Analyze(a) => commands::analyze::run(a),
+        Command::Maps(a) => commands::maps::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
         Err(e) => {
             // One line: the context chain joined, outermost first.
-            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
             eprintln!("mapscope: {msg}");
             ExitCode::from(2)
         }
@@ -69,7 +86,10 @@ fn main() -> ExitCode {
 /// A panic is a mapscope bug; report it on one line and exit 2, never 101.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let payload = info
             .payload()
             .downcast_ref::<&str>()

@@ -22,7 +22,11 @@ fn parse_format(s: &str) -> Result<Format, String> {
 impl OutputArgs {
     /// Renders and writes the report. A file is written under a temporary
     /// name and renamed, so an interrupted run leaves no half-written report.
-    pub fn emit<T: serde::Serialize + ?Sized>(&self, doc: &Document, value: &T) -> anyhow::Result<()> {
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        doc: &Document,
+        value: &T,
+    ) -> anyhow::Result<()> {
         let text = render(doc, value, self.format)?;
         match &self.output {
             None => {
@@ -43,8 +47,14 @@ impl OutputArgs {
 
 /// Writes `bytes` to `path` via a temporary file in the same directory.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;

@@ -73,7 +73,8 @@ fn vma_view(regions: &[Value]) -> Vec<Value> {
         match out.last_mut() {
             Some(prev) if prev["vma"] == r["vma"] => {
                 prev["end"] = r["end"].clone();
-                let present = prev["present_bytes"].as_u64().unwrap() + r["present_bytes"].as_u64().unwrap();
+                let present =
+                    prev["present_bytes"].as_u64().unwrap() + r["present_bytes"].as_u64().unwrap();
                 prev["present_bytes"] = Value::from(present);
                 if kind == "stack" {
                     prev["kind"] = Value::from("stack");
@@ -178,7 +179,10 @@ fn go_heap_and_stacks_are_labelled() {
         let kind_at = |addr: u64| {
             regions
                 .iter()
-                .find(|r| hex(r["start"].as_str().unwrap()) <= addr && addr < hex(r["end"].as_str().unwrap()))
+                .find(|r| {
+                    hex(r["start"].as_str().unwrap()) <= addr
+                        && addr < hex(r["end"].as_str().unwrap())
+                })
                 .map(|r| r["kind"].as_str().unwrap().to_string())
         };
         let truth = s.truth();
@@ -187,15 +191,40 @@ fn go_heap_and_stacks_are_labelled() {
         // A sync.Map's recorded address is the variable itself (a global).
         for m in maps.iter().filter(|m| m["kind"] != "sync.Map") {
             let addr = hex(m["address"].as_str().unwrap());
-            assert_eq!(kind_at(addr).as_deref(), Some("go-heap"), "{name}: {}", m["root"]);
+            assert_eq!(
+                kind_at(addr).as_deref(),
+                Some("go-heap"),
+                "{name}: {}",
+                m["root"]
+            );
         }
-        assert!(regions.iter().any(|r| r["kind"] == "go-stack"), "{name}: no go-stack region");
+        assert!(
+            regions.iter().any(|r| r["kind"] == "go-stack"),
+            "{name}: no go-stack region"
+        );
         // The goroutine-stack root's frame lives on a goroutine stack.
-        let g = truth["goroutines"].as_array().unwrap().iter().find(|g| g["function"] == "main.stackOnlyWorker").unwrap();
-        let gr = mapscope(&[&"goroutines", &s.core, &"--exe", &s.exe, &"--format", &"json"]);
+        let g = truth["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["function"] == "main.stackOnlyWorker")
+            .unwrap();
+        let gr = mapscope(&[
+            &"goroutines",
+            &s.core,
+            &"--exe",
+            &s.exe,
+            &"--format",
+            &"json",
+        ]);
         assert_eq!(gr.code, 0, "{}", gr.stderr);
         let gj: Value = serde_json::from_str(&gr.stdout).unwrap();
-        let worker = gj["goroutines"].as_array().unwrap().iter().find(|x| x["id"] == g["id"]).unwrap();
+        let worker = gj["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == g["id"])
+            .unwrap();
         let lo = hex(worker["stack_lo"].as_str().unwrap());
         let hi = hex(worker["stack_hi"].as_str().unwrap());
         assert_eq!(kind_at(lo).as_deref(), Some("go-stack"), "{name}");

@@ -212,7 +212,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         match GoProcess::new(opened.memory) {
             Ok(go) => View::Go(Box::new(go)),
             Err(e) => {
-                notes.push(format!("no Go runtime view ({e}): go-heap/go-stack not labelled"));
+                notes.push(format!(
+                    "no Go runtime view ({e}): go-heap/go-stack not labelled"
+                ));
                 View::Plain(open_process(&args.core, choice)?.memory)
             }
         }
@@ -286,7 +288,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 kind: r.kind.as_str(),
                 truncated: r.truncated,
                 deleted: r.deleted,
-                vma: vma_starts.partition_point(|&s| s <= r.start).saturating_sub(1),
+                vma: vma_starts
+                    .partition_point(|&s| s <= r.start)
+                    .saturating_sub(1),
             })
             .collect(),
         totals: totals.into_values().collect(),

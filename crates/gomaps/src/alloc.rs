@@ -1,0 +1,476 @@
+//! How big is the allocation behind a pointer the map holds?
+//!
+//! The decoder asks an [`AllocationLookup`] (the heap walk provides one) for
+//! the heap object containing each storage address. When the lookup does
+//! not know ([`Allocation::Unknown`]), the size is computed the way
+//! `mallocgc` would have rounded the requested size — size class (read from
+//! the core's own `class_to_size` table when DWARF names it), page rounding
+//! for large objects, and the 8-byte malloc header of pointerful objects over
+//! 512 bytes (Go 1.22+, detected from the DWARF constant
+//! `runtime.mallocHeaderSize`) — and the object is marked as estimated.
+
+use std::collections::BTreeMap;
+
+use mapscope_elfcore::ProcessMemory;
+use mapscope_goruntime::dwarf::DwarfInfo;
+use serde::Serialize;
+
+/// What the heap knows about an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// The allocated heap object containing the address: its first byte
+    /// (before any malloc header) and its allocated (size-class) size.
+    Object { base: u64, size: u64 },
+    /// The address is not in the Go heap (a global, a goroutine stack).
+    NotInHeap,
+    /// The lookup cannot tell (no heap walk, or the span is unreadable).
+    Unknown,
+}
+
+/// Finds the heap object containing an address. The heap walk implements
+/// it; closures `Fn(u64) -> Allocation` implement it too.
+pub trait AllocationLookup {
+    fn object_at(&self, addr: u64) -> Allocation;
+}
+
+impl<F: Fn(u64) -> Allocation + ?Sized> AllocationLookup for F {
+    fn object_at(&self, addr: u64) -> Allocation {
+        self(addr)
+    }
+}
+
+/// The heap walk's answer: the allocated slot containing the address
+/// (`base` is the slot start, before any malloc header). An address in no
+/// in-use span is not a heap object; one in a span but in a free slot is
+/// unknown (the map should not point there) and gets estimated.
+impl AllocationLookup for mapscope_goruntime::heap::Heap {
+    fn object_at(&self, addr: u64) -> Allocation {
+        match mapscope_goruntime::heap::Heap::object_at(self, addr) {
+            Some(object) => Allocation::Object {
+                base: object.address,
+                size: object.size,
+            },
+            None if self.span_index_of(addr).is_none() => Allocation::NotInHeap,
+            None => Allocation::Unknown,
+        }
+    }
+}
+
+/// A lookup that knows nothing: every size is estimated from the size
+/// classes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHeapIndex;
+
+impl AllocationLookup for NoHeapIndex {
+    fn object_at(&self, _addr: u64) -> Allocation {
+        Allocation::Unknown
+    }
+}
+
+/// Where a storage object's size came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizeSource {
+    /// The heap walk's object (exact).
+    Heap,
+    /// The requested size rounded like `mallocgc` (the lookup said Unknown).
+    SizeClass,
+    /// Not a heap object (a global or stack slot): counts 0 bytes.
+    NotInHeap,
+}
+
+/// Go's size classes (`runtime.class_to_size`), unchanged from 1.21 to
+/// 1.27; used only when the core's own table cannot be read.
+const FALLBACK_CLASS_TO_SIZE: [u64; 68] = [
+    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
+    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+    32768,
+];
+
+/// The allocator facts needed to estimate an allocation's size.
+#[derive(Clone, Debug)]
+pub struct SizeClasses {
+    class_to_size: Vec<u64>,
+    max_small_size: u64,
+    page_size: u64,
+    /// `Some(8)` on Go 1.22+.
+    malloc_header: Option<u64>,
+    /// Pointerful objects larger than this carry a malloc header.
+    min_size_for_header: u64,
+    /// Where the table came from, for reports.
+    pub source: &'static str,
+}
+
+impl SizeClasses {
+    /// Reads `runtime.class_to_size` (`internal/runtime/gc.SizeClassToSize`
+    /// from 1.25) from process memory; falls back to the built-in table.
+    pub fn load(mem: &ProcessMemory, dwarf: &DwarfInfo) -> SizeClasses {
+        let constant = |names: &[&str], default: u64| -> u64 {
+            names
+                .iter()
+                .find_map(|n| dwarf.constant(n))
+                .and_then(|v| u64::try_from(v).ok())
+                .filter(|&v| v > 0)
+                .unwrap_or(default)
+        };
+        let malloc_header = [
+            "runtime.mallocHeaderSize",
+            "internal/runtime/gc.MallocHeaderSize",
+        ]
+        .iter()
+        .find_map(|n| dwarf.constant(n))
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|&v| v > 0 && v <= 64);
+        let min_size_for_header = constant(
+            &[
+                "runtime.minSizeForMallocHeader",
+                "internal/runtime/gc.MinSizeForMallocHeader",
+            ],
+            512,
+        );
+        let max_small_size = constant(
+            &[
+                "runtime.maxSmallSize",
+                "runtime._MaxSmallSize",
+                "internal/runtime/gc.MaxSmallSize",
+            ],
+            32768,
+        );
+        let page_size = constant(&["runtime.pageSize", "runtime._PageSize"], 8192);
+        let bias = mem.placement().map(|p| p.bias).unwrap_or(0);
+        let mut table = None;
+        for name in [
+            "runtime.class_to_size",
+            "internal/runtime/gc.SizeClassToSize",
+        ] {
+            let Some(global) = dwarf.globals().by_name(name) else {
+                continue;
+            };
+            // A [N]uint16 array; N is bounded by its DWARF size.
+            let count = global.size / 2;
+            if !(2..=256).contains(&count) {
+                continue;
+            }
+            let mut buf = vec![0u8; (count * 2) as usize];
+            if mem
+                .read(global.address.wrapping_add(bias), &mut buf)
+                .is_err()
+            {
+                continue;
+            }
+            let sizes: Vec<u64> = buf
+                .chunks_exact(2)
+                .map(|c| u64::from(u16::from_le_bytes([c[0], c[1]])))
+                .collect();
+            // Sanity: strictly increasing after class 0.
+            if sizes.windows(2).skip(1).all(|w| w[0] < w[1]) {
+                table = Some(sizes);
+                break;
+            }
+        }
+        let (class_to_size, source) = match table {
+            Some(t) => (t, "core"),
+            None => (FALLBACK_CLASS_TO_SIZE.to_vec(), "built-in"),
+        };
+        SizeClasses {
+            class_to_size,
+            max_small_size,
+            page_size,
+            malloc_header,
+            min_size_for_header,
+            source,
+        }
+    }
+
+    /// Whether this Go prepends malloc headers (1.22+).
+    pub fn has_malloc_headers(&self) -> bool {
+        self.malloc_header.is_some()
+    }
+
+    /// The malloc header size a pointerful object of `requested` bytes
+    /// carries (0 when none).
+    pub fn header_for(&self, requested: u64, pointerful: bool) -> u64 {
+        match self.malloc_header {
+            Some(h)
+                if pointerful
+                    && requested > self.min_size_for_header
+                    && requested <= self.max_small_size.saturating_sub(h) =>
+            {
+                h
+            }
+            _ => 0,
+        }
+    }
+
+    /// `mallocgc`'s rounding of a request: size class for small objects,
+    /// whole pages for large ones. Includes the malloc header.
+    pub fn allocation_size(&self, requested: u64, pointerful: bool) -> u64 {
+        let with_header = requested.saturating_add(self.header_for(requested, pointerful));
+        if with_header == 0 {
+            return 0;
+        }
+        // With malloc headers, everything above maxSmallSize − header gets
+        // its own span, pointers or not (mallocgc's small-object test).
+        let small_limit = self
+            .max_small_size
+            .saturating_sub(self.malloc_header.unwrap_or(0));
+        if requested <= small_limit {
+            if let Some(&size) = self.class_to_size.iter().find(|&&s| s >= with_header) {
+                return size;
+            }
+        }
+        let page = self.page_size.max(1);
+        with_header.div_ceil(page).saturating_mul(page)
+    }
+}
+
+/// One allocation counted as map storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct StorageObject {
+    pub kind: StorageKind,
+    /// The address the map holds (for arrays with a malloc header, base + 8).
+    pub address: u64,
+    /// First byte of the allocation.
+    pub base: u64,
+    /// Allocated bytes (0 when not in the heap).
+    pub size: u64,
+    /// Bytes the runtime asked for (type size × count).
+    pub requested: u64,
+    pub size_source: SizeSource,
+}
+
+/// What a storage object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageKind {
+    /// `hmap` / `maps.Map` (or the `sync.Map` value itself).
+    Header,
+    /// Classic: the bucket array `hmap.buckets` (with preallocated overflow
+    /// buckets at its end).
+    Buckets,
+    /// Classic: `hmap.oldbuckets` during growth.
+    OldBuckets,
+    /// Classic: an overflow bucket allocated on its own.
+    OverflowBucket,
+    /// Classic: `hmap.extra` (`mapextra`).
+    MapExtra,
+    /// Classic: the `*[]*bmap` slice header and its backing array kept in
+    /// `mapextra.overflow`/`oldoverflow` (maps without pointers).
+    OverflowList,
+    /// Swiss: the directory array of `*table`.
+    Directory,
+    /// Swiss: a `table` struct.
+    Table,
+    /// Swiss: a table's group array, or the single group of a small map.
+    Groups,
+    /// A key stored indirectly (> 128 bytes).
+    IndirectKey,
+    /// A value stored indirectly (> 128 bytes).
+    IndirectElem,
+    /// `sync.Map` (read-dirty): the `readOnly` struct.
+    SyncReadOnly,
+    /// `sync.Map` (read-dirty): an `*entry`.
+    SyncEntry,
+    /// `sync.Map` (read-dirty): the `any` box an entry's `p` points to.
+    SyncValueBox,
+    /// `sync.Map` (hash trie): an indirect node.
+    TrieIndirect,
+    /// `sync.Map` (hash trie): an entry node.
+    TrieEntry,
+}
+
+/// One storage allocation to record: `requested` bytes of a type with or
+/// without pointers, at the address the map holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request {
+    pub kind: StorageKind,
+    pub address: u64,
+    pub requested: u64,
+    pub pointerful: bool,
+}
+
+/// The set of storage objects of one map, deduplicated by allocation:
+/// an overflow bucket inside a bucket array's allocation is not counted
+/// again.
+#[derive(Debug, Default)]
+pub(crate) struct ObjectSet {
+    objects: Vec<StorageObject>,
+    /// base → end of every heap allocation recorded.
+    extents: BTreeMap<u64, u64>,
+}
+
+impl ObjectSet {
+    /// Whether `addr` lies inside an allocation already recorded.
+    pub fn contains(&self, addr: u64) -> bool {
+        self.extents
+            .range(..=addr)
+            .next_back()
+            .is_some_and(|(_, &end)| addr < end)
+    }
+
+    /// Records the allocation holding `request.address`. Returns false if
+    /// it was already counted.
+    pub fn add<L: AllocationLookup + ?Sized>(
+        &mut self,
+        lookup: &L,
+        classes: &SizeClasses,
+        request: Request,
+        not_in_heap: impl Fn(u64) -> bool,
+    ) -> bool {
+        let Request {
+            kind,
+            address,
+            requested,
+            pointerful,
+        } = request;
+        if address == 0 || self.contains(address) {
+            return false;
+        }
+        let object = match lookup.object_at(address) {
+            Allocation::Object { base, size } => StorageObject {
+                kind,
+                address,
+                base,
+                size,
+                requested,
+                size_source: SizeSource::Heap,
+            },
+            Allocation::NotInHeap => StorageObject {
+                kind,
+                address,
+                base: address,
+                size: 0,
+                requested,
+                size_source: SizeSource::NotInHeap,
+            },
+            Allocation::Unknown if not_in_heap(address) => StorageObject {
+                kind,
+                address,
+                base: address,
+                size: 0,
+                requested,
+                size_source: SizeSource::NotInHeap,
+            },
+            Allocation::Unknown => {
+                let header = classes.header_for(requested, pointerful);
+                StorageObject {
+                    kind,
+                    address,
+                    base: address.saturating_sub(header),
+                    size: classes.allocation_size(requested, pointerful),
+                    requested,
+                    size_source: SizeSource::SizeClass,
+                }
+            }
+        };
+        if object.size_source != SizeSource::NotInHeap {
+            if self.extents.contains_key(&object.base) {
+                return false;
+            }
+            let end = object.base.saturating_add(object.size.max(1));
+            self.extents.insert(object.base, end);
+        }
+        self.objects.push(object);
+        true
+    }
+
+    /// Records an object already sized (e.g. from an inner map), unless
+    /// its allocation is already counted.
+    pub fn insert(&mut self, object: StorageObject) -> bool {
+        if object.size_source != SizeSource::NotInHeap {
+            if self.contains(object.base) {
+                return false;
+            }
+            let end = object.base.saturating_add(object.size.max(1));
+            self.extents.insert(object.base, end);
+        }
+        self.objects.push(object);
+        true
+    }
+
+    pub fn into_objects(self) -> Vec<StorageObject> {
+        self.objects
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes(header: bool) -> SizeClasses {
+        SizeClasses {
+            class_to_size: FALLBACK_CLASS_TO_SIZE.to_vec(),
+            max_small_size: 32768,
+            page_size: 8192,
+            malloc_header: header.then_some(8),
+            min_size_for_header: 512,
+            source: "test",
+        }
+    }
+
+    #[test]
+    fn rounds_like_mallocgc() {
+        let c = classes(true);
+        assert_eq!(c.allocation_size(48, true), 48);
+        assert_eq!(c.allocation_size(49, false), 64);
+        // 8 groups of 200 B, pointerful: 1600 + 8 header -> 1792.
+        assert_eq!(c.allocation_size(1600, true), 1792);
+        assert_eq!(c.header_for(1600, true), 8);
+        assert_eq!(c.allocation_size(1600, false), 1792);
+        assert_eq!(c.allocation_size(512, true), 512);
+        // Large: whole pages, no header.
+        assert_eq!(c.allocation_size(294912, true), 294912);
+        // 32761 B: a large object (4 pages) without a header.
+        assert_eq!(c.header_for(32761, true), 0);
+        assert_eq!(c.allocation_size(32761, true), 32768);
+        assert_eq!(c.allocation_size(40000, true), 40960);
+        assert_eq!(c.allocation_size(32760, false), 32768);
+        assert_eq!(classes(false).allocation_size(32768, false), 32768);
+        let old = classes(false);
+        assert_eq!(old.header_for(1600, true), 0);
+        assert_eq!(old.allocation_size(0, true), 0);
+    }
+
+    #[test]
+    fn dedupes_objects_inside_arrays() {
+        let c = classes(true);
+        let mut set = ObjectSet::default();
+        let req = |kind, address, requested| Request {
+            kind,
+            address,
+            requested,
+            pointerful: false,
+        };
+        assert!(set.add(
+            &NoHeapIndex,
+            &c,
+            req(StorageKind::Buckets, 0x1000, 4096),
+            |_| false
+        ));
+        assert!(!set.add(
+            &NoHeapIndex,
+            &c,
+            req(StorageKind::OverflowBucket, 0x1800, 144),
+            |_| false
+        ));
+        assert!(set.add(
+            &NoHeapIndex,
+            &c,
+            req(StorageKind::OverflowBucket, 0x2000, 144),
+            |_| false
+        ));
+        // A global is not a heap object: listed, 0 bytes.
+        assert!(set.add(
+            &NoHeapIndex,
+            &c,
+            req(StorageKind::Header, 0x9000, 48),
+            |_| true
+        ));
+        let objects = set.into_objects();
+        assert_eq!(objects.len(), 3);
+        assert_eq!(objects[2].size, 0);
+        assert_eq!(objects[2].size_source, SizeSource::NotInHeap);
+    }
+}

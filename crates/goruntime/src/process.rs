@@ -1,0 +1,440 @@
+//! The Go view of one process image: a core plus the executable it ran.
+//!
+//! Owns: loading, once, everything static the executable says (DWARF,
+//! pclntab, symbols, build info), the Go version and experiments, the map
+//! implementation, the pointer size, and the list of everything that had to
+//! be degraded ([`GoProcess::warnings`]). Global lookup by name (DWARF
+//! first, ELF symbols second). The heap model is built lazily on first use
+//! ([`GoProcess::heap`]).
+//!
+//! Does not touch: struct offsets (those live in [`crate::layout`]), output
+//! formatting. Nothing here tests a Go version number to decide a layout;
+//! the version is reported, not used.
+//!
+//! A stripped executable (no DWARF) still yields a process: version,
+//! symbols and pclntab work, and [`GoProcess::require_dwarf`] returns a
+//! typed error for the parts that need layouts — never a guessed layout.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use mapscope_elfcore::{Arch, Core, Executable, ProcessMemory, ReadError};
+
+use crate::buildinfo::{BuildInfo, GoVersion};
+use crate::dwarf::{DwarfError, DwarfInfo, MapFlavour, TypeId};
+use crate::error::GoRuntimeError;
+use crate::heap::Heap;
+use crate::layout::RuntimeLayout;
+use crate::pclntab::{ExeImage, Pclntab};
+use crate::symbols::SymbolTable;
+
+/// The executable's tables that borrow its bytes (pclntab, symbols).
+struct ExeTables<'a> {
+    pclntab: Option<Pclntab<'a>>,
+    symbols: SymbolTable<'a>,
+    /// Why the pclntab could not be read, when it could not.
+    pclntab_error: Option<String>,
+}
+
+impl<'a> ExeTables<'a> {
+    fn build(exe: &'a [u8]) -> ExeTables<'a> {
+        if exe.is_empty() {
+            return ExeTables {
+                pclntab: None,
+                symbols: SymbolTable::default(),
+                pclntab_error: Some("no executable".to_string()),
+            };
+        }
+        let file = match object::File::parse(exe) {
+            Ok(f) => f,
+            Err(e) => {
+                return ExeTables {
+                    pclntab: None,
+                    symbols: SymbolTable::default(),
+                    pclntab_error: Some(format!("not a readable object file: {e}")),
+                }
+            }
+        };
+        let symbols = SymbolTable::from_object(&file);
+        let parsed = ExeImage::from_object(exe, &file)
+            .map_err(|e| e.to_string())
+            .and_then(|image| Pclntab::from_parts(image, &symbols).map_err(|e| e.to_string()));
+        let (pclntab, pclntab_error) = match parsed {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e)),
+        };
+        ExeTables {
+            pclntab,
+            symbols,
+            pclntab_error,
+        }
+    }
+}
+
+self_cell::self_cell!(
+    /// The process memory together with the executable tables borrowing it.
+    struct ImageCell {
+        owner: ProcessMemory,
+        #[covariant]
+        dependent: ExeTables,
+    }
+);
+
+/// Address, size and (when DWARF knows it) type of a global variable, as
+/// mapped in this process (PIE load bias applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalRef {
+    pub address: u64,
+    /// Size in bytes; 0 when only a sizeless symbol says where it is.
+    pub size: u64,
+    /// `None` when the global came from the ELF symbol table only.
+    pub ty: Option<TypeId>,
+}
+
+/// A Go process image with its executable's static knowledge loaded.
+pub struct GoProcess {
+    image: ImageCell,
+    dwarf: Option<DwarfInfo>,
+    buildinfo: Option<BuildInfo>,
+    version: GoVersion,
+    experiments: Vec<String>,
+    map_implementation: Option<MapFlavour>,
+    arch: Arch,
+    load_bias: u64,
+    warnings: Vec<String>,
+    layout: OnceLock<Result<RuntimeLayout, String>>,
+    heap: OnceLock<Result<Heap, String>>,
+}
+
+impl fmt::Debug for GoProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoProcess")
+            .field("core", &self.memory().core().path())
+            .field("version", &self.version.raw)
+            .field("map_implementation", &self.map_implementation)
+            .field("has_dwarf", &self.dwarf.is_some())
+            .field("warnings", &self.warnings.len())
+            .finish()
+    }
+}
+
+impl GoProcess {
+    /// Opens a core and its executable. `exe` may be omitted when the core's
+    /// `NT_FILE` note names an executable that exists on disk.
+    pub fn open(core_path: &Path, exe: Option<&Path>) -> Result<GoProcess, GoRuntimeError> {
+        let core = Core::open(core_path)?;
+        let exe_path = match exe {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let named = core.executable_path().map(str::to_string);
+                match named.as_deref().map(Path::new).filter(|p| p.is_file()) {
+                    Some(p) => p.to_path_buf(),
+                    None => {
+                        return Err(GoRuntimeError::NoExecutable {
+                            core: core_path.to_path_buf(),
+                            named,
+                        })
+                    }
+                }
+            }
+        };
+        let executable = Executable::open(&exe_path)?;
+        let memory = ProcessMemory::new(core, Some(executable))?;
+        GoProcess::new(memory)
+    }
+
+    /// Builds the Go view over a process image. Fails only when the
+    /// executable is missing or is not a Go program at all; everything else
+    /// that is missing becomes a warning.
+    pub fn new(memory: ProcessMemory) -> Result<GoProcess, GoRuntimeError> {
+        let mut warnings: Vec<String> = memory.core().warnings().to_vec();
+        let Some(exe) = memory.executable() else {
+            return Err(GoRuntimeError::NoExecutable {
+                core: memory.core().path().to_path_buf(),
+                named: memory.core().executable_path().map(str::to_string),
+            });
+        };
+        let exe_path = exe.path().to_path_buf();
+        let exe_bytes = exe.data();
+        let arch = memory.core().arch();
+        let load_bias = memory.placement().map(|p| p.bias).unwrap_or(0);
+
+        let buildinfo = match BuildInfo::parse(exe_bytes) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warnings.push(format!("{}: no Go build info: {e}", exe_path.display()));
+                None
+            }
+        };
+        let mut dwarf = match DwarfInfo::load(exe_bytes) {
+            Ok(d) => {
+                let w = d.warnings();
+                if w.count > 0 {
+                    warnings.push(format!(
+                        "{}: DWARF partly unreadable ({} problems; first: {})",
+                        exe_path.display(),
+                        w.count,
+                        w.messages.first().map(String::as_str).unwrap_or("?")
+                    ));
+                }
+                Some(d)
+            }
+            Err(DwarfError::NoDwarf) => {
+                warnings.push(format!(
+                    "{}: no DWARF (stripped, or built with -ldflags=-w): runtime struct layouts are unknown; the heap walk is not available, version and symbols still are",
+                    exe_path.display()
+                ));
+                None
+            }
+            Err(e) => {
+                warnings.push(format!("{}: DWARF unreadable: {e}", exe_path.display()));
+                None
+            }
+        };
+
+        let image = ImageCell::new(memory, |m| {
+            ExeTables::build(m.executable().map(|e| e.data()).unwrap_or(&[]))
+        });
+        let tables = image.borrow_dependent();
+        if let Some(reason) = &tables.pclntab_error {
+            if buildinfo.is_none() {
+                return Err(GoRuntimeError::NotGo {
+                    path: exe_path,
+                    reason: reason.clone(),
+                });
+            }
+            warnings.push(format!(
+                "{}: no usable pclntab: {reason}",
+                exe_path.display()
+            ));
+        }
+
+        // `DW_AT_go_runtime_type` offsets are from `runtime.types`; without
+        // `.symtab` the moduledata says where the type data starts.
+        if let Some(d) = dwarf.as_mut() {
+            if d.runtime_types_base().is_none() {
+                if let Some(md) = tables.pclntab.as_ref().and_then(|p| p.moduledata()) {
+                    d.set_runtime_types_base(md.types);
+                }
+            }
+        }
+
+        let version = match (&buildinfo, &dwarf) {
+            (Some(b), _) => b.version(),
+            (None, Some(d)) => GoVersion::parse(d.go_version().unwrap_or("")),
+            (None, None) => GoVersion::default(),
+        };
+        let experiments = buildinfo
+            .as_ref()
+            .map(|b| b.experiments())
+            .unwrap_or_else(|| version.experiments.clone());
+        if version.major == 0 {
+            warnings.push("Go version unknown (no build info, no DWARF producer)".to_string());
+        }
+
+        let map_implementation = match &dwarf {
+            Some(d) => d.map_implementation(),
+            None => tables
+                .pclntab
+                .as_ref()
+                .and_then(map_implementation_from_functions),
+        };
+        if map_implementation.is_none() {
+            warnings.push("map implementation unknown: neither DWARF type names nor runtime function names tell classic from Swiss".to_string());
+        }
+
+        let mut process = GoProcess {
+            image,
+            dwarf,
+            buildinfo,
+            version,
+            experiments,
+            map_implementation,
+            arch,
+            load_bias,
+            warnings,
+            layout: OnceLock::new(),
+            heap: OnceLock::new(),
+        };
+        // The version from the running image is the one that counts; the
+        // build info is static and normally identical.
+        if let Some(running) = process.read_build_version() {
+            if !process.version.raw.is_empty() && running != process.version.raw {
+                process.warnings.push(format!(
+                    "runtime.buildVersion in the core is {running:?} but the executable's build info says {:?}: is this the executable the core ran?",
+                    process.version.raw
+                ));
+            }
+        }
+        Ok(process)
+    }
+
+    /// The process image (core + executable) by virtual address.
+    pub fn memory(&self) -> &ProcessMemory {
+        self.image.borrow_owner()
+    }
+
+    /// The executable's DWARF, `None` when stripped.
+    pub fn dwarf(&self) -> Option<&DwarfInfo> {
+        self.dwarf.as_ref()
+    }
+
+    /// The DWARF or a typed error saying that `what` needs it.
+    pub fn require_dwarf(&self, what: &'static str) -> Result<&DwarfInfo, GoRuntimeError> {
+        self.dwarf.as_ref().ok_or_else(|| GoRuntimeError::NoDwarf {
+            path: self
+                .memory()
+                .executable()
+                .map(|e| e.path().to_path_buf())
+                .unwrap_or_default(),
+            what,
+        })
+    }
+
+    /// The executable's pclntab (addresses as linked; add
+    /// [`GoProcess::load_bias`] for a PIE).
+    pub fn pclntab(&self) -> Option<&Pclntab<'_>> {
+        self.image.borrow_dependent().pclntab.as_ref()
+    }
+
+    /// The executable's ELF symbol table (empty when stripped).
+    pub fn symbols(&self) -> &SymbolTable<'_> {
+        &self.image.borrow_dependent().symbols
+    }
+
+    pub fn buildinfo(&self) -> Option<&BuildInfo> {
+        self.buildinfo.as_ref()
+    }
+
+    /// The Go version (build info, else the DWARF producer).
+    pub fn version(&self) -> &GoVersion {
+        &self.version
+    }
+
+    /// The version string as stored, e.g. `go1.24.11 X:noswissmap`.
+    pub fn version_string(&self) -> &str {
+        &self.version.raw
+    }
+
+    /// GOEXPERIMENTs the binary was built with (beyond the defaults).
+    pub fn experiments(&self) -> &[String] {
+        &self.experiments
+    }
+
+    /// Classic or Swiss maps, from DWARF type names (or, stripped, from
+    /// which map runtime functions exist); never from the version.
+    pub fn map_implementation(&self) -> Option<MapFlavour> {
+        self.map_implementation
+    }
+
+    /// Pointer size in bytes (8 on both supported machines).
+    pub fn pointer_size(&self) -> u64 {
+        8
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// What was added to the executable's link addresses to map it (0 for
+    /// the usual non-PIE Go binary).
+    pub fn load_bias(&self) -> u64 {
+        self.load_bias
+    }
+
+    /// Everything degraded while loading (missing DWARF, core warnings,
+    /// version mismatch...). Heap-walk warnings are on the heap model.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// A global variable by its Go name (`runtime.mheap_`, `main.cache`):
+    /// DWARF first (with its type), then the ELF symbol table.
+    pub fn global(&self, name: &str) -> Option<GlobalRef> {
+        if let Some(g) = self.dwarf.as_ref().and_then(|d| d.globals().by_name(name)) {
+            return Some(GlobalRef {
+                address: g.address.wrapping_add(self.load_bias),
+                size: g.size,
+                ty: Some(g.ty),
+            });
+        }
+        let s = self.symbols().lookup(name)?;
+        Some(GlobalRef {
+            address: s.address.wrapping_add(self.load_bias),
+            size: s.size,
+            ty: None,
+        })
+    }
+
+    /// Reads a Go string header `{ptr, len}` at `address` and its bytes
+    /// (at most `max_len` bytes; longer strings are an error).
+    pub fn read_go_string(&self, address: u64, max_len: u64) -> Result<&[u8], ReadError> {
+        let mem = self.memory();
+        let ptr = mem.read_ptr(address)?;
+        let len = mem.read_u64(address.wrapping_add(8))?;
+        if len > max_len {
+            return Err(ReadError::Overflow { addr: ptr, len });
+        }
+        if len == 0 {
+            return Ok(&[]);
+        }
+        mem.bytes(ptr, len as usize)
+    }
+
+    /// `runtime.buildVersion` as the running program saw it.
+    fn read_build_version(&self) -> Option<String> {
+        let g = self.global("runtime.buildVersion")?;
+        let bytes = self.read_go_string(g.address, 4096).ok()?;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    /// The runtime struct layouts, resolved once from DWARF.
+    pub fn layout(&self) -> Result<&RuntimeLayout, GoRuntimeError> {
+        let dwarf = self.require_dwarf("the runtime struct layout")?;
+        let cell = self
+            .layout
+            .get_or_init(|| RuntimeLayout::resolve(self, dwarf).map_err(|e| e.to_string()));
+        cell.as_ref().map_err(|e| GoRuntimeError::Unavailable {
+            what: "runtime struct layout",
+            reason: e.clone(),
+        })
+    }
+
+    /// The heap model (spans, objects, specials, profile buckets), walked on
+    /// first use and cached. Fails only when no layout is known (stripped
+    /// executable) or the heap's root structures are unreadable; damaged
+    /// spans become warnings on the model.
+    pub fn heap(&self) -> Result<&Heap, GoRuntimeError> {
+        self.require_dwarf("the heap walk")?;
+        let layout = self.layout()?;
+        let cell = self
+            .heap
+            .get_or_init(|| Heap::walk(self, layout).map_err(|e| e.to_string()));
+        cell.as_ref().map_err(|e| GoRuntimeError::Unavailable {
+            what: "Go heap walk",
+            reason: e.clone(),
+        })
+    }
+
+    /// Go heap address ranges for region labelling: every heap arena
+    /// (`[start, end)`, sorted, merged). Empty when the heap cannot be walked.
+    pub fn heap_ranges(&self) -> Vec<(u64, u64)> {
+        self.heap().map(|h| h.arena_ranges()).unwrap_or_default()
+    }
+}
+
+/// Classic vs Swiss from function names alone (stripped executables):
+/// `runtime.hashGrow` exists only with classic maps,
+/// `internal/runtime/maps.(*table).grow` only with Swiss maps.
+fn map_implementation_from_functions(tab: &Pclntab<'_>) -> Option<MapFlavour> {
+    let swiss = tab
+        .func_by_name("internal/runtime/maps.(*table).grow")
+        .is_some();
+    let classic = tab.func_by_name("runtime.hashGrow").is_some();
+    match (classic, swiss) {
+        (true, false) => Some(MapFlavour::Classic),
+        (false, true) => Some(MapFlavour::Swiss),
+        _ => None,
+    }
+}

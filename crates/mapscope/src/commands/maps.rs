@@ -1,0 +1,160 @@
+//! `mapscope maps CORE [--exe EXE] [--top N] [--expand]`: every map,
+//! `sync.Map` and map family found from the core's roots, sorted by the
+//! bytes each would free (retained bytes). Owns only presentation; the
+//! discovery lives in `mapscope_gomaps::discover`.
+
+use crate::commands::regions::{format_bytes, hex_addr, open_process, ExeChoice};
+use crate::output::OutputArgs;
+use crate::Outcome;
+use anyhow::Context as _;
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_goruntime::GoProcess;
+use mapscope_render::{Document, Table};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The core file.
+    #[arg(value_name = "CORE")]
+    pub core: PathBuf,
+    /// The executable the core's process ran (default: the core's NT_FILE path).
+    #[arg(long, value_name = "EXE")]
+    pub exe: Option<PathBuf>,
+    /// Show only the N largest by retained bytes.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// List every family member in the table (JSON always has them).
+    #[arg(long)]
+    pub expand: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    go_version: String,
+    maps: Vec<MapJson>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MapJson {
+    root: String,
+    root_kind: RootKind,
+    #[serde(rename = "type")]
+    type_name: String,
+    kind: &'static str,
+    address: String,
+    len: u64,
+    live_entries: u64,
+    capacity: u64,
+    tombstones: u64,
+    growing: bool,
+    load_factor: Option<f64>,
+    storage_bytes: u64,
+    retained_bytes: Option<u64>,
+    children: Vec<MapJson>,
+}
+
+fn map_json(m: &FoundMap) -> MapJson {
+    MapJson {
+        root: m.root.clone(),
+        root_kind: m.root_kind,
+        type_name: m.type_name.clone(),
+        kind: m.kind,
+        address: hex_addr(m.address),
+        len: m.len,
+        live_entries: m.live_entries,
+        capacity: m.capacity,
+        tombstones: m.tombstones,
+        growing: m.growing,
+        load_factor: (m.capacity > 0 && m.kind == "map")
+            .then(|| m.live_entries as f64 / m.capacity as f64),
+        storage_bytes: m.storage_bytes,
+        retained_bytes: m.retained_bytes,
+        children: m.children.iter().map(map_json).collect(),
+    }
+}
+
+fn row(table: &mut Table, m: &FoundMap, indent: &str) {
+    let kind = serde_json::to_value(m.root_kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    table.row([
+        m.retained_bytes.map_or("-".to_string(), format_bytes),
+        format_bytes(m.storage_bytes),
+        m.len.to_string(),
+        m.capacity.to_string(),
+        m.tombstones.to_string(),
+        format!("{indent}{}", m.root),
+        kind,
+        m.kind.to_string(),
+        m.type_name.clone(),
+        hex_addr(m.address),
+    ]);
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let choice = match &args.exe {
+        Some(p) => ExeChoice::Given(p),
+        None => ExeChoice::Discover,
+    };
+    let opened = open_process(&args.core, choice)?;
+    let process = GoProcess::new(opened.memory).with_context(|| args.core.display().to_string())?;
+    let found = discover(&process).map_err(|e| anyhow::anyhow!("{}: {e}", args.core.display()))?;
+    let mut maps = found.maps;
+    if let Some(n) = args.top {
+        maps.truncate(n);
+    }
+    let mut warnings = opened.notes.clone();
+    warnings.extend(process.warnings().iter().cloned());
+    warnings.extend(found.warnings.iter().cloned());
+    let report = Report {
+        go_version: process.version_string().to_string(),
+        maps: maps.iter().map(map_json).collect(),
+        warnings: warnings.clone(),
+    };
+    let mut doc = Document::new();
+    doc.heading(format!("Maps of {}", args.core.display()));
+    doc.paragraph(
+        "retained = bytes freed if the structure were dropped (objects reachable only through it)",
+    );
+    let mut table = Table::new(Some("Maps by retained bytes".to_string()))
+        .right("retained")
+        .right("storage")
+        .right("len")
+        .right("capacity")
+        .right("tombstones")
+        .left("root")
+        .left("root_kind")
+        .left("kind")
+        .left("type")
+        .left("address");
+    for m in &maps {
+        row(&mut table, m, "");
+        if args.expand {
+            for c in &m.children {
+                row(&mut table, c, "  ");
+            }
+        } else if !m.children.is_empty() {
+            table.row([
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("  ({} members; --expand lists them)", m.children.len()),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+    }
+    doc.table(table);
+    doc.list(warnings.iter().map(|w| format!("warning: {w}")).collect());
+    args.out.emit(&doc, &report)?;
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,85 @@
+//! `mapscope maps` against the sample program's truth.json: every recorded
+//! map appears at its address with its root, kind, type and len; the list
+//! is sorted by retained bytes; bad input exits 2.
+
+use std::process::Command;
+
+use mapscope_testsupport::sample;
+use serde_json::Value;
+
+fn run_json(name: &str, extra: &[&str]) -> Value {
+    let s = sample(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .arg("maps")
+        .arg(&s.core)
+        .arg("--exe")
+        .arg(&s.exe)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run mapscope");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn check_truth(name: &str) {
+    let json = run_json(name, &[]);
+    let truth = sample(name).truth();
+    assert_eq!(json["go_version"], truth["go_version"]);
+    let maps = json["maps"].as_array().unwrap();
+    for t in truth["maps"].as_array().unwrap() {
+        let m = maps
+            .iter()
+            .find(|m| m["address"] == t["address"])
+            .unwrap_or_else(|| panic!("{name} {}: not listed", t["name"]));
+        for k in ["root", "root_kind", "kind", "type", "len"] {
+            assert_eq!(m[k], t[k], "{name} {} {k}", t["name"]);
+        }
+    }
+    let retained: Vec<u64> = maps
+        .iter()
+        .map(|m| m["retained_bytes"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        retained.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by retained"
+    );
+}
+
+#[test]
+fn go1_26_maps_match_truth() {
+    check_truth("go1.26");
+}
+
+#[test]
+fn go1_22_maps_match_truth() {
+    check_truth("go1.22");
+}
+
+#[test]
+fn top_limits_and_families_carry_children() {
+    let json = run_json("go1.26", &["--top", "3"]);
+    assert_eq!(json["maps"].as_array().unwrap().len(), 3);
+    let all = run_json("go1.26", &[]);
+    let fam = all["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["root"] == "main.smallMaps")
+        .unwrap();
+    assert_eq!(fam["kind"], "map-family");
+    assert_eq!(fam["children"].as_array().unwrap().len(), 2000);
+}
+
+#[test]
+fn missing_core_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args(["maps", "/nonexistent/core"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
