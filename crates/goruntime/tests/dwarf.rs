@@ -704,7 +704,11 @@ fn load_summary() {
             elapsed
         );
         eprintln!("{}: warnings {:?}", f.label, info.warnings());
-        assert!(info.types().len() > 100 && info.globals().len() > 100 && info.functions().len() > 100, "{}", f.label);
+        assert!(
+            info.types().len() > 100 && info.globals().len() > 100 && info.functions().len() > 100,
+            "{}",
+            f.label
+        );
         assert_eq!(info.warnings().skipped_units, 0, "{}", f.label);
     }
 }
@@ -970,7 +974,7 @@ fn runtime_types_name_themselves() {
         // Embedded fields (followed by `;` or ` }`) keep their type name.
         let mut unqualified = String::new();
         let mut rest = plain.as_str();
-        while let Some(i) = rest.find(|c| c == '{' || c == ';') {
+        while let Some(i) = rest.find(['{', ';']) {
             unqualified.push_str(&rest[..=i]);
             rest = &rest[i + 1..];
             if let Some(field) = rest.strip_prefix(' ') {

@@ -64,14 +64,24 @@ pub struct Table {
 
 impl Table {
     pub fn new(title: impl Into<Option<String>>) -> Self {
-        Table { title: title.into(), columns: Vec::new(), rows: Vec::new() }
+        Table {
+            title: title.into(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+        }
     }
     pub fn left(mut self, name: &str) -> Self {
-        self.columns.push(Column { name: name.to_string(), align: Align::Left });
+        self.columns.push(Column {
+            name: name.to_string(),
+            align: Align::Left,
+        });
         self
     }
     pub fn right(mut self, name: &str) -> Self {
-        self.columns.push(Column { name: name.to_string(), align: Align::Right });
+        self.columns.push(Column {
+            name: name.to_string(),
+            align: Align::Right,
+        });
         self
     }
     pub fn row<I, S>(&mut self, cells: I)
@@ -235,12 +245,19 @@ fn render_markdown(doc: &Document) -> String {
                 if let Some(title) = &t.title {
                     let _ = writeln!(out, "**{}**\n", markdown_cell(title));
                 }
-                let header: Vec<String> = t.columns.iter().map(|c| markdown_cell(&c.name)).collect();
+                let header: Vec<String> =
+                    t.columns.iter().map(|c| markdown_cell(&c.name)).collect();
                 let _ = writeln!(out, "| {} |", header.join(" | "));
                 let rule: Vec<&str> = t
                     .columns
                     .iter()
-                    .map(|c| if c.align == Align::Right { "---:" } else { "---" })
+                    .map(|c| {
+                        if c.align == Align::Right {
+                            "---:"
+                        } else {
+                            "---"
+                        }
+                    })
                     .collect();
                 let _ = writeln!(out, "|{}|", rule.join("|"));
                 for row in &t.rows {
@@ -289,7 +306,9 @@ mod tests {
     use super::*;
 
     fn sample() -> Document {
-        let mut t = Table::new(Some("maps".to_string())).left("root").right("bytes");
+        let mut t = Table::new(Some("maps".to_string()))
+            .left("root")
+            .right("bytes");
         t.row(["main.a|b", "10"]);
         t.row(["x,\"y\"", "2"]);
         let mut d = Document::new();

@@ -76,14 +76,23 @@ fn cache_dir() -> PathBuf {
 pub fn sample(name: &str) -> Sample {
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
     // One thread decompresses; others in this process wait for it.
-    let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = LOCK
+        .get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let source = sample_source(name);
     assert!(source.is_dir(), "no sample {}", source.display());
     let dir = cache_dir().join(name);
     fs::create_dir_all(&dir).expect("create sample cache");
     let core = materialize(&source.join("core.zst"), &dir.join("core")).expect("decompress core");
     let exe = materialize(&source.join("mapzoo.zst"), &dir.join("mapzoo")).expect("decompress exe");
-    Sample { name: name.to_string(), profile: source.join("heap.pb.gz"), source, core, exe }
+    Sample {
+        name: name.to_string(),
+        profile: source.join("heap.pb.gz"),
+        source,
+        core,
+        exe,
+    }
 }
 
 /// Decompresses `src` (zstd) to `dst` unless `dst` is already there and

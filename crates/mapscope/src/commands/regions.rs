@@ -41,7 +41,7 @@ pub struct OpenedProcess {
 /// A process image with, when the executable is a Go program, its Go view.
 enum View {
     Go(Box<GoProcess>),
-    Plain(ProcessMemory),
+    Plain(Box<ProcessMemory>),
 }
 
 /// Where the executable came from.
@@ -215,11 +215,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 notes.push(format!(
                     "no Go runtime view ({e}): go-heap/go-stack not labelled"
                 ));
-                View::Plain(open_process(&args.core, choice)?.memory)
+                View::Plain(Box::new(open_process(&args.core, choice)?.memory))
             }
         }
     } else {
-        View::Plain(opened.memory)
+        View::Plain(Box::new(opened.memory))
     };
     let mem = match &view {
         View::Go(go) => go.memory(),
