@@ -15,27 +15,11 @@ use mapscope_testsupport::sample;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use mapscope_testsupport::Run;
 
 fn mapscope(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_ne!(run.code, 101, "exit 101: {}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    mapscope_testsupport::run_cli(env!("CARGO_BIN_EXE_mapscope"), args)
 }
 
 /// Go's block normalized to what mapscope prints.

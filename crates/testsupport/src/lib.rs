@@ -119,3 +119,29 @@ fn materialize(src: &Path, dst: &Path) -> io::Result<PathBuf> {
     }
     Ok(dst.to_path_buf())
 }
+
+/// What a run of a command-line binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bin` (a test passes `env!("CARGO_BIN_EXE_mapscope")`) with `args`
+/// and fails the test if it panicked: exit 101, or a panic message (the
+/// binary's hook turns a panic into exit 2 with "panicked" on stderr).
+pub fn run_cli(bin: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    let out = std::process::Command::new(bin)
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap_or_else(|e| panic!("{bin}: {e}"));
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_ne!(run.code, 101, "exit 101: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
