@@ -237,10 +237,6 @@ fn read_word(bytes: &[u8], off: u64) -> u64 {
         .unwrap_or(0)
 }
 
-fn field(l: crate::layout::FieldSpec, bytes: &[u8]) -> u64 {
-    l.get(bytes).unwrap_or(0)
-}
-
 pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     ctx: &Ctx<'_, '_>,
     l: &ClassicLayout,
@@ -256,16 +252,16 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
             source,
         })?;
     let header = ClassicHeader {
-        count: field(l.count, &raw) as i64,
-        flags: field(l.flags, &raw) as u8,
-        b: field(l.b, &raw) as u8,
-        noverflow: field(l.noverflow, &raw) as u16,
-        hash0: field(l.hash0, &raw) as u32,
-        buckets: field(l.buckets, &raw),
-        oldbuckets: field(l.oldbuckets, &raw),
-        nevacuate: field(l.nevacuate, &raw),
-        clear_seq: l.clear_seq.map(|f| field(f, &raw)),
-        extra: field(l.extra, &raw),
+        count: l.count.get_or_zero(&raw) as i64,
+        flags: l.flags.get_or_zero(&raw) as u8,
+        b: l.b.get_or_zero(&raw) as u8,
+        noverflow: l.noverflow.get_or_zero(&raw) as u16,
+        hash0: l.hash0.get_or_zero(&raw) as u32,
+        buckets: l.buckets.get_or_zero(&raw),
+        oldbuckets: l.oldbuckets.get_or_zero(&raw),
+        nevacuate: l.nevacuate.get_or_zero(&raw),
+        clear_seq: l.clear_seq.map(|f| f.get_or_zero(&raw)),
+        extra: l.extra.get_or_zero(&raw),
     };
     drop(raw);
     if header.count < 0 {
@@ -436,8 +432,8 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
         );
         match ctx.reader.bytes(header.extra, l.extra_size as usize) {
             Ok(extra) => {
-                let overflow = field(l.extra_overflow, &extra);
-                let oldoverflow = field(l.extra_oldoverflow, &extra);
+                let overflow = l.extra_overflow.get_or_zero(&extra);
+                let oldoverflow = l.extra_oldoverflow.get_or_zero(&extra);
                 drop(extra);
                 walk.overflow_list(overflow);
                 walk.overflow_list(oldoverflow);

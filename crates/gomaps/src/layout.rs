@@ -33,6 +33,13 @@ impl FieldSpec {
             .copy_from_slice(raw.get(..raw.len().min(8))?);
         Some(u64::from_le_bytes(buf))
     }
+
+    /// [`FieldSpec::get`], with a field outside the header read as 0 (the
+    /// header was read whole at its DWARF size, so this only happens for a
+    /// field the layout marks absent).
+    pub fn get_or_zero(&self, bytes: &[u8]) -> u64 {
+        self.get(bytes).unwrap_or(0)
+    }
 }
 
 /// Where keys and values sit in a bucket or group.

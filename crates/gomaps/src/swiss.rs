@@ -130,10 +130,6 @@ impl<L: AllocationLookup + ?Sized> Walk<'_, '_, '_, L> {
     }
 }
 
-fn field(f: FieldSpec, bytes: &[u8]) -> u64 {
-    f.get(bytes).unwrap_or(0)
-}
-
 pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     ctx: &Ctx<'_, '_>,
     l: &SwissLayout,
@@ -149,15 +145,15 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
             source,
         })?;
     let header = SwissHeader {
-        used: field(l.used, &raw),
-        seed: field(l.seed, &raw),
-        dir_ptr: field(l.dir_ptr, &raw),
-        dir_len: field(l.dir_len, &raw) as i64,
-        global_depth: field(l.global_depth, &raw) as u8,
-        global_shift: field(l.global_shift, &raw) as u8,
-        writing: field(l.writing, &raw) as u8,
-        tombstone_possible: l.tombstone_possible.map(|f| field(f, &raw) != 0),
-        clear_seq: l.clear_seq.map(|f| field(f, &raw)),
+        used: l.used.get_or_zero(&raw),
+        seed: l.seed.get_or_zero(&raw),
+        dir_ptr: l.dir_ptr.get_or_zero(&raw),
+        dir_len: l.dir_len.get_or_zero(&raw) as i64,
+        global_depth: l.global_depth.get_or_zero(&raw) as u8,
+        global_shift: l.global_shift.get_or_zero(&raw) as u8,
+        writing: l.writing.get_or_zero(&raw) as u8,
+        tombstone_possible: l.tombstone_possible.map(|f| f.get_or_zero(&raw) != 0),
+        clear_seq: l.clear_seq.map(|f| f.get_or_zero(&raw)),
     };
     drop(raw);
     let g = l.group;
@@ -356,13 +352,13 @@ fn decode_table<L: AllocationLookup + ?Sized>(
     };
     let mut t = SwissTable {
         address: table,
-        used: field(l.t_used, &raw) as u16,
-        capacity: field(l.t_capacity, &raw) as u16,
-        growth_left: field(l.t_growth_left, &raw) as u16,
-        local_depth: field(l.t_local_depth, &raw) as u8,
-        index: field(l.t_index, &raw) as i64,
-        groups: field(l.t_groups_data, &raw),
-        length_mask: field(l.t_length_mask, &raw),
+        used: l.t_used.get_or_zero(&raw) as u16,
+        capacity: l.t_capacity.get_or_zero(&raw) as u16,
+        growth_left: l.t_growth_left.get_or_zero(&raw) as u16,
+        local_depth: l.t_local_depth.get_or_zero(&raw) as u8,
+        index: l.t_index.get_or_zero(&raw) as i64,
+        groups: l.t_groups_data.get_or_zero(&raw),
+        length_mask: l.t_length_mask.get_or_zero(&raw),
         full: 0,
         deleted: 0,
         empty: 0,

@@ -46,10 +46,6 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     }
 }
 
-fn field(f: FieldSpec, bytes: &[u8]) -> u64 {
-    f.get(bytes).unwrap_or(0)
-}
-
 fn base_instance(addr: u64, implementation: Implementation, header: Header) -> MapInstance {
     MapInstance {
         kind: MapKind::SyncMap,
@@ -93,9 +89,9 @@ fn read_dirty<L: AllocationLookup + ?Sized>(
             what: "the sync.Map value",
             source,
         })?;
-    let read = field(l.read, &raw);
-    let dirty = field(l.dirty, &raw);
-    let misses = field(l.misses, &raw) as i64;
+    let read = l.read.get_or_zero(&raw);
+    let dirty = l.dirty.get_or_zero(&raw);
+    let misses = l.misses.get_or_zero(&raw) as i64;
     drop(raw);
     let mut header = ReadDirtyHeader {
         read,
@@ -122,8 +118,8 @@ fn read_dirty<L: AllocationLookup + ?Sized>(
         );
         match ctx.reader.bytes(read, l.read_only_size as usize) {
             Ok(ro) => {
-                header.read_map = field(l.read_only_m, &ro);
-                header.amended = field(l.read_only_amended, &ro) & 0xff != 0;
+                header.read_map = l.read_only_m.get_or_zero(&ro);
+                header.amended = l.read_only_amended.get_or_zero(&ro) & 0xff != 0;
             }
             Err(e) => warnings.push(format!("sync.Map readOnly at {read:#x} unreadable: {e}")),
         }
@@ -259,8 +255,8 @@ fn hash_trie<L: AllocationLookup + ?Sized>(
             what: "the sync.Map value",
             source,
         })?;
-    let inited = field(l.inited, &raw) as u32;
-    let root = field(l.root, &raw);
+    let inited = l.inited.get_or_zero(&raw) as u32;
+    let root = l.root.get_or_zero(&raw);
     drop(raw);
     let mut header = HashTrieHeader {
         inited,
@@ -295,7 +291,7 @@ fn hash_trie<L: AllocationLookup + ?Sized>(
                 continue;
             }
         };
-        if field(l.indirect_is_entry, &bytes) & 0xff != 0 {
+        if l.indirect_is_entry.get_or_zero(&bytes) & 0xff != 0 {
             warn(
                 &mut warnings,
                 format!("trie node at {node:#x} should be an indirect node but is an entry"),
