@@ -10,12 +10,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+mod traceback_support;
+
 use mapscope_goruntime::buildinfo::BuildInfo;
 use mapscope_goruntime::pclntab::{
     Arch, FuncId, FuncIdTable, ModuleDataLayout, Pclntab, PclntabSource, UnwindStart, UnwindStop,
     Unwinder,
 };
 use mapscope_goruntime::symbols::SymbolTable;
+use traceback_support::parse_traceback;
 
 /// One directory of fixture files written by gen.sh.
 struct Fixture {
@@ -307,73 +310,6 @@ fn frames_match_runtime_callers_frames() {
 /// A logical frame as (function, file, line).
 type Logical = (String, String, u32);
 
-/// One goroutine of the crash traceback: physical frames with pc/sp/fp and
-/// their logical frames (function, file, line).
-#[derive(Debug)]
-struct TruthFrame {
-    pc: u64,
-    sp: u64,
-    fp: u64,
-    offset: u64,
-    logical: Vec<(String, String, u32)>,
-}
-
-fn parse_crash(text: &str) -> Vec<(String, Vec<TruthFrame>)> {
-    let mut goroutines: Vec<(String, Vec<TruthFrame>)> = Vec::new();
-    let mut pending: Vec<(String, String, u32)> = Vec::new();
-    let mut function: Option<String> = None;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("goroutine ") {
-            goroutines.push((line.to_string(), Vec::new()));
-            pending.clear();
-            continue;
-        }
-        if line.starts_with("created by ") {
-            lines.next();
-            continue;
-        }
-        if let Some(pos) = line.strip_prefix('\t') {
-            let Some(name) = function.take() else {
-                continue;
-            };
-            let mut parts = pos.split(' ');
-            let (file, line_no) = parts.next().unwrap().rsplit_once(':').unwrap();
-            pending.push((name, file.to_string(), line_no.parse().unwrap()));
-            let rest: Vec<&str> = parts.collect();
-            if rest.is_empty() {
-                continue; // an inlined frame: its physical frame follows
-            }
-            let field = |key: &str| {
-                rest.iter()
-                    .find_map(|p| p.strip_prefix(key))
-                    .map(hex)
-                    .unwrap()
-            };
-            let frame = TruthFrame {
-                pc: field("pc="),
-                sp: field("sp="),
-                fp: field("fp="),
-                offset: hex(rest[0].trim_start_matches('+')),
-                logical: std::mem::take(&mut pending),
-            };
-            if let Some((_, frames)) = goroutines.last_mut() {
-                frames.push(frame);
-            }
-        } else if !goroutines.is_empty() && line.ends_with(')') {
-            let name = &line[..line.rfind('(').unwrap()];
-            // Go prints runtime.gopanic as "panic".
-            let name = if name == "panic" {
-                "runtime.gopanic"
-            } else {
-                name
-            };
-            function = Some(name.to_string());
-        }
-    }
-    goroutines
-}
-
 fn stack_memory(fixture: &Fixture) -> HashMap<u64, u64> {
     fixture
         .read_text("stacks.txt")
@@ -397,7 +333,7 @@ fn unwinder_reproduces_crash_traceback() {
         }
         let tab = Pclntab::parse(&bytes).unwrap();
         let memory = stack_memory(fixture);
-        let goroutines = parse_crash(&fixture.read_text("crash.txt"));
+        let goroutines = parse_traceback(&fixture.read_text("crash.txt"));
         assert!(goroutines.len() >= 4, "{}", fixture.name);
         let mut inlined_seen = false;
         for (header, expected) in &goroutines {
@@ -547,7 +483,7 @@ fn unwinder_on_synthetic_stacks() {
     let bytes = fixture.exe();
     let tab = Pclntab::parse(&bytes).unwrap();
     // A real call chain from the crash truth (return addresses).
-    let goroutines = parse_crash(&fixture.read_text("crash.txt"));
+    let goroutines = parse_traceback(&fixture.read_text("crash.txt"));
     let chain: Vec<u64> = goroutines
         .iter()
         .map(|(_, frames)| frames.iter().map(|f| f.pc).collect::<Vec<_>>())

@@ -11,10 +11,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod traceback_support;
+
 use mapscope_goruntime::buildinfo::BuildInfo;
 use mapscope_goruntime::pclntab::{Pclntab, UnwindStart, UnwindStop, Unwinder};
 use mapscope_goruntime::symbols::SymbolTable;
 use object::{Object, ObjectSegment};
+use traceback_support::parse_traceback;
 
 /// Shipped samples, plus every incident directory under
 /// `$MAPSCOPE_INCIDENTS` (e.g. /tmp/incidents from scripts/gen-samples.sh,
@@ -54,10 +57,6 @@ fn read_maybe_zst(dir: &Path, name: &str) -> Option<Vec<u8>> {
 
 fn exe(dir: &Path) -> Vec<u8> {
     read_maybe_zst(dir, "mapzoo").unwrap()
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).unwrap()
 }
 
 #[test]
@@ -107,67 +106,6 @@ impl CoreMemory {
         let b = self.bytes.get(offset + at..offset + at + 8)?;
         Some(u64::from_le_bytes(b.try_into().ok()?))
     }
-}
-
-#[derive(Debug, Default)]
-struct TruthFrame {
-    pc: u64,
-    sp: u64,
-    fp: u64,
-    offset: u64,
-    logical: Vec<(String, String, u32)>,
-}
-
-/// Goroutines of a crash traceback: header line and physical frames.
-fn parse_traceback(text: &str) -> Vec<(String, Vec<TruthFrame>)> {
-    let mut goroutines: Vec<(String, Vec<TruthFrame>)> = Vec::new();
-    let mut pending = Vec::new();
-    let mut function: Option<String> = None;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("goroutine ") {
-            goroutines.push((line.to_string(), Vec::new()));
-            pending.clear();
-        } else if line.starts_with("created by ") {
-            lines.next();
-        } else if let Some(pos) = line.strip_prefix('\t') {
-            let Some(name) = function.take() else {
-                continue;
-            };
-            let mut parts = pos.split(' ');
-            let (file, line_no) = parts.next().unwrap().rsplit_once(':').unwrap();
-            pending.push((name, file.to_string(), line_no.parse().unwrap()));
-            let rest: Vec<&str> = parts.collect();
-            if rest.is_empty() {
-                continue;
-            }
-            let field = |key: &str| {
-                rest.iter()
-                    .find_map(|p| p.strip_prefix(key))
-                    .map(hex)
-                    .unwrap()
-            };
-            let frame = TruthFrame {
-                pc: field("pc="),
-                sp: field("sp="),
-                fp: field("fp="),
-                offset: hex(rest[0].trim_start_matches('+')),
-                logical: std::mem::take(&mut pending),
-            };
-            if let Some((_, frames)) = goroutines.last_mut() {
-                frames.push(frame);
-            }
-        } else if !goroutines.is_empty() && line.ends_with(')') {
-            let name = &line[..line.rfind('(').unwrap()];
-            let name = if name == "panic" {
-                "runtime.gopanic"
-            } else {
-                name
-            };
-            function = Some(name.to_string());
-        }
-    }
-    goroutines
 }
 
 #[test]
