@@ -127,6 +127,9 @@ func buildAll(t *Truth, scale, noiseMB int) {
 	t.Maps = append(t.Maps, m)
 	t.Goroutines = append(t.Goroutines, g)
 	t.Others = append(t.Others, buildNoise(noiseMB))
+	if extraRootsEnabled() {
+		buildExtraRoots(t, scale)
+	}
 }
 
 func buildSessions(scale int) MapTruth {

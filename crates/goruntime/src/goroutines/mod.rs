@@ -1,8 +1,10 @@
 //! Goroutines of a Go process image: every `g` in `runtime.allgs` with its
 //! id, status, wait reason, stack bounds and saved context, its stack
 //! walked with pclntab into frames (inlined calls expanded, as Go's own
-//! traceback prints them), and each frame's DWARF locals located on the
-//! stack — the roots of objects only a goroutine stack refers to.
+//! traceback prints them), each frame's DWARF locals located on the
+//! stack, and each frame's live pointer slots from the compiler's stack
+//! maps ([`FrameRoots`]) — the roots of objects only a goroutine stack
+//! refers to.
 //!
 //! Owns: reading `allgs`/`allm`, matching threads to goroutines, choosing
 //! where each walk starts, the `g`/`m` offsets (from DWARF, see
@@ -42,7 +44,7 @@ use crate::process::GoProcess;
 
 pub use layout::LayoutSource;
 pub use names::GoStatus;
-pub use stack::{Frame, LocalPiece, LocalPlace, LocalVar, SourceFrame};
+pub use stack::{Frame, FrameRoots, LocalPiece, LocalPlace, LocalVar, SourceFrame};
 pub use threads::{GoThread, InterruptedContext, ThreadStack};
 
 use layout::Layouts;
@@ -56,6 +58,12 @@ pub const MAX_FRAMES: usize = 1000;
 
 /// Hard bound on the number of goroutines read from `allgs`.
 pub const MAX_GOROUTINES: u64 = 10_000_000;
+
+/// Go's maximum stack size on 64-bit (`runtime.maxstacksize`, 1 GB).
+const MAX_G_STACK: u64 = 1 << 30;
+
+/// Skipped `allgs` entries listed one by one; the rest are counted.
+const MAX_LISTED_BAD_GS: usize = 20;
 
 /// What to read.
 #[derive(Clone, Debug)]
@@ -374,16 +382,65 @@ impl GoProcess {
 
         let records = self.read_allgs(&mut warnings)?;
         let allgs_len = records.len();
+        // A damaged allgs (absurd len) hands us heap garbage as g pointers:
+        // skip records that cannot be a g (unreadable, misaligned, inverted
+        // or over-1-GiB stack, unknown status), and list only the first few.
+        let mut skipped = 0usize;
+        let mut seen = std::collections::HashSet::new();
+        // Every goid ever handed out is at most `sched.goidgen`.
+        let max_goid = self
+            .dwarf()
+            .and_then(|d| d.types().field_offset("runtime.schedt", "goidgen"))
+            .zip(self.global("runtime.sched"))
+            .and_then(|(off, g)| memory.read_u64(g.address.checked_add(off)?).ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(u64::MAX);
         let gs: Vec<GRecord> = records
             .into_iter()
-            .filter_map(|address| match GRecord::read(memory, &layouts, address) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    warnings.push(format!("runtime.g at {address:#x}: {e}; skipped"));
-                    None
+            .filter(|&address| seen.insert(address))
+            .filter_map(|address| {
+                let problem = match GRecord::read(memory, &layouts, address) {
+                    Ok(_) if address % 8 != 0 => format!("misaligned g pointer {address:#x}"),
+                    // Go stacks are a power of two from 2 KiB to 1 GiB
+                    // (stackalloc throws otherwise), or none at all.
+                    Ok(g)
+                        if g.stack != (0, 0)
+                            && !g.stack.1.checked_sub(g.stack.0).is_some_and(|n| {
+                                n.is_power_of_two() && (2048..=MAX_G_STACK).contains(&n)
+                            }) =>
+                    {
+                        format!("implausible stack {:#x}-{:#x}", g.stack.0, g.stack.1)
+                    }
+                    Ok(g) if g.goid > max_goid => {
+                        format!("goid {} exceeds runtime.sched.goidgen {max_goid}", g.goid)
+                    }
+                    Ok(g) if matches!(names.decode(g.status_word).0, GoStatus::Other(_)) => {
+                        format!("unknown status word {:#x}", g.status_word)
+                    }
+                    // allgadd runs after _Gidle → _Gdead, and a live g has a
+                    // goid: an idle or id-less live record is zeroed memory.
+                    Ok(g)
+                        if g.goid == 0 && !names.decode(g.status_word).0.is_dead()
+                            || names.decode(g.status_word).0 == GoStatus::Idle =>
+                    {
+                        format!("goid {} with status word {:#x}", g.goid, g.status_word)
+                    }
+                    Ok(g) => return Some(g),
+                    Err(e) => e.to_string(),
+                };
+                skipped += 1;
+                if skipped <= MAX_LISTED_BAD_GS {
+                    warnings.push(format!("runtime.g at {address:#x}: {problem}; skipped"));
                 }
+                None
             })
             .collect();
+        if skipped > MAX_LISTED_BAD_GS {
+            warnings.push(format!(
+                "{} more runtime.allgs entries are not goroutines; skipped",
+                skipped - MAX_LISTED_BAD_GS
+            ));
+        }
         let by_address: HashMap<u64, usize> =
             gs.iter().enumerate().map(|(i, g)| (g.address, i)).collect();
 

@@ -16,7 +16,27 @@
 use mapscope_elfcore::{Arch, ProcessMemory, Registers};
 
 use crate::dwarf::{DwarfInfo, Location, TypeId, VariableRole};
-use crate::pclntab::{Pclntab, Traceback, UnwindStart, UnwindStop, Unwinder};
+use crate::pclntab::{
+    scans_conservatively, Arch as ImageArch, FrameGeometry, FramePointers, Pclntab, Traceback,
+    UnwindFrame, UnwindStart, UnwindStop, Unwinder,
+};
+
+/// How the garbage collector would find the pointers of one frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameRoots {
+    /// From the compiler's stack maps at the frame's call site: the live
+    /// pointer words, and the stack objects (live only when a live pointer
+    /// points into them).
+    Precise(FramePointers),
+    /// No usable stack map here (the innermost frame of a thread stopped at
+    /// an arbitrary instruction, a frame above an injected call or an
+    /// async preemption, a function without maps): every word of these
+    /// ranges may be a pointer.
+    Conservative {
+        reason: String,
+        ranges: Vec<(u64, u64)>,
+    },
+}
 
 /// One function call on the stack, as Go's traceback prints it: the
 /// function, and the source position the frame is at.
@@ -124,6 +144,9 @@ pub struct Frame {
     pub line: u32,
     /// Functions inlined into `function` at `pc`, innermost first.
     pub inlined: Vec<SourceFrame>,
+    /// Where the frame's live pointers are (precise stack maps or a
+    /// conservative range), as the garbage collector would scan it.
+    pub roots: FrameRoots,
     locals: Vec<LocalVar>,
 }
 
@@ -224,13 +247,30 @@ impl<'a> StackContext<'a> {
     ) -> Walk {
         let traceback = self.unwind(start, max_frames);
         let incomplete = stop_reason(&traceback.stop, self.bias);
+        // The frame above an asyncPreempt/debugCall frame is scanned
+        // conservatively (its registers were spilled there).
+        let mut conservative_next = false;
         let frames = traceback
             .frames
             .iter()
             .enumerate()
             .map(|(i, f)| {
                 let regs = if i == 0 { registers } else { None };
-                self.frame(f, regs)
+                let mut frame = self.frame(f, regs);
+                let forced = if conservative_next {
+                    Some("caller of an async preemption or debug call")
+                } else if scans_conservatively(f.func.func_id()) {
+                    Some("async preemption or debug call frame")
+                } else if f.lookup_pc == f.pc && f.pc > f.func.entry {
+                    // Not stopped at a call: an exact pc (thread registers
+                    // or a signal context) or above an injected call.
+                    Some("stopped between calls (no stack map at this pc)")
+                } else {
+                    None
+                };
+                conservative_next = scans_conservatively(f.func.func_id());
+                frame.roots = self.frame_roots(f, forced);
+                frame
             })
             .collect();
         Walk { frames, incomplete }
@@ -253,7 +293,37 @@ impl<'a> StackContext<'a> {
             )
     }
 
-    fn frame(&self, f: &crate::pclntab::UnwindFrame<'_>, registers: Option<&Registers>) -> Frame {
+    /// The frame's pointer slots (see [`FrameRoots`]).
+    fn frame_roots(&self, f: &UnwindFrame<'_>, forced: Option<&str>) -> FrameRoots {
+        let args = u64::try_from(f.func.args_size()).unwrap_or(0);
+        let conservative = |reason: String| FrameRoots::Conservative {
+            reason,
+            ranges: vec![
+                (f.sp, f.fp.max(f.sp)),
+                (f.argp, f.argp.saturating_add(args)),
+            ],
+        };
+        if let Some(reason) = forced {
+            return conservative(format!("{}: {reason}", f.func.name()));
+        }
+        let geometry = FrameGeometry {
+            continpc: f.pc,
+            sp: f.sp,
+            varp: f.varp,
+            argp: f.argp,
+            min_locals: if self.pclntab.image().arch() == ImageArch::Arm64 {
+                16
+            } else {
+                0
+            },
+        };
+        match self.pclntab.frame_pointers(&f.func, &geometry) {
+            Ok(p) => FrameRoots::Precise(p),
+            Err(e) => conservative(e.to_string()),
+        }
+    }
+
+    fn frame(&self, f: &UnwindFrame<'_>, registers: Option<&Registers>) -> Frame {
         let bias = self.bias;
         let mut logical: Vec<SourceFrame> = f
             .frames
@@ -284,6 +354,10 @@ impl<'a> StackContext<'a> {
             file: physical.file,
             line: physical.line,
             inlined: logical,
+            roots: FrameRoots::Conservative {
+                reason: String::new(),
+                ranges: Vec::new(),
+            },
             locals,
         }
     }

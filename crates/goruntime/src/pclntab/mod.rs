@@ -26,12 +26,16 @@ mod func;
 mod funcid;
 mod image;
 mod moduledata;
+mod stackmap;
 mod unwind;
 
 pub use func::{Frame, Func, PcValueRanges};
 pub use funcid::{id_for_name, FuncFlags, FuncId, FuncIdTable};
 pub use image::{Arch, ExeImage, ImageError, LoadSegment, NamedSection};
 pub use moduledata::{ModuleData, ModuleDataLayout};
+pub use stackmap::{
+    scans_conservatively, FrameGeometry, FramePointers, StackMapError, StackObject,
+};
 pub use unwind::{Traceback, UnwindFrame, UnwindStart, UnwindStop, Unwinder};
 
 use crate::symbols::SymbolTable;

@@ -1,0 +1,596 @@
+//! Which words of heap objects and of the data/bss segments hold pointers,
+//! as the Go garbage collector knows them — so the object graph follows
+//! the edges the GC follows and nothing else (a `uintptr`, an integer or
+//! the stale tail of a size-class slot never pins an object).
+//!
+//! Owns: reading the runtime's pointer bitmaps out of the process image:
+//! - small objects without a malloc header (Go 1.22+, ≤ 512 bytes): the
+//!   span's heap bits, one bit per word in the span's last `size/64` bytes
+//!   (`runtime.(*mspan).heapBits`);
+//! - objects with a malloc header or a large span (Go 1.22+): the type in
+//!   the header / `mspan.largeType`, its `GCData` mask tiled over the object
+//!   (`typePointersOfUnchecked`), including masks built on demand (1.24+,
+//!   `TFlagGCMaskOnDemand`: `GCData` points to the slot holding the mask);
+//! - globals: `firstmoduledata.gcdatamask`/`gcbssmask` (bit per word of
+//!   `[data, edata)` / `[bss, ebss)`), built by the runtime at start-up.
+//!
+//! Everything the runtime cannot describe precisely here (Go 1.21's arena
+//! bitmap, GC programs, a mask never built, unreadable metadata) is scanned
+//! conservatively and counted, never dropped. Must not touch: the heap walk
+//! (mapscope-goruntime) or graph traversal (discover.rs).
+
+use std::collections::HashMap;
+
+use mapscope_elfcore::ProcessMemory;
+use mapscope_goruntime::heap::{Heap, Span};
+use mapscope_goruntime::GoProcess;
+
+/// Largest object whose type mask is read (bytes of mask = size / 64).
+const MAX_MASK_BYTES: u64 = 1 << 24;
+/// `abi.KindGCProg` (Go ≤ 1.23): `GCData` is a GC program, not a mask.
+const KIND_GC_PROG: u8 = 1 << 6;
+/// `abi.TFlagGCMaskOnDemand` (Go 1.24+): `GCData` points to the mask slot.
+const TFLAG_GC_MASK_ON_DEMAND: u8 = 1 << 4;
+
+/// The pointer mask of one runtime type.
+#[derive(Debug, Clone)]
+pub struct TypeMask {
+    /// `Size_`: the tiling period.
+    pub size: u64,
+    /// `PtrBytes`: the prefix of each element that may hold pointers.
+    pub ptr_bytes: u64,
+    /// One bit per word of `[0, ptr_bytes)`.
+    pub bits: Vec<u8>,
+}
+
+impl TypeMask {
+    fn bit(&self, word: u64) -> bool {
+        usize::try_from(word / 8)
+            .ok()
+            .and_then(|i| self.bits.get(i))
+            .is_some_and(|b| b >> (word % 8) & 1 != 0)
+    }
+}
+
+/// How one object's words are to be scanned.
+pub enum ObjectScan<'a> {
+    /// Pointer-free (noscan span).
+    None,
+    /// Exactly these words (addresses) may hold pointers.
+    Bits {
+        /// Address of the first word the bits describe.
+        base: u64,
+        /// Number of words.
+        words: u64,
+        /// One bit per word, little-endian bit order.
+        bits: &'a [u8],
+    },
+    /// Tiled type mask from `base` to `limit`.
+    Typed {
+        base: u64,
+        limit: u64,
+        mask: &'a TypeMask,
+    },
+    /// No precise information: every word.
+    Conservative,
+}
+
+/// Pointer-bitmap knowledge for one process image.
+#[derive(Default)]
+pub struct PointerMaps {
+    /// Small spans carry heap bits (Go 1.22+ malloc-header era).
+    heap_bits_in_span: bool,
+    /// Largest object size with in-span heap bits (`minSizeForMallocHeader`).
+    header_min: u64,
+    /// Go 1.26+ Green Tea GC: bytes of `spanInlineMarkBits` just before the
+    /// heap bits of spans of objects of at least 16 bytes (0 when absent).
+    inline_mark_bytes: u64,
+    /// Go 1.21: the arena's one-bit-per-word heap bitmap.
+    arena_bitmap: Option<ArenaBitmap>,
+    /// Masks by type-descriptor address; `None` when not precise.
+    masks: HashMap<u64, Option<TypeMask>>,
+    /// Pointer words (addresses) of the data and bss segments, when the
+    /// runtime's masks could be read.
+    global_words: Option<Vec<u64>>,
+    /// What could not be made precise.
+    pub warnings: Vec<String>,
+}
+
+/// Where Go 1.21 keeps heap bits: `heapArena.bitmap`, one bit per word of
+/// the arena, reached through `mheap_.arenas[l1][l2]`.
+#[derive(Clone, Copy)]
+struct ArenaBitmap {
+    /// Address of `mheap_.arenas`.
+    arenas: u64,
+    bitmap_offset: u64,
+    arena_bytes: u64,
+    base_offset: u64,
+    l1_bits: u64,
+    l2_bits: u64,
+}
+
+impl ArenaBitmap {
+    /// The heap bits of `[object, object+size)` when the object lies in
+    /// one arena.
+    fn scan<'m>(&self, mem: &'m ProcessMemory, object: u64, size: u64) -> Option<ObjectScan<'m>> {
+        if self.arena_bytes == 0 || self.l2_bits >= 64 {
+            return None;
+        }
+        let ai = object.wrapping_add(self.base_offset) / self.arena_bytes;
+        let l1 = if self.l1_bits == 0 {
+            0
+        } else {
+            ai >> self.l2_bits
+        };
+        let l2 = ai & ((1u64 << self.l2_bits) - 1);
+        let l2map = mem
+            .read_u64(self.arenas.checked_add(l1.checked_mul(8)?)?)
+            .ok()?;
+        let arena = mem
+            .read_u64(l2map.checked_add(l2.checked_mul(8)?)?)
+            .ok()
+            .filter(|&a| a != 0)?;
+        let start = ai
+            .checked_mul(self.arena_bytes)?
+            .wrapping_sub(self.base_offset);
+        let first = object.checked_sub(start)? / 8;
+        let words = size / 8;
+        if first.checked_add(words)? > self.arena_bytes / 8 {
+            return None;
+        }
+        let from = first / 8;
+        let to = (first + words).div_ceil(8);
+        let bits = mem
+            .bytes(
+                arena.checked_add(self.bitmap_offset)?.checked_add(from)?,
+                usize::try_from(to - from).ok()?,
+            )
+            .ok()?;
+        Some(ObjectScan::Bits {
+            base: start.checked_add(from * 64)?,
+            words: (to - from) * 8,
+            bits,
+        })
+    }
+}
+
+/// Field offsets of `internal/abi.Type`.
+#[derive(Clone, Copy)]
+struct TypeFields {
+    size: u64,
+    ptr_bytes: u64,
+    tflag: u64,
+    kind: u64,
+    gcdata: u64,
+}
+
+impl PointerMaps {
+    /// Reads what the runtime records; cheap (one pass over header words).
+    pub fn load(process: &GoProcess, heap: &Heap) -> PointerMaps {
+        let mut maps = PointerMaps::default();
+        let Some(dwarf) = process.dwarf() else {
+            maps.warnings
+                .push("no DWARF: heap objects and globals scanned conservatively".into());
+            return maps;
+        };
+        let types = dwarf.types();
+        let header = process
+            .layout()
+            .ok()
+            .and_then(|l| l.constants.malloc_header);
+        if let Some((_, min)) = header {
+            maps.heap_bits_in_span = true;
+            maps.header_min = min;
+        } else {
+            // Go 1.21: the arena bitmap.
+            let layout = process.layout().ok();
+            let mheap = process.global("runtime.mheap_").map(|g| g.address);
+            let bitmap_offset = types.field_offset("runtime.heapArena", "bitmap");
+            match (layout, mheap, bitmap_offset) {
+                (Some(l), Some(mheap), Some(bitmap_offset)) => {
+                    maps.arena_bitmap = Some(ArenaBitmap {
+                        arenas: mheap.wrapping_add(l.mheap.arenas),
+                        bitmap_offset,
+                        arena_bytes: l.constants.heap_arena_bytes,
+                        base_offset: l.constants.arena_base_offset,
+                        l1_bits: l.constants.arena_l1_bits,
+                        l2_bits: l.constants.arena_l2_bits,
+                    })
+                }
+                _ => maps.warnings.push(
+                    "no malloc headers and no heapArena.bitmap: heap objects scanned conservatively"
+                        .into(),
+                ),
+            }
+        }
+        maps.inline_mark_bytes = types
+            .by_name("runtime.spanInlineMarkBits")
+            .and_then(|t| types.size_of(t))
+            .unwrap_or(0);
+        let field = |name: &str| types.field_offset("internal/abi.Type", name);
+        let fields = match (
+            field("Size_"),
+            field("PtrBytes"),
+            field("TFlag"),
+            field("Kind_"),
+            field("GCData"),
+        ) {
+            (Some(size), Some(ptr_bytes), Some(tflag), Some(kind), Some(gcdata)) => {
+                Some(TypeFields {
+                    size,
+                    ptr_bytes,
+                    tflag,
+                    kind,
+                    gcdata,
+                })
+            }
+            _ => None,
+        };
+        let on_demand = process
+            .pclntab()
+            .is_some_and(|p| p.func_by_name("runtime.getGCMaskOnDemand").is_some());
+        let in_progress = process
+            .global("runtime.inProgress")
+            .map(|g| g.address)
+            .unwrap_or(0);
+        if maps.heap_bits_in_span {
+            if let Some(fields) = fields {
+                let mem = process.memory();
+                let mut wanted: Vec<u64> = Vec::new();
+                for (i, s) in heap.spans().iter().enumerate() {
+                    if s.noscan {
+                        continue;
+                    }
+                    if s.size_class == 0 {
+                        if s.large_type != 0 {
+                            wanted.push(s.large_type);
+                        }
+                    } else if s.has_header {
+                        for o in heap.span_objects(i) {
+                            if let Ok(t) = mem.read_u64(o.address) {
+                                if t != 0 {
+                                    wanted.push(t);
+                                }
+                            }
+                        }
+                    }
+                }
+                wanted.sort_unstable();
+                wanted.dedup();
+                for t in wanted {
+                    let m = read_mask(mem, fields, t, on_demand, in_progress);
+                    maps.masks.insert(t, m);
+                }
+                let imprecise = maps.masks.values().filter(|m| m.is_none()).count();
+                if imprecise > 0 {
+                    maps.warnings.push(format!(
+                        "{imprecise} heap object types without a readable pointer mask: their objects scanned conservatively"
+                    ));
+                }
+            }
+        }
+        maps.global_words = global_pointer_words(process);
+        if maps.global_words.is_none() {
+            maps.warnings
+                .push("no runtime data/bss pointer masks: globals scanned conservatively".into());
+        }
+        maps
+    }
+
+    /// Calls `f(value)` for every pointer-holding word of the object at
+    /// `object` in `span`; returns `false` (and calls nothing) when there is
+    /// no precise information — the caller then scans conservatively.
+    pub fn scan_object(
+        &self,
+        mem: &ProcessMemory,
+        span: &Span,
+        object: u64,
+        mut f: impl FnMut(u64),
+    ) -> bool {
+        let end = object.saturating_add(span.elem_size);
+        let scan = self.object_scan(mem, object, span);
+        if matches!(scan, ObjectScan::Conservative) {
+            return false;
+        }
+        let bytes = mem.bytes(object, span.elem_size as usize).ok();
+        for_each_pointer_word(&scan, object, end, |a| {
+            let v = match bytes {
+                Some(b) => word_in(b, a - object),
+                None => mem.read_u64(a).ok(),
+            };
+            if let Some(v) = v {
+                f(v);
+            }
+        })
+    }
+
+    /// How to scan the object at `object` of `span`.
+    pub fn object_scan<'s>(
+        &'s self,
+        mem: &'s ProcessMemory,
+        object: u64,
+        span: &Span,
+    ) -> ObjectScan<'s> {
+        if span.noscan {
+            return ObjectScan::None;
+        }
+        if !self.heap_bits_in_span {
+            return self
+                .arena_bitmap
+                .and_then(|a| a.scan(mem, object, span.elem_size))
+                .unwrap_or(ObjectScan::Conservative);
+        }
+        if span.size_class != 0 && !span.has_header && span.elem_size <= self.header_min {
+            // Bits at the end of the span, one per word of the span.
+            let span_bytes = span.end.saturating_sub(span.start);
+            let bitmap_bytes = span_bytes / 64;
+            // spanHeapBitsRange: Green Tea's inline mark bits sit between
+            // the objects and the heap bits.
+            let inline = if span.elem_size >= 16 {
+                self.inline_mark_bytes
+            } else {
+                0
+            };
+            let Some(bitmap_at) = span
+                .end
+                .checked_sub(bitmap_bytes)
+                .and_then(|a| a.checked_sub(inline))
+            else {
+                return ObjectScan::Conservative;
+            };
+            let Ok(bitmap) = mem.bytes(bitmap_at, bitmap_bytes as usize) else {
+                return ObjectScan::Conservative;
+            };
+            let first = object.saturating_sub(span.start) / 8;
+            let words = span.elem_size / 8;
+            // Bits of this object: a byte-aligned window is enough for
+            // the caller, which indexes from `first % 8`.
+            let from = (first / 8) as usize;
+            let to = ((first + words).div_ceil(8)) as usize;
+            let Some(bits) = bitmap.get(from..to) else {
+                return ObjectScan::Conservative;
+            };
+            return ObjectScan::Bits {
+                base: span.start.saturating_add((first / 8) * 64),
+                words: (to - from) as u64 * 8,
+                bits,
+            };
+        }
+        let (typ, base) = if span.size_class == 0 {
+            (span.large_type, object)
+        } else if span.has_header {
+            let Ok(t) = mem.read_u64(object) else {
+                return ObjectScan::Conservative;
+            };
+            (t, object + 8)
+        } else {
+            return ObjectScan::Conservative;
+        };
+        if typ == 0 {
+            // A large span whose type is not yet recorded: nothing to scan
+            // the runtime would see either; stay safe.
+            return ObjectScan::Conservative;
+        }
+        match self.masks.get(&typ) {
+            Some(Some(mask)) => ObjectScan::Typed {
+                base,
+                limit: object.saturating_add(span.elem_size),
+                mask,
+            },
+            _ => ObjectScan::Conservative,
+        }
+    }
+
+    /// Pointer words of data+bss per the runtime's masks; `None` when they
+    /// could not be read (then scan the globals conservatively).
+    pub fn global_words(&self) -> Option<&[u64]> {
+        self.global_words.as_deref()
+    }
+}
+
+/// Calls `f(address_of_word)` for every word `scan` says may hold a pointer,
+/// limited to `[lo, hi)`.
+pub fn for_each_pointer_word(
+    scan: &ObjectScan<'_>,
+    lo: u64,
+    hi: u64,
+    mut f: impl FnMut(u64),
+) -> bool {
+    match scan {
+        ObjectScan::None => true,
+        ObjectScan::Conservative => false,
+        ObjectScan::Bits { base, words, bits } => {
+            for w in 0..*words {
+                let Some(byte) = bits.get((w / 8) as usize) else {
+                    break;
+                };
+                if byte >> (w % 8) & 1 != 0 {
+                    let Some(a) = base.checked_add(w * 8) else {
+                        break;
+                    };
+                    if a >= lo && a < hi {
+                        f(a);
+                    }
+                }
+            }
+            true
+        }
+        ObjectScan::Typed { base, limit, mask } => {
+            if mask.size == 0 || mask.ptr_bytes == 0 {
+                return true;
+            }
+            let mut elem = *base;
+            let limit = (*limit).min(hi);
+            while elem < limit {
+                let mut off = 0u64;
+                while off < mask.ptr_bytes {
+                    let Some(a) = elem.checked_add(off).filter(|&a| a < limit) else {
+                        break;
+                    };
+                    if mask.bit(off / 8) && a >= lo {
+                        f(a);
+                    }
+                    off += 8;
+                }
+                let Some(next) = elem.checked_add(mask.size) else {
+                    break;
+                };
+                elem = next;
+            }
+            true
+        }
+    }
+}
+
+fn word_in(bytes: &[u8], offset: u64) -> Option<u64> {
+    let o = usize::try_from(offset).ok()?;
+    let w = bytes.get(o..o.checked_add(8)?)?;
+    Some(u64::from_le_bytes(w.try_into().ok()?))
+}
+
+fn read_mask(
+    mem: &ProcessMemory,
+    f: TypeFields,
+    typ: u64,
+    on_demand: bool,
+    in_progress: u64,
+) -> Option<TypeMask> {
+    let word = |off: u64| mem.read_u64(typ.checked_add(off)?).ok();
+    let byte = |off: u64| mem.read_u8(typ.checked_add(off)?).ok();
+    let size = word(f.size)?;
+    let ptr_bytes = word(f.ptr_bytes)?;
+    let tflag = byte(f.tflag)?;
+    let kind = byte(f.kind)?;
+    let mut gcdata = word(f.gcdata)?;
+    if size == 0 || ptr_bytes > size || ptr_bytes % 8 != 0 || ptr_bytes / 64 > MAX_MASK_BYTES {
+        return None;
+    }
+    if ptr_bytes == 0 {
+        return Some(TypeMask {
+            size,
+            ptr_bytes,
+            bits: Vec::new(),
+        });
+    }
+    if !on_demand && kind & KIND_GC_PROG != 0 {
+        return None;
+    }
+    if on_demand && tflag & TFLAG_GC_MASK_ON_DEMAND != 0 {
+        gcdata = mem.read_u64(gcdata).ok()?;
+        if gcdata == 0 || gcdata == in_progress {
+            return None;
+        }
+    }
+    let n = ptr_bytes.div_ceil(64) as usize;
+    let bits = mem.bytes(gcdata, n).ok()?.to_vec();
+    Some(TypeMask {
+        size,
+        ptr_bytes,
+        bits,
+    })
+}
+
+/// `firstmoduledata.gcdatamask`/`gcbssmask` → addresses of pointer words.
+fn global_pointer_words(process: &GoProcess) -> Option<Vec<u64>> {
+    let dwarf = process.dwarf()?;
+    let types = dwarf.types();
+    let md = process.global("runtime.firstmoduledata")?.address;
+    let mem = process.memory();
+    let off = |p: &str| types.field_offset("runtime.moduledata", p);
+    let mut out = Vec::new();
+    for (start, end, mask) in [
+        ("data", "edata", "gcdatamask"),
+        ("bss", "ebss", "gcbssmask"),
+    ] {
+        let lo = mem.read_u64(md + off(start)?).ok()?;
+        let hi = mem.read_u64(md + off(end)?).ok()?;
+        let n = mem.read_u32(md + off(&format!("{mask}.n"))?).ok()? as u64;
+        let data = mem.read_u64(md + off(&format!("{mask}.bytedata"))?).ok()?;
+        let words = hi.checked_sub(lo)? / 8;
+        // The mask covers the segment (rounded); more bits than words is
+        // corruption.
+        if n < words || n > words + 64 {
+            return None;
+        }
+        let bits = mem.bytes(data, words.div_ceil(8) as usize).ok()?;
+        for w in 0..words {
+            let b = bits.get((w / 8) as usize)?;
+            if b >> (w % 8) & 1 != 0 {
+                out.push(lo + w * 8);
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(scan: &ObjectScan<'_>, lo: u64, hi: u64) -> (bool, Vec<u64>) {
+        let mut v = Vec::new();
+        let precise = for_each_pointer_word(scan, lo, hi, |a| v.push(a));
+        (precise, v)
+    }
+
+    /// A `[3]struct{p *T; n int}` behind a malloc header: the mask tiles
+    /// every 16 bytes, stops at the object's end.
+    #[test]
+    fn type_masks_tile_to_the_limit() {
+        let mask = TypeMask {
+            size: 16,
+            ptr_bytes: 8,
+            bits: vec![0b1],
+        };
+        let scan = ObjectScan::Typed {
+            base: 0x1008,
+            limit: 0x1040,
+            mask: &mask,
+        };
+        assert_eq!(
+            collect(&scan, 0x1000, 0x1040),
+            (true, vec![0x1008, 0x1018, 0x1028, 0x1038])
+        );
+        // A limit inside an element cuts it.
+        let scan = ObjectScan::Typed {
+            base: 0x1008,
+            limit: 0x1020,
+            mask: &mask,
+        };
+        assert_eq!(collect(&scan, 0, u64::MAX).1, vec![0x1008, 0x1018]);
+    }
+
+    #[test]
+    fn span_bits_and_edges() {
+        let bits = [0b0000_0101u8, 0x80];
+        let scan = ObjectScan::Bits {
+            base: 0x2000,
+            words: 16,
+            bits: &bits,
+        };
+        assert_eq!(
+            collect(&scan, 0x2000, 0x2080),
+            (true, vec![0x2000, 0x2010, 0x2078])
+        );
+        // Window limits apply; addresses never overflow.
+        assert_eq!(collect(&scan, 0x2008, 0x2078).1, vec![0x2010]);
+        let scan = ObjectScan::Bits {
+            base: u64::MAX - 8,
+            words: 16,
+            bits: &[0xff, 0xff],
+        };
+        assert_eq!(collect(&scan, 0, u64::MAX).1, vec![u64::MAX - 8]);
+        assert!(!collect(&ObjectScan::Conservative, 0, 8).0);
+        let degenerate = TypeMask {
+            size: 0,
+            ptr_bytes: 0,
+            bits: Vec::new(),
+        };
+        let scan = ObjectScan::Typed {
+            base: 0,
+            limit: u64::MAX,
+            mask: &degenerate,
+        };
+        assert_eq!(collect(&scan, 0, u64::MAX), (true, vec![]));
+    }
+}

@@ -1,0 +1,145 @@
+//! Roots as the Go GC finds them (precise globals, precise stack frames,
+//! finalizers) and the maps no typed root reaches, checked against the
+//! sample program's truth.json: every map found with its root, root kind,
+//! type and len, and retained bytes within 5% of the `HeapAlloc` delta the
+//! live program measured.
+//!
+//! Shipped samples run always; every incident directory under the
+//! colon-separated `MAPSCOPE_INCIDENTS` roots (e.g. `/tmp/incidents` and an
+//! incident generated with `MAPZOO_EXTRA_ROOTS=1`, which adds a map held
+//! only through a finalized object and one held only by an
+//! `unsafe.Pointer`) runs when that variable is set.
+
+use std::path::{Path, PathBuf};
+
+use mapscope_gomaps::discover::{discover, ObjectGraph};
+use mapscope_gomaps::pointers::PointerMaps;
+use mapscope_gomaps::roots;
+use mapscope_goruntime::GoProcess;
+use mapscope_testsupport::sample;
+use serde_json::Value;
+
+fn parse_addr(v: &Value) -> u64 {
+    v.as_str()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Problems with one incident, and the per-map retained ratios.
+fn check(name: &str, core: &Path, exe: &Path, truth: &Value) -> (Vec<String>, Vec<(String, f64)>) {
+    let process = GoProcess::open(core, Some(exe)).expect("open core");
+    let found = discover(&process).expect("discover");
+    let mut problems = Vec::new();
+    let mut ratios = Vec::new();
+    for t in truth["maps"].as_array().cloned().unwrap_or_default() {
+        let tname = t["name"].as_str().unwrap_or("?").to_string();
+        let addr = parse_addr(&t["address"]);
+        let Some(m) = found.maps.iter().find(|m| m.address == addr) else {
+            problems.push(format!("{name} {tname}: not found at {addr:#x}"));
+            continue;
+        };
+        let want = |k: &str| t[k].as_str().unwrap_or("").to_string();
+        let kind = serde_json::to_value(m.root_kind).unwrap();
+        let got = (
+            m.root.clone(),
+            kind.as_str().unwrap_or("").to_string(),
+            m.type_name.clone(),
+            m.len,
+        );
+        let expected = (
+            want("root"),
+            want("root_kind"),
+            want("type"),
+            t["len"].as_u64().unwrap_or(u64::MAX),
+        );
+        if got != expected {
+            problems.push(format!("{name} {tname}: {got:?} != {expected:?}"));
+        }
+        let truth_retained = t["retained_bytes"].as_u64().unwrap_or(0) as f64;
+        let ratio = m.retained_bytes.unwrap_or(0) as f64 / truth_retained.max(1.0);
+        if !(0.95..=1.05).contains(&ratio) {
+            problems.push(format!("{name} {tname}: retained ratio {ratio:.4}"));
+        }
+        ratios.push((tname, ratio));
+    }
+    (problems, ratios)
+}
+
+#[test]
+fn shipped_samples_match_truth_with_gc_roots() {
+    let mut problems = Vec::new();
+    for name in ["go1.22", "go1.26"] {
+        let s = sample(name);
+        problems.extend(check(name, &s.core, &s.exe, &s.truth()).0);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The runtime's own pointer masks are used: globals precisely, and the
+/// stack of every parked goroutine with stack maps.
+#[test]
+fn roots_are_precise_on_shipped_samples() {
+    for name in ["go1.22", "go1.26"] {
+        let s = sample(name);
+        let process = GoProcess::open(&s.core, Some(&s.exe)).expect("open");
+        let heap = process.heap().expect("heap");
+        let pointers = PointerMaps::load(&process, heap);
+        let words = pointers.global_words().expect("data/bss masks readable");
+        // Every pointer word of the masks is inside a Go global DWARF knows
+        // or the runtime's own data (never outside data/bss).
+        let md = process
+            .pclntab()
+            .and_then(|p| p.moduledata().copied())
+            .expect("moduledata");
+        assert!(!words.is_empty());
+        assert!(words
+            .iter()
+            .all(|&w| (md.data..md.edata).contains(&w) || (md.bss..md.ebss).contains(&w)));
+        // main.sessionsByID is a pointer word of .bss/.data.
+        let g = process.global("main.sessionsByID").expect("global");
+        assert!(words.contains(&g.address), "{name}");
+        let graph = ObjectGraph::build_with(&process, heap, &pointers);
+        let gs = process.goroutines().expect("goroutines");
+        let set = roots::collect(&process, &graph, &pointers, Some(&gs));
+        assert!(set.precise_globals, "{name}");
+        assert!(set.precise_frames > 10, "{name}: {set:?}");
+        assert!(!set.ids.is_empty());
+    }
+}
+
+/// Every local incident (`MAPSCOPE_INCIDENTS=/tmp/incidents:/tmp/incidents-new`):
+/// prints the per-map retained ratio table.
+#[test]
+fn local_incidents_match_truth_with_gc_roots() {
+    let Ok(roots) = std::env::var("MAPSCOPE_INCIDENTS") else {
+        eprintln!("MAPSCOPE_INCIDENTS not set: skipped");
+        return;
+    };
+    let mut problems = Vec::new();
+    let mut table: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+    for root in roots.split(':') {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        for d in dirs {
+            let Ok(text) = std::fs::read_to_string(d.join("truth.json")) else {
+                continue;
+            };
+            if !d.join("core").is_file() || !d.join("mapzoo").is_file() {
+                continue;
+            }
+            let truth: Value = serde_json::from_str(&text).expect("truth.json");
+            let name = d.file_name().unwrap().to_string_lossy().to_string();
+            let (p, r) = check(&name, &d.join("core"), &d.join("mapzoo"), &truth);
+            problems.extend(p);
+            table.push((format!("{root}/{name}"), r));
+        }
+    }
+    for (inc, rows) in &table {
+        let cells: Vec<String> = rows.iter().map(|(n, r)| format!("{n} {r:.4}")).collect();
+        println!("{inc}: {}", cells.join(", "));
+    }
+    assert!(!table.is_empty(), "no incidents under {roots}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
