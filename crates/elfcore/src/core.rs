@@ -122,6 +122,23 @@ impl Core {
         Self::from_mapped(path, file)
     }
 
+    /// Parses a core already in memory (uncompressed ELF bytes), exactly as
+    /// [`Core::open`] parses a file; `name` stands for the path in messages.
+    /// For fuzzing and tests that patch an image without touching disk.
+    pub fn from_bytes(
+        name: impl AsRef<Path>,
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+    ) -> Result<Core, CoreError> {
+        let path = name.as_ref();
+        if bytes.as_ref().is_empty() {
+            return Err(CoreError::NotElf {
+                path: path.to_path_buf(),
+                first_bytes: "(empty file)".into(),
+            });
+        }
+        Self::from_mapped(path, MappedFile::in_memory(Box::new(bytes)))
+    }
+
     fn from_mapped(path: &Path, file: MappedFile) -> Result<Core, CoreError> {
         let data = file.bytes();
         let checked = elf::check_header(path, data)?;
@@ -262,6 +279,10 @@ impl Core {
     /// The (decompressed) core file's bytes: one memory map.
     pub fn data(&self) -> &[u8] {
         self.file.bytes()
+    }
+    /// The file behind [`Core::data`] (for page-cache advice in `memory`).
+    pub(crate) fn mapped(&self) -> &MappedFile {
+        &self.file
     }
     /// Size of the (decompressed) core file in bytes.
     pub fn file_size(&self) -> u64 {

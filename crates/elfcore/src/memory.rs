@@ -366,6 +366,68 @@ impl ProcessMemory {
             .contiguous(self.core.data(), self.exe_bytes(), addr)
     }
 
+    /// Tells the kernel this process will not read the core's bytes of
+    /// `[addr, addr+len)` again soon: their pages leave the process's
+    /// resident set (they stay in the page cache, and a later read simply
+    /// maps them again). Long scans call this behind them so that peak RSS
+    /// stays far below the core's size. Whole pages inside the range only;
+    /// a no-op for bytes not from a memory-mapped core file.
+    pub fn release(&self, addr: u64, len: u64) {
+        let Some(end) = addr.checked_add(len) else {
+            return;
+        };
+        let mut at = addr;
+        while at < end {
+            let Some(i) = self.table.index_of(at) else {
+                break;
+            };
+            let Some(p) = self.table.pieces.get(i) else {
+                break;
+            };
+            let stop = p.end.min(end);
+            if let Backing::Core(off) = p.backing {
+                let from = off.saturating_add(at - p.start);
+                self.release_file(from, stop - at);
+            }
+            at = stop;
+        }
+    }
+
+    /// [`ProcessMemory::release`] for the whole core.
+    pub fn release_all(&self) {
+        self.release_file(0, self.core.file_size());
+    }
+
+    fn release_file(&self, offset: u64, len: u64) {
+        const PAGE: u64 = 4096;
+        let file = self.core.mapped();
+        let crate::input::FileBytes::Map(map) = &file.map else {
+            return;
+        };
+        let size = map.len() as u64;
+        // Only whole pages inside the range: a neighbour's partial page
+        // stays mapped.
+        let lo = offset.div_ceil(PAGE) * PAGE;
+        let hi = (offset.saturating_add(len).min(size) / PAGE) * PAGE;
+        if hi <= lo {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: the map is a read-only mapping of a file nobody writes
+            // while we hold it; MADV_DONTNEED only drops this process's page
+            // table entries, and the next access maps the same file bytes
+            // again, so every outstanding `&[u8]` keeps reading what it read.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    lo as usize,
+                    (hi - lo) as usize,
+                )
+            };
+        }
+    }
+
     /// Whether `[addr, addr+len)` can be read completely.
     pub fn is_readable(&self, addr: u64, len: u64) -> bool {
         addr.checked_add(len).is_some()

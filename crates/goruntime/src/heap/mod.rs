@@ -21,15 +21,18 @@
 //!   a bad span is skipped with a warning, never a panic;
 //! - every list read from the core is walked with a bound.
 
+mod index;
 mod profile;
 mod spans;
 mod stats;
 mod types;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
+pub use index::ObjectIndex;
 pub use profile::{scale_heap_sample, MemCounts, ProfileBucket, SpecialKind, SpecialRecord};
 pub use stats::RuntimeStats;
 pub use types::RuntimeType;
@@ -150,8 +153,8 @@ pub struct TypeTotals {
 #[derive(Debug, Default)]
 pub struct Heap {
     spans: Vec<Span>,
-    /// Allocation bits of every span's slots, LSB first per word.
-    alloc_bits: Vec<u64>,
+    /// Allocation bits, object ids and address lookups.
+    index: Arc<ObjectIndex>,
     arenas: Vec<(u64, u64)>,
     objects: u64,
     in_use_bytes: u64,
@@ -194,6 +197,7 @@ impl Iterator for SpanObjects<'_> {
             }
             self.current = self
                 .heap
+                .index
                 .alloc_bits
                 .get(self.next_word)
                 .copied()
@@ -235,9 +239,10 @@ impl Heap {
             warnings.push(w.clone());
         }
         let walk = spans::walk_spans(process, layout, &mut warnings)?;
+        let index = ObjectIndex::build(&walk.spans, walk.alloc_bits, layout.constants.page_size);
         let mut heap = Heap {
             spans: walk.spans,
-            alloc_bits: walk.alloc_bits,
+            index: Arc::new(index),
             arenas: walk.arenas,
             page_size: layout.constants.page_size,
             ..Heap::default()
@@ -296,15 +301,24 @@ impl Heap {
                         e.1 += span.elem_size;
                     }
                 } else if span.has_header {
+                    // One lookup for the span, then plain loads.
+                    let bytes = mem
+                        .bytes(span.start, span.span_bytes() as usize)
+                        .unwrap_or(&[]);
                     for obj in self.span_objects(i) {
-                        if let Ok(t) = mem.read_ptr(obj.address) {
-                            if t != 0 {
-                                let e = acc.entry(t).or_default();
-                                e.0 += 1;
-                                e.1 += obj.size;
-                            }
+                        let at = (obj.address - span.start) as usize;
+                        let t = match bytes.get(at..at + 8) {
+                            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+                            None => mem.read_ptr(obj.address).unwrap_or(0),
+                        };
+                        if t != 0 {
+                            let e = acc.entry(t).or_default();
+                            e.0 += 1;
+                            e.1 += obj.size;
                         }
                     }
+                    // The headers' pages are not read again soon.
+                    mem.release(span.start, span.span_bytes());
                 }
                 acc
             })
@@ -408,45 +422,31 @@ impl Heap {
 
     /// The span containing `address`, as an index into [`Heap::spans`].
     pub fn span_index_of(&self, address: u64) -> Option<usize> {
-        let i = self.spans.partition_point(|s| s.start <= address);
-        let i = i.checked_sub(1)?;
-        self.spans.get(i).filter(|s| s.contains(address)).map(|_| i)
+        self.index.span_of(address)
+    }
+
+    /// Object ids and constant-time address lookups (shared, cheap to clone).
+    pub fn object_index(&self) -> Arc<ObjectIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// The id of the allocated object containing `address` (ids number the
+    /// allocated objects in address order, see [`ObjectIndex`]).
+    #[inline]
+    pub fn object_id(&self, address: u64) -> Option<u32> {
+        self.index.id_of(address)
     }
 
     /// The allocated object containing `address` (any interior byte), or
     /// `None` when the address is not in an allocated heap slot.
     #[inline]
     pub fn object_at(&self, address: u64) -> Option<HeapObject> {
-        let si = self.span_index_of(address)?;
-        let span = &self.spans[si];
-        if span.elem_size == 0 {
-            return None;
-        }
-        let index = (address - span.start) / span.elem_size;
-        if index >= span.nelems as u64 || !self.is_allocated(span, index as u32) {
-            return None;
-        }
-        Some(self.object(si, index as u32))
-    }
-
-    #[inline]
-    fn is_allocated(&self, span: &Span, index: u32) -> bool {
-        let bit = span.bits_offset + index as u64;
-        self.alloc_bits
-            .get((bit / 64) as usize)
-            .is_some_and(|w| w >> (bit % 64) & 1 == 1)
+        self.index.object_at(address)
     }
 
     #[inline]
     fn object(&self, span_index: usize, index: u32) -> HeapObject {
-        let span = &self.spans[span_index];
-        HeapObject {
-            address: span.start + index as u64 * span.elem_size,
-            size: span.elem_size,
-            span: span_index as u32,
-            index,
-            has_header: span.has_header,
-        }
+        self.index.object(span_index, index)
     }
 
     /// The allocated objects of span `span_index`, in address order
