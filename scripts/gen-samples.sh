@@ -15,6 +15,8 @@
 #                   -sample_index=inuse_space mapzoo heap.pb.gz
 #   pprof-top-<index>.txt          same for alloc_space, inuse_objects, alloc_objects
 #   pprof-top-legacy.txt           same (inuse_space) on heap.txt
+#   pprof-traces.txt               go tool pprof -traces -unit=B -sample_index=inuse_space
+#                                  mapzoo heap.pb.gz (every sample's stack: per-structure truth)
 #   readelf-l.txt, readelf-n.txt   readelf -lW / -nW of the core
 #   readelf-exe-n.txt              readelf -nW of the executable (build IDs)
 #   gdb-threads.txt                gdb -batch -ex 'info threads' mapzoo core
@@ -303,6 +305,7 @@ run_one() {
             GOTOOLCHAIN=local "$go" tool pprof -top -unit=B -nodefraction=0 -nodecount=100000 -sample_index=$index mapzoo heap.pb.gz > pprof-top-$index.txt 2> /dev/null
         done
         GOTOOLCHAIN=local "$go" tool pprof -top -unit=B -nodefraction=0 -nodecount=100000 -sample_index=inuse_space mapzoo heap.txt > pprof-top-legacy.txt 2> /dev/null
+        GOTOOLCHAIN=local "$go" tool pprof -traces -unit=B -sample_index=inuse_space mapzoo heap.pb.gz > pprof-traces.txt 2> /dev/null
         readelf -lW core > readelf-l.txt
         readelf -nW core > readelf-n.txt
         readelf -nW mapzoo > readelf-exe-n.txt
@@ -328,7 +331,7 @@ ship_one() {
     (cd "$inc" && sha256sum core mapzoo && stat -c '%s %n' core mapzoo) > "$dest/sha256.txt"
     for f in heap.pb.gz heap.txt truth.json stdout.txt stderr.txt proc-maps.txt smaps.txt build.txt \
              pprof-top.txt pprof-top-alloc_space.txt pprof-top-inuse_objects.txt pprof-top-alloc_objects.txt \
-             pprof-top-legacy.txt readelf-l.txt readelf-n.txt readelf-exe-n.txt gdb-threads.txt gdb-registers.txt; do
+             pprof-top-legacy.txt pprof-traces.txt readelf-l.txt readelf-n.txt readelf-exe-n.txt gdb-threads.txt gdb-registers.txt; do
         cp "$inc/$f" "$dest/$f"
     done
     log "$name shipped to $dest ($(du -sh "$dest" | cut -f1))"

@@ -5,9 +5,13 @@
 //! exact conservation of the profile total, the accounting table
 //! ([`accounting`]) and the findings ([`findings`]).
 //!
+//! The profile ↔ core join ([`join::join_profile`]) builds those inputs
+//! from a decoded process, the maps discovery found and the pprof file: it
+//! reads the runtime model, map discovery and pprof (their crates are
+//! dependencies), but opens no file.
+//!
 //! Does not touch: reading cores, profiles or executables, discovering maps,
-//! rendering. Inputs are plain data built by the caller (the `analyze`
-//! command), so this crate depends on no other mapscope crate.
+//! rendering.
 //!
 //! # How a stack's value is split
 //! `runtime/pprof` writes, per stack (bucket), `inuse_space =
@@ -23,9 +27,11 @@
 pub mod accounting;
 pub mod attribution;
 pub mod findings;
+pub mod join;
 
 pub use accounting::{accounting, AccountingInput, Layer};
 pub use attribution::{
     attribute, object_weight, Attribution, MapObjects, ProfileStack, SampledObject, Site, SiteValue,
 };
 pub use findings::{findings, Finding, MapFacts, Severity};
+pub use join::{join_profile, Joined, ProfileFile, ProfileSource};

@@ -3,26 +3,24 @@
 //! ids) and `go tool pprof -top` (profile total).
 
 use serde_json::Value;
-use std::process::Command;
 
 fn analyze(name: &str) -> (mapscope_testsupport::Sample, Value) {
     let s = mapscope_testsupport::sample(name);
-    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .arg("analyze")
-        .arg(&s.core)
-        .arg("--exe")
-        .arg(&s.exe)
-        .arg("--profile")
-        .arg(&s.profile)
-        .args(["--format", "json"])
-        .output()
-        .expect("run mapscope");
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mapscope_testsupport::run_cli(
+        env!("CARGO_BIN_EXE_mapscope"),
+        &[
+            &"analyze",
+            &s.core,
+            &"--exe",
+            &s.exe,
+            &"--profile",
+            &s.profile,
+            &"--format",
+            &"json",
+        ],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
     (s, v)
 }
 
@@ -89,8 +87,9 @@ fn ratios(name: &str) -> Vec<(String, f64)> {
     out
 }
 
-/// Sampling at MemProfileRate 4096 leaves ~±10% noise on a 500 kB map, so
-/// the bound that holds today is 25%; see the ignored 15% test.
+/// Sampling at MemProfileRate 4096 leaves ~±10% noise on a 500 kB map;
+/// these two samples stay within 25% (see `truth_tolerance` for the bound
+/// that follows from the sampling rate).
 #[test]
 fn attributed_inuse_is_near_truth_retained_25pct() {
     for name in ["go1.22", "go1.26"] {
@@ -100,14 +99,341 @@ fn attributed_inuse_is_near_truth_retained_25pct() {
     }
 }
 
+/// The function that built each structure of mapzoo
+/// (samples/programs/mapzoo/shapes.go builds every structure in its own
+/// function, so the profile samples whose stack passes through it are that
+/// structure's allocations). `None` for maps built elsewhere (the optional
+/// extra roots share one function).
+fn build_function(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "sessions" => "main.buildSessions",
+        "tenantConfigs" => "main.buildTenantConfigs",
+        "pendingJobs" => "main.buildPendingJobs",
+        "registryEndpoints" => "main.buildRegistry",
+        "blobCache" => "main.buildBlobCache",
+        "eventsByTime" => "main.buildEventsByTime",
+        "flowStats" => "main.buildFlowStats",
+        "tokenCache" => "main.buildTokenCache",
+        "smallMaps" => "main.buildSmallMaps",
+        "growingIndex" => "main.buildGrowingIndex",
+        "stackOnly" => "main.stackOnlyWorker",
+        _ => return None,
+    })
+}
+
+/// The stacks of `go tool pprof -traces -unit=B -sample_index=inuse_space`
+/// (pprof-traces.txt): per sample its value and functions, leaf first.
+fn pprof_traces(text: &str) -> Vec<(i64, Vec<String>)> {
+    let mut out = Vec::new();
+    // Before the first separator: the File/Build ID/Type/Time header.
+    for block in text.split("-----------+").skip(1) {
+        let mut value = None;
+        let mut funcs = Vec::new();
+        // The first line is the rest of the separator.
+        for line in block.lines().skip(1) {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with("bytes:") {
+                continue;
+            }
+            let mut words = t.split_whitespace();
+            if value.is_none() {
+                let v = words.next().unwrap().trim_end_matches('B');
+                value = Some(
+                    v.parse::<i64>()
+                        .unwrap_or_else(|_| panic!("value in {line:?}")),
+                );
+            }
+            funcs.extend(words.next().map(str::to_string));
+        }
+        out.extend(value.map(|v| (v, funcs)));
+    }
+    out
+}
+
+/// `inuse_space` of structure `name` per go tool pprof: the samples whose
+/// stack passes through its build function or one of its closures.
+fn pprof_structure(traces: &[(i64, Vec<String>)], name: &str) -> Option<i64> {
+    let f = build_function(name)?;
+    let closure = format!("{f}.");
+    Some(
+        traces
+            .iter()
+            .filter(|(_, funcs)| funcs.iter().any(|x| x == f || x.starts_with(&closure)))
+            .map(|(v, _)| v)
+            .sum(),
+    )
+}
+
+/// One truth map next to its report row and the profile's own value.
+struct MapCheck {
+    name: String,
+    /// Attributed `inuse_space` (report).
+    attributed: i64,
+    /// truth.json `retained_bytes`.
+    truth: i64,
+    /// go tool pprof's value for the structure.
+    pprof: i64,
+    /// The report's `retained_bytes` (mapscope's retained set).
+    retained: i64,
+}
+
+/// The truth maps whose build function is known (all of them but the
+/// optional extra roots), each with its report row and pprof value.
+fn map_checks(v: &Value, truth: &Value, traces: &[(i64, Vec<String>)]) -> Vec<MapCheck> {
+    let maps = by_root(v);
+    truth["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| {
+            let name = t["name"].as_str().unwrap().to_string();
+            let pprof = pprof_structure(traces, &name)?;
+            let root = t["root"].as_str().unwrap();
+            let m = maps
+                .get(root)
+                .unwrap_or_else(|| panic!("{root} not in the report"));
+            Some(MapCheck {
+                attributed: m["inuse_space"].as_i64().unwrap(),
+                truth: t["retained_bytes"].as_i64().unwrap(),
+                pprof,
+                retained: m["retained_bytes"].as_i64().unwrap_or(0),
+                name,
+            })
+        })
+        .collect()
+}
+
+/// How far a structure's sampled `inuse_space` may be from its true bytes:
+/// issue #7's 15%, or three standard deviations of the profile's own
+/// sampling error where that is larger. A structure of R bytes sampled at
+/// `rate` has a standard deviation of at most sqrt(rate·R) bytes (an object
+/// of s bytes is sampled with p = 1 − exp(−s/rate) and contributes variance
+/// s²(1−p)/p ≤ s·rate). Both come from truth.json alone. At rate 4096 every
+/// mapzoo structure (150–640 kB) has σ between 8% and 17%, so the profile
+/// itself is often more than 15% off (go tool pprof on samples/go1.26
+/// says 0.82 of main.sessionsByID's bytes); no attribution of that profile
+/// can be closer. At rate 512 σ is 3–6% and every map of every version is
+/// within 8% (the incidents made with `gen-samples.sh --rate 512`).
+fn truth_tolerance(rate: f64, retained: f64) -> f64 {
+    (3.0 * (rate / retained).sqrt()).max(0.15)
+}
+
+/// The join: a map gets what the profile says its structure's allocations
+/// are (go tool pprof), within 3% plus one sample's weight — objects of the
+/// structure that its retained set lacks, or the file and the core a GC
+/// apart, are all the difference there may be.
+fn pprof_tolerance(rate: f64, pprof: i64) -> f64 {
+    0.03 * pprof as f64 + rate
+}
+
 #[test]
-#[ignore = "fails today on go1.26 only: main.sessionsByID 0.81, main.registry.endpoints 0.82, main.blobCache 0.81 (go1.22 all within 0.87-1.01); cause not yet known: sampling noise or the per-object split"]
-fn attributed_inuse_is_near_truth_retained_15pct() {
+fn attributed_inuse_is_within_15pct_or_3_sigma_of_truth_retained() {
     for name in ["go1.22", "go1.26"] {
-        for (root, ratio) in ratios(name) {
-            assert!((0.85..=1.15).contains(&ratio), "{name} {root}: {ratio:.3}");
+        let (s, v) = analyze(name);
+        let truth = s.truth();
+        let rate = truth["mem_profile_rate"].as_f64().unwrap();
+        let traces = pprof_traces(&s.text("pprof-traces.txt"));
+        let checks = map_checks(&v, &truth, &traces);
+        assert_eq!(checks.len(), truth["maps"].as_array().unwrap().len());
+        for c in checks {
+            let ratio = c.attributed as f64 / c.truth as f64;
+            let tol = truth_tolerance(rate, c.truth as f64);
+            eprintln!(
+                "{name} {}: attributed/truth {ratio:.3} (±{tol:.3}), go tool pprof/truth {:.3}",
+                c.name,
+                c.pprof as f64 / c.truth as f64
+            );
+            assert!(
+                (ratio - 1.0).abs() <= tol,
+                "{name} {}: attributed/truth {ratio:.3} outside ±{tol:.3}",
+                c.name
+            );
         }
     }
+}
+
+#[test]
+fn attributed_inuse_equals_pprof_per_structure() {
+    for name in ["go1.22", "go1.26"] {
+        let (s, v) = analyze(name);
+        let truth = s.truth();
+        let rate = truth["mem_profile_rate"].as_f64().unwrap();
+        let traces = pprof_traces(&s.text("pprof-traces.txt"));
+        let checks = map_checks(&v, &truth, &traces);
+        assert_eq!(checks.len(), truth["maps"].as_array().unwrap().len());
+        for c in checks {
+            let slack = pprof_tolerance(rate, c.pprof);
+            assert!(
+                ((c.attributed - c.pprof) as f64).abs() <= slack,
+                "{name} {}: attributed {} vs go tool pprof {} (±{slack:.0})",
+                c.name,
+                c.attributed,
+                c.pprof
+            );
+        }
+    }
+}
+
+/// Every local incident (`MAPSCOPE_INCIDENTS`: colon-separated directories
+/// of incident directories, default /tmp/incidents; each needs core,
+/// mapzoo, heap.pb.gz, truth.json, pprof-top.txt and pprof-traces.txt):
+/// conservation, the profile total against go tool pprof, every truth map
+/// against truth.json and against go tool pprof's per-structure value, and
+/// the report's ranking of the maps against truth.json's. Prints the ratio
+/// table. `cargo test -p mapscope --test analyze -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs the locally generated incidents (MAPSCOPE_INCIDENTS, default /tmp/incidents)"]
+fn incidents_attribution_against_truth_and_pprof() {
+    let roots = std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents".into());
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    for root in roots.split(':') {
+        if let Ok(rd) = std::fs::read_dir(root) {
+            dirs.extend(
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|d| d.join("truth.json").is_file()),
+            );
+        }
+    }
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no incidents under {roots}");
+    let mut failures = Vec::new();
+    let mut notes = Vec::new();
+    for d in &dirs {
+        let label = d.display().to_string();
+        let text = |f: &str| {
+            std::fs::read_to_string(d.join(f))
+                .unwrap_or_else(|e| panic!("{label}/{f}: {e} (see scripts/gen-samples.sh)"))
+        };
+        let out = mapscope_testsupport::run_cli(
+            env!("CARGO_BIN_EXE_mapscope"),
+            &[
+                &"analyze",
+                &d.join("core"),
+                &"--exe",
+                &d.join("mapzoo"),
+                &"--profile",
+                &d.join("heap.pb.gz"),
+                &"--format",
+                &"json",
+                &"--top",
+                &"0",
+            ],
+        );
+        if out.code != 0 {
+            failures.push(format!("{label}: exit {}: {}", out.code, out.stderr));
+            continue;
+        }
+        let v: Value = serde_json::from_str(&out.stdout).expect("json");
+        let truth: Value = serde_json::from_str(&text("truth.json")).unwrap();
+        let rate = truth["mem_profile_rate"].as_f64().unwrap();
+        let p = &v["profile"];
+        let total = p["inuse_space_total"].as_i64().unwrap();
+        let parts = ["attributed", "non_map", "unattributed"].map(|k| p[k].as_i64().unwrap());
+        if parts.iter().sum::<i64>() != total {
+            failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
+        }
+        let top_total = text("pprof-top.txt")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Showing nodes accounting for ")
+                    .map(str::to_string)
+            })
+            .and_then(|l| {
+                l.split(" of ")
+                    .nth(1)?
+                    .split('B')
+                    .next()?
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+            });
+        if top_total != Some(total) {
+            failures.push(format!(
+                "{label}: total {total} vs go tool pprof {top_total:?}"
+            ));
+        }
+        let traces = pprof_traces(&text("pprof-traces.txt"));
+        let checks = map_checks(&v, &truth, &traces);
+        let skipped = truth["maps"].as_array().unwrap().len() - checks.len();
+        if skipped > 0 {
+            notes.push(format!(
+                "{label}: {skipped} truth maps without a known build function not checked"
+            ));
+        }
+        for c in &checks {
+            let (t, a) = (c.truth as f64, c.attributed as f64);
+            let tol = truth_tolerance(rate, t);
+            notes.push(format!(
+                "{label} {:<18} attributed/truth {:.3} (±{tol:.3})  pprof/truth {:.3}  attributed/pprof {:.3}  retained/truth {:.3}",
+                c.name,
+                a / t,
+                c.pprof as f64 / t,
+                a / c.pprof.max(1) as f64,
+                c.retained as f64 / t
+            ));
+            // A sampling excursion beyond 3σ happens now and then over a
+            // hundred structures; when go tool pprof itself is that far
+            // from truth.json, the profile is the outlier, not the join
+            // (which the next check holds to the profile).
+            let profile_off = (c.pprof as f64 / t - 1.0).abs();
+            if (a / t - 1.0).abs() > tol && profile_off > tol {
+                notes.push(format!(
+                    "{label} {}: PROFILE OUTLIER: go tool pprof/truth {:.3} is itself outside ±{tol:.3}",
+                    c.name,
+                    c.pprof as f64 / t
+                ));
+            } else if (a / t - 1.0).abs() > tol {
+                failures.push(format!(
+                    "{label} {}: attributed/truth {:.3} outside ±{tol:.3}",
+                    c.name,
+                    a / t
+                ));
+            }
+            let slack = pprof_tolerance(rate, c.pprof);
+            if ((c.attributed - c.pprof) as f64).abs() > slack {
+                failures.push(format!(
+                    "{label} {}: attributed {} vs go tool pprof {} (±{slack:.0}); retained/truth {:.3}",
+                    c.name,
+                    c.attributed,
+                    c.pprof,
+                    c.retained as f64 / t
+                ));
+            }
+        }
+        // Ranking: the report lists maps by retained bytes; truth maps more
+        // than 2% apart must come in truth.json's order.
+        let order: Vec<&str> = v["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["root"].as_str())
+            .collect();
+        let tmaps = truth["maps"].as_array().unwrap();
+        for x in tmaps {
+            for y in tmaps {
+                let (rx, ry) = (
+                    x["retained_bytes"].as_f64().unwrap(),
+                    y["retained_bytes"].as_f64().unwrap(),
+                );
+                let pos = |m: &Value| order.iter().position(|r| Some(*r) == m["root"].as_str());
+                if rx > ry * 1.02 && pos(x) > pos(y) {
+                    failures.push(format!(
+                        "{label}: {} ({rx}) ranked below {} ({ry})",
+                        x["name"], y["name"]
+                    ));
+                }
+            }
+        }
+    }
+    for n in &notes {
+        eprintln!("{n}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -6,22 +6,9 @@
 
 use mapscope_testsupport::sample;
 use serde_json::Value;
-use std::process::Command;
-
 fn mapscope(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(code, 101, "exit 101: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        code,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    )
+    let r = mapscope_testsupport::run_cli(env!("CARGO_BIN_EXE_mapscope"), args);
+    (r.code, r.stdout, r.stderr)
 }
 
 fn rel(a: u64, b: u64) -> f64 {

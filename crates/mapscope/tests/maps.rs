@@ -2,28 +2,17 @@
 //! map appears at its address with its root, kind, type and len; the list
 //! is sorted by retained bytes; bad input exits 2.
 
-use std::process::Command;
-
 use mapscope_testsupport::sample;
 use serde_json::Value;
 
 fn run_json(name: &str, extra: &[&str]) -> Value {
     let s = sample(name);
-    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .arg("maps")
-        .arg(&s.core)
-        .arg("--exe")
-        .arg(&s.exe)
-        .args(["--format", "json"])
-        .args(extra)
-        .output()
-        .expect("run mapscope");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"maps", &s.core, &"--exe", &s.exe, &"--format", &"json"];
+    args.extend(extra.iter().map(|e| e as &dyn AsRef<std::ffi::OsStr>));
+    let out = mapscope_testsupport::run_cli(env!("CARGO_BIN_EXE_mapscope"), &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("json")
 }
 
 fn check_truth(name: &str) {
@@ -77,9 +66,9 @@ fn top_limits_and_families_carry_children() {
 
 #[test]
 fn missing_core_exits_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .args(["maps", "/nonexistent/core"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = mapscope_testsupport::run_cli(
+        env!("CARGO_BIN_EXE_mapscope"),
+        &[&"maps", &"/nonexistent/core"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
 }

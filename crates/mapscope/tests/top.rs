@@ -2,28 +2,25 @@
 //! the same profiles (committed next to them by scripts/gen-profiles.sh and
 //! scripts/gen-samples.sh), and bad inputs.
 
+use mapscope_testsupport::Run;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn mapscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapscope"))
-        .args(args)
-        .output()
-        .expect("run mapscope")
+fn mapscope(args: &[&str]) -> Run {
+    let args: Vec<&dyn AsRef<std::ffi::OsStr>> = args
+        .iter()
+        .map(|a| a as &dyn AsRef<std::ffi::OsStr>)
+        .collect();
+    mapscope_testsupport::run_cli(env!("CARGO_BIN_EXE_mapscope"), &args)
 }
 
 fn stdout_ok(args: &[&str]) -> String {
     let out = mapscope(args);
-    assert!(
-        out.status.success(),
-        "mapscope {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    assert_eq!(out.code, 0, "mapscope {args:?} failed: {}", out.stderr);
+    out.stdout
 }
 
 /// The mapscope flags equivalent to a pprof command line.
@@ -357,7 +354,7 @@ fn other_formats_and_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("top.json");
     let out = mapscope(&["top", p, "--format", "json", "-o", file.to_str().unwrap()]);
-    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(out.code == 0 && out.stdout.is_empty());
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert!(v["rows"].as_array().unwrap().len() > 5);
 }
@@ -401,8 +398,8 @@ fn assert_bad_input(path: &Path, extra: &[&str], what: &str) {
     let mut args = vec!["top", p];
     args.extend(extra);
     let out = mapscope(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{p}: {stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 2, "{p}: {stderr}");
     assert!(out.stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
     assert!(stderr.starts_with("mapscope: "), "{stderr}");

@@ -2,6 +2,7 @@
 //! function that calls the library crates and emits a report.
 
 pub mod analyze;
+pub mod batch;
 pub mod check;
 pub mod goroutines;
 pub mod heap;

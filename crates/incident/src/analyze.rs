@@ -1,0 +1,521 @@
+//! The `analyze` pipeline as one library call: open the process, walk the
+//! heap, discover maps, join the profile with the core (one call into
+//! `mapscope_correlate::join_profile`), account, find — and return the
+//! report model the command prints as JSON (`shared/docs/cli.md`; every
+//! field name here is part of that contract).
+//!
+//! Does not touch: rendering (the binary turns [`Report`] into a document),
+//! how maps are decoded or attributed (gomaps, correlate).
+
+use crate::checks::{run_checks, Status};
+use crate::discover::Incident;
+use crate::error::IncidentError;
+use mapscope_correlate::accounting::{parse_cgroup, parse_smaps_rss};
+use mapscope_correlate::{
+    accounting, findings, join_profile, AccountingInput, Finding, Layer, MapFacts, ProfileFile,
+    Severity, SiteValue,
+};
+use mapscope_elfcore::RegionKind;
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_goruntime::GoProcess;
+use mapscope_pprof::Profile;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The files one analysis reads. Everything but the core is optional.
+#[derive(Debug, Default, Clone)]
+pub struct AnalyzeInputs {
+    pub core: PathBuf,
+    /// Default: the core's `NT_FILE` path of its executable.
+    pub exe: Option<PathBuf>,
+    /// Default: the profile rebuilt from the core's buckets.
+    pub profile: Option<PathBuf>,
+    /// `/proc/PID/smaps` (or maps), for RSS.
+    pub smaps: Option<PathBuf>,
+    /// cgroup `memory.stat` or `memory.current`.
+    pub memory_stat: Option<PathBuf>,
+}
+
+impl From<Incident> for AnalyzeInputs {
+    fn from(i: Incident) -> AnalyzeInputs {
+        AnalyzeInputs {
+            core: i.core,
+            exe: i.exe,
+            profile: i.profile,
+            smaps: i.smaps,
+            memory_stat: i.memory_stat,
+        }
+    }
+}
+
+/// Where an analysis is, for progress displays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Open,
+    HeapWalk,
+    Maps,
+    Profile,
+    Attribution,
+    Findings,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Open => "open",
+            Stage::HeapWalk => "heap walk",
+            Stage::Maps => "maps",
+            Stage::Profile => "profile",
+            Stage::Attribution => "attribution",
+            Stage::Findings => "findings",
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct AllocSite {
+    pub function: String,
+    pub file: String,
+    pub line: i64,
+    pub inuse_space: i64,
+}
+
+/// One map of the report: `mapscope maps`' fields plus attribution.
+#[derive(Serialize, Debug)]
+pub struct MapReport {
+    pub root: String,
+    pub root_kind: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub kind: String,
+    pub address: String,
+    pub len: u64,
+    pub capacity: u64,
+    pub tombstones: u64,
+    pub growing: bool,
+    pub storage_bytes: u64,
+    pub retained_bytes: Option<u64>,
+    pub children: Vec<MapReport>,
+    pub inuse_space: Option<i64>,
+    pub alloc_sites: Vec<AllocSite>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct ProfileReport {
+    /// `file` or `core`.
+    pub source: String,
+    pub path: Option<String>,
+    pub inuse_space_total: i64,
+    pub attributed: i64,
+    pub non_map: i64,
+    pub unattributed: i64,
+    pub unattributed_sites: Vec<AllocSite>,
+    pub core_profile_matches: Option<bool>,
+    pub mem_profile_rate: Option<i64>,
+}
+
+/// The incident report (`mapscope analyze --format json`).
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub go_version: String,
+    pub headline: String,
+    pub maps: Vec<MapReport>,
+    pub profile: ProfileReport,
+    pub accounting: Vec<Layer>,
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+    /// The core analysed (the rendered header names it; not in the JSON).
+    #[serde(skip)]
+    pub core: PathBuf,
+    /// Go heap in use by the walk (the accounting's Go heap layer).
+    #[serde(skip)]
+    pub heap_in_use_bytes: u64,
+}
+
+impl Report {
+    /// The map the headline names: the first with a root (`maps` is sorted
+    /// by retained bytes), else the first.
+    pub fn top_map(&self) -> Option<&MapReport> {
+        self.maps
+            .iter()
+            .find(|m| m.root_kind != "unknown")
+            .or_else(|| self.maps.first())
+    }
+}
+
+/// Runs the whole analysis. See [`analyze_with_progress`].
+pub fn analyze(inputs: &AnalyzeInputs) -> Result<Report, IncidentError> {
+    analyze_with_progress(inputs, &|_| {})
+}
+
+/// Runs the whole analysis, telling `on_stage` when each stage starts.
+/// Fails only when the core, executable, profile or memory.stat cannot be
+/// read, or the heap walk or map discovery fail as a whole; anything
+/// partial is a warning in the report.
+pub fn analyze_with_progress(
+    inputs: &AnalyzeInputs,
+    on_stage: &(dyn Fn(Stage) + Sync),
+) -> Result<Report, IncidentError> {
+    let core_path = &inputs.core;
+    let mut warnings: Vec<String> = Vec::new();
+    on_stage(Stage::Open);
+    let process = GoProcess::open(core_path, inputs.exe.as_deref()).map_err(|source| {
+        IncidentError::Process {
+            path: core_path.clone(),
+            source,
+        }
+    })?;
+    warnings.extend(process.warnings().iter().cloned());
+    on_stage(Stage::HeapWalk);
+    let heap = process.heap().map_err(|source| IncidentError::HeapWalk {
+        path: core_path.clone(),
+        source,
+    })?;
+
+    on_stage(Stage::Maps);
+    let discovery = discover(&process).map_err(|reason| IncidentError::Maps {
+        path: core_path.clone(),
+        reason,
+    })?;
+    warnings.extend(discovery.warnings.iter().cloned());
+
+    // The profile file, cross-checked against this core and executable.
+    on_stage(Stage::Profile);
+    let mut all_findings: Vec<Finding> = Vec::new();
+    let profile = match &inputs.profile {
+        Some(pp) => {
+            let profile = Profile::from_path(pp).map_err(|source| IncidentError::Profile {
+                path: pp.clone(),
+                source,
+            })?;
+            all_findings.extend(profile_mismatches(&process, &profile, pp));
+            Some(profile)
+        }
+        None => None,
+    };
+
+    on_stage(Stage::Attribution);
+    let file = match (&inputs.profile, &profile) {
+        (Some(path), Some(profile)) => Some(ProfileFile { path, profile }),
+        _ => None,
+    };
+    let joined = join_profile(&process, heap, &discovery, file);
+    warnings.extend(joined.warnings.iter().cloned());
+    let attribution = &joined.attribution;
+    let maps = &discovery.maps;
+
+    on_stage(Stage::Findings);
+    let (rss, rss_source) = rss(&process, inputs.smaps.as_deref());
+    if let (Some(p), false) = (&inputs.smaps, rss_source.starts_with("smaps")) {
+        warnings.push(format!(
+            "{}: unreadable or no Rss lines; RSS estimated from the core",
+            p.display()
+        ));
+    }
+    let cgroup = match &inputs.memory_stat {
+        Some(p) => {
+            let t = read_small_text(p).map_err(|source| IncidentError::ReadFile {
+                path: p.clone(),
+                source,
+            })?;
+            let v = parse_cgroup(&t);
+            if v.is_none() {
+                warnings.push(format!("{}: no anon/file counters", p.display()));
+            }
+            v
+        }
+        None => None,
+    };
+    let maps_retained: u64 = maps
+        .iter()
+        .filter_map(|m| m.retained_bytes)
+        .fold(0u64, u64::saturating_add);
+    let acc = accounting(&AccountingInput {
+        cgroup,
+        rss,
+        rss_source,
+        go_heap_in_use: Some(heap.in_use_bytes()),
+        profile_inuse: u64::try_from(attribution.total).ok(),
+        maps_attributed: u64::try_from(attribution.attributed()).ok(),
+        maps_retained: Some(maps_retained),
+    });
+    all_findings.extend(findings(&map_facts(&process, maps)));
+
+    let map_rows: Vec<MapReport> = maps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let a = attribution.per_map.get(i).copied().unwrap_or(0);
+            let sites = attribution
+                .sites
+                .get(i)
+                .map(|v| v.as_slice())
+                .unwrap_or(&[]);
+            map_report(m, Some((a, sites)))
+        })
+        .collect();
+    let heap_bytes = heap.in_use_bytes();
+    Ok(Report {
+        go_version: process.version_string().to_string(),
+        headline: headline(top_rooted(maps), heap_bytes),
+        maps: map_rows,
+        profile: ProfileReport {
+            source: joined.source.as_str().to_string(),
+            path: inputs.profile.as_ref().map(|p| p.display().to_string()),
+            inuse_space_total: attribution.total,
+            attributed: attribution.attributed(),
+            non_map: attribution.non_map,
+            unattributed: attribution.unattributed,
+            unattributed_sites: attribution
+                .unattributed_sites
+                .iter()
+                .take(10)
+                .map(alloc_site)
+                .collect(),
+            core_profile_matches: joined.core_profile_matches,
+            mem_profile_rate: heap.mem_profile_rate(),
+        },
+        accounting: acc,
+        findings: all_findings,
+        warnings,
+        core: core_path.clone(),
+        heap_in_use_bytes: heap_bytes,
+    })
+}
+
+/// A failed cross-check between the profile and this core/executable is a
+/// finding: the attribution may be wrong.
+fn profile_mismatches(process: &GoProcess, profile: &Profile, path: &Path) -> Vec<Finding> {
+    let Some(exe) = process.memory().executable() else {
+        return Vec::new();
+    };
+    run_checks(profile, process.memory().core(), Some(exe), &[])
+        .into_iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| Finding {
+            severity: Severity::High,
+            map: String::new(),
+            code: "profile-mismatch".into(),
+            message: format!(
+                "the profile {} may not be from this build or moment: {}: {}",
+                path.display(),
+                c.name,
+                c.detail
+            ),
+        })
+        .collect()
+}
+
+/// RSS from the smaps file when it parses, else the core's present bytes
+/// of anonymous regions.
+fn rss(process: &GoProcess, smaps: Option<&Path>) -> (Option<u64>, String) {
+    let from_file = smaps
+        .and_then(|p| read_small_text(p).ok())
+        .and_then(|t| parse_smaps_rss(&t));
+    match from_file {
+        Some(r) => (Some(r), "smaps Rss".to_string()),
+        None => {
+            let sum = process
+                .memory()
+                .core()
+                .regions()
+                .iter()
+                .filter(|r| {
+                    !matches!(
+                        r.kind,
+                        RegionKind::File | RegionKind::Vdso | RegionKind::Vvar
+                    )
+                })
+                .map(|r| r.present_bytes)
+                .fold(0u64, u64::saturating_add);
+            (
+                Some(sum),
+                "core present bytes, anonymous regions".to_string(),
+            )
+        }
+    }
+}
+
+/// Per map, the facts the findings rules look at.
+fn map_facts(process: &GoProcess, maps: &[FoundMap]) -> Vec<MapFacts> {
+    let dwarf = process.dwarf();
+    let size_of = |name: &str| -> u64 {
+        dwarf
+            .and_then(|d| {
+                let t = d.types();
+                let id = t.by_name(name)?;
+                t.get(id).size
+            })
+            .unwrap_or(0)
+    };
+    maps.iter()
+        .map(|m| {
+            let (k, v) = key_elem_names(&m.type_name).unwrap_or_default();
+            let goroutine = if m.root_kind == RootKind::Goroutine {
+                let mut it = m.root.split_whitespace().skip(1);
+                let id = it.next().and_then(|s| s.parse::<u64>().ok());
+                let path = it.next().unwrap_or_default();
+                let func = path
+                    .rsplit_once('.')
+                    .map(|x| x.0)
+                    .unwrap_or(path)
+                    .to_string();
+                id.map(|id| (id, func))
+            } else {
+                None
+            };
+            let elem_size = if v.is_empty() { 0 } else { size_of(&v) };
+            MapFacts {
+                root: m.root.clone(),
+                root_kind: root_kind_str(m),
+                kind: m.kind.to_string(),
+                type_name: m.type_name.clone(),
+                key_size: if k.is_empty() { 0 } else { size_of(&k) },
+                key_type: k,
+                elem_size,
+                indirect_elems: elem_size > 128,
+                len: m.len,
+                capacity: m.capacity,
+                tombstones: m.tombstones,
+                growing: m.growing,
+                storage_bytes: m.storage_bytes,
+                retained_bytes: m.retained_bytes.unwrap_or(0),
+                members: m.children.len() as u64,
+                goroutine,
+                needed_capacity: 0,
+            }
+        })
+        .collect()
+}
+
+/// The first map (they come sorted by retained bytes) reached from a
+/// root: unrooted storage (`root_kind: unknown`) is unreachable and goes
+/// with the next GC, so it holds nothing. Unrooted only when nothing else.
+fn top_rooted(maps: &[FoundMap]) -> Option<&FoundMap> {
+    maps.iter()
+        .find(|m| m.root_kind != RootKind::Unknown)
+        .or_else(|| maps.first())
+}
+
+fn headline(top: Option<&FoundMap>, heap_bytes: u64) -> String {
+    match top {
+        Some(m) => {
+            let r = m.retained_bytes.unwrap_or(m.storage_bytes);
+            let pct = if heap_bytes > 0 {
+                r as f64 * 100.0 / heap_bytes as f64
+            } else {
+                0.0
+            };
+            format!("{} holds {} ({:.0}% of the Go heap)", m.root, human(r), pct)
+        }
+        None => "no maps found".to_string(),
+    }
+}
+
+fn alloc_site(s: &SiteValue) -> AllocSite {
+    AllocSite {
+        function: s.site.function.clone(),
+        file: s.site.file.clone(),
+        line: s.site.line,
+        inuse_space: s.inuse_space,
+    }
+}
+
+fn root_kind_str(m: &FoundMap) -> String {
+    serde_json::to_value(m.root_kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn map_report(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>) -> MapReport {
+    MapReport {
+        root: m.root.clone(),
+        root_kind: root_kind_str(m),
+        type_name: m.type_name.clone(),
+        kind: m.kind.to_string(),
+        address: format!("0x{:x}", m.address),
+        len: m.len,
+        capacity: m.capacity,
+        tombstones: m.tombstones,
+        growing: m.growing,
+        storage_bytes: m.storage_bytes,
+        retained_bytes: m.retained_bytes,
+        children: m.children.iter().map(|c| map_report(c, None)).collect(),
+        inuse_space: attributed.map(|a| a.0),
+        alloc_sites: attributed
+            .map(|a| a.1.iter().take(10).map(alloc_site).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// `map[K]V` → (K, V), bracket-aware.
+fn key_elem_names(type_name: &str) -> Option<(String, String)> {
+    let rest = type_name.strip_prefix("map[")?;
+    let mut depth = 1usize;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    let k = rest.get(..i)?.to_string();
+                    let v = rest.get(i + 1..)?.to_string();
+                    return Some((k, v));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Bytes in a short human unit (decimal), for headlines.
+pub fn human(b: u64) -> String {
+    if b >= 10_000_000 {
+        format!("{} MB", b / 1_000_000)
+    } else if b >= 10_000 {
+        format!("{} kB", b / 1000)
+    } else {
+        format!("{b} B")
+    }
+}
+
+/// Largest `--maps`/`--memory-stat` text read: smaps of a process with a
+/// hundred thousand mappings stays far below it.
+const MAX_TEXT_INPUT: u64 = 256 << 20;
+
+/// Reads a small text input, refusing what is not a regular file (a FIFO
+/// would block forever) and what is larger than [`MAX_TEXT_INPUT`].
+fn read_small_text(p: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(p)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > MAX_TEXT_INPUT {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {MAX_TEXT_INPUT} bytes"),
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(p)?
+        .take(MAX_TEXT_INPUT)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_and_elem_of_nested_map_types() {
+        assert_eq!(
+            key_elem_names("map[[2]int]map[string]int"),
+            Some(("[2]int".to_string(), "map[string]int".to_string()))
+        );
+        assert_eq!(key_elem_names("sync.Map"), None);
+    }
+}

@@ -1,0 +1,92 @@
+//! Why an incident could not be found or analysed. One line each; every
+//! variant names the file or directory; the underlying library error (which
+//! names its own file and offset) is the `source`.
+
+use std::path::PathBuf;
+
+use mapscope_elfcore::CoreError;
+use mapscope_goruntime::GoRuntimeError;
+use mapscope_pprof::ProfileError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    /// A directory could not be listed.
+    #[error("{}: cannot list directory", dir.display())]
+    ListDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An incident directory holds no core file.
+    #[error("{}: no core (core, core.*, *.core) in incident directory", dir.display())]
+    NoCore { dir: PathBuf },
+    /// An incident directory holds several cores and none is plain `core`.
+    #[error("{}: more than one core in incident directory ({names})", dir.display())]
+    SeveralCores { dir: PathBuf, names: String },
+    /// An incident directory holds no Go executable.
+    #[error("{}: no Go executable in incident directory (the core's process ran {})", dir.display(), named.as_deref().unwrap_or("an unknown file"))]
+    NoExecutable { dir: PathBuf, named: Option<String> },
+    /// Several Go executables, and none matches the core.
+    #[error("{}: {count} Go executables and none matches the core by build ID or NT_FILE path", dir.display())]
+    NoMatchingExecutable { dir: PathBuf, count: usize },
+    /// The core (or the executable) could not be opened as a Go process.
+    #[error("{}", path.display())]
+    Process {
+        path: PathBuf,
+        #[source]
+        source: GoRuntimeError,
+    },
+    /// The core could not be opened (check, executable matching).
+    #[error("cannot read core")]
+    Core {
+        path: PathBuf,
+        #[source]
+        source: CoreError,
+    },
+    /// The executable could not be opened.
+    #[error("cannot read executable")]
+    Executable {
+        path: PathBuf,
+        #[source]
+        source: CoreError,
+    },
+    /// The heap walk failed as a whole.
+    #[error("{}: heap walk", path.display())]
+    HeapWalk {
+        path: PathBuf,
+        #[source]
+        source: GoRuntimeError,
+    },
+    /// Map discovery failed as a whole.
+    #[error("{}: maps: {reason}", path.display())]
+    Maps { path: PathBuf, reason: String },
+    /// The heap profile could not be read or decoded.
+    #[error("cannot read profile")]
+    Profile {
+        path: PathBuf,
+        #[source]
+        source: ProfileError,
+    },
+    /// A text input (smaps, memory.stat) could not be read.
+    #[error("{}: cannot read", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl IncidentError {
+    /// The message with its sources joined by ": ", on one line (what the
+    /// binary prints, and what `batch` records per failed incident).
+    pub fn chain_message(&self) -> String {
+        let mut msg = self.to_string();
+        let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(self);
+        while let Some(e) = cur {
+            msg.push_str(": ");
+            msg.push_str(&e.to_string());
+            cur = e.source();
+        }
+        msg
+    }
+}
