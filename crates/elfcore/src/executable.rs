@@ -46,6 +46,27 @@ impl Executable {
     pub fn open(path: impl AsRef<Path>) -> Result<Executable, CoreError> {
         let path = path.as_ref();
         let file = open_mapped(path)?;
+        Self::from_mapped(path, file)
+    }
+
+    /// Parses an executable already in memory (uncompressed ELF bytes), as
+    /// [`Executable::open`] parses a file; `name` stands for the path in
+    /// messages. For fuzzing and tests.
+    pub fn from_bytes(
+        name: impl AsRef<Path>,
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+    ) -> Result<Executable, CoreError> {
+        let path = name.as_ref();
+        if bytes.as_ref().is_empty() {
+            return Err(CoreError::NotElf {
+                path: path.to_path_buf(),
+                first_bytes: "(empty file)".into(),
+            });
+        }
+        Self::from_mapped(path, MappedFile::in_memory(Box::new(bytes)))
+    }
+
+    fn from_mapped(path: &Path, file: MappedFile) -> Result<Executable, CoreError> {
         let data = file.bytes();
         let checked = elf::check_header(path, data)?;
         if !matches!(checked.e_type, ET_EXEC | ET_DYN) {

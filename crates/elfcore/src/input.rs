@@ -29,10 +29,29 @@ impl Compression {
     }
 }
 
+/// Bytes handed in by the caller instead of a file (`Core::from_bytes`).
+pub(crate) type InMemory = Box<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Where a [`MappedFile`]'s bytes live.
+pub(crate) enum FileBytes {
+    Map(Mmap),
+    /// Caller-owned bytes (fuzzing, tests); never read from disk.
+    Memory(InMemory),
+}
+
+impl std::fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileBytes::Map(m) => write!(f, "Map({} bytes)", m.len()),
+            FileBytes::Memory(b) => write!(f, "Memory({} bytes)", (**b).as_ref().len()),
+        }
+    }
+}
+
 /// A read-only memory map of a file (or of its decompressed contents).
 #[derive(Debug)]
 pub(crate) struct MappedFile {
-    pub map: Mmap,
+    pub map: FileBytes,
     pub compression: Compression,
     /// Keeps the unnamed temporary file alive for as long as the map
     /// (the map alone would too; this makes it explicit).
@@ -41,7 +60,19 @@ pub(crate) struct MappedFile {
 
 impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
-        &self.map
+        match &self.map {
+            FileBytes::Map(m) => m,
+            FileBytes::Memory(b) => (**b).as_ref(),
+        }
+    }
+
+    /// Uncompressed bytes already in memory, as they are.
+    pub fn in_memory(bytes: InMemory) -> MappedFile {
+        MappedFile {
+            map: FileBytes::Memory(bytes),
+            compression: Compression::None,
+            _temp: None,
+        }
     }
 }
 
@@ -62,6 +93,14 @@ fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error)
 /// Opens `path`, decompressing it to a temporary file if its first bytes say
 /// it is zstd, gzip or xz, and memory-maps the result.
 pub(crate) fn open_mapped(path: &Path) -> Result<MappedFile, CoreError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path, "cannot open"))?;
+    if !meta.is_file() && !meta.is_dir() {
+        // Opening a FIFO blocks until a writer appears: refuse it first.
+        // (A directory opens, and its read fails with a clear message.)
+        return Err(io_err(path, "not a regular file")(std::io::Error::other(
+            "a FIFO, socket or device; give the core or executable file",
+        )));
+    }
     let mut file = File::open(path).map_err(io_err(path, "cannot open"))?;
     let mut head = [0u8; 6];
     let got = read_up_to(&mut file, &mut head).map_err(io_err(path, "cannot read"))?;
@@ -115,7 +154,7 @@ pub(crate) fn open_mapped(path: &Path) -> Result<MappedFile, CoreError> {
     // files are unnamed, so only a plain input file is exposed to it.
     let map = unsafe { Mmap::map(&mapped_file) }.map_err(io_err(path, "cannot memory-map"))?;
     Ok(MappedFile {
-        map,
+        map: FileBytes::Map(map),
         compression,
         _temp: temp,
     })

@@ -27,6 +27,12 @@ pub(crate) fn read_path(path: &Path) -> Result<Profile, ProfileError> {
             path: path.to_path_buf(),
         });
     }
+    if !meta.is_file() {
+        // Opening a FIFO blocks until a writer appears: refuse it first.
+        return Err(io_err(std::io::Error::other(
+            "not a regular file (a FIFO, socket or device)",
+        )));
+    }
     let file = std::fs::File::open(path).map_err(io_err)?;
     let mut data = Vec::new();
     file.take(MAX_PROFILE_BYTES + 1)
