@@ -4,6 +4,8 @@
 //! `noalg.map.group[K]V`), the slot layout is computed from the key and
 //! value types the way the compiler lays it out, and the layout says so.
 
+use std::collections::HashMap;
+
 use mapscope_goruntime::dwarf::{DwarfInfo, MapFlavour, MapType, TypeId, TypeKind, TypeTable};
 
 /// Keys and values larger than this are stored indirectly (a pointer in the
@@ -211,12 +213,18 @@ pub fn pointer_target(types: &TypeTable, id: TypeId) -> Option<TypeId> {
 
 /// Whether a value of this type holds pointers (the GC would scan it).
 pub fn has_pointers(types: &TypeTable, id: TypeId) -> bool {
-    fn walk(types: &TypeTable, id: TypeId, depth: usize) -> bool {
+    // Memoized: a damaged type graph (a struct whose fields all name the
+    // next one, or itself) must not cost fields^depth.
+    fn walk(types: &TypeTable, id: TypeId, depth: usize, memo: &mut HashMap<TypeId, bool>) -> bool {
         if depth > MAX_TYPE_DEPTH {
             return true; // be conservative
         }
-        let ty = types.get(types.resolve(id));
-        match ty.kind {
+        let rid = types.resolve(id);
+        if let Some(&known) = memo.get(&rid) {
+            return known;
+        }
+        let ty = types.get(rid);
+        let result = match ty.kind {
             TypeKind::Pointer { .. }
             | TypeKind::Map(_)
             | TypeKind::Chan { .. }
@@ -224,38 +232,46 @@ pub fn has_pointers(types: &TypeTable, id: TypeId) -> bool {
             | TypeKind::Interface { .. }
             | TypeKind::String
             | TypeKind::Slice { .. } => true,
-            TypeKind::Array { elem, count } => count > 0 && walk(types, elem, depth + 1),
-            TypeKind::Struct => ty.fields.iter().any(|f| walk(types, f.ty, depth + 1)),
+            TypeKind::Array { elem, count } => count > 0 && walk(types, elem, depth + 1, memo),
+            TypeKind::Struct => ty.fields.iter().any(|f| walk(types, f.ty, depth + 1, memo)),
             TypeKind::Unknown => true,
             _ => false,
-        }
+        };
+        memo.insert(rid, result);
+        result
     }
-    walk(types, id, 0)
+    walk(types, id, 0, &mut HashMap::new())
 }
 
 /// The Go alignment of a type (amd64/arm64 rules: scalars align to their
 /// size up to 8, complex to half their size).
 pub fn align_of(types: &TypeTable, id: TypeId) -> u64 {
-    fn walk(types: &TypeTable, id: TypeId, depth: usize) -> u64 {
+    // Memoized like `has_pointers`.
+    fn walk(types: &TypeTable, id: TypeId, depth: usize, memo: &mut HashMap<TypeId, u64>) -> u64 {
         if depth > MAX_TYPE_DEPTH {
             return 8;
         }
+        if let Some(&known) = memo.get(&id) {
+            return known;
+        }
         let ty = types.get(types.resolve(id));
         let size = types.size_of(id).unwrap_or(8);
-        match ty.kind {
+        let result = match ty.kind {
             TypeKind::Bool | TypeKind::Int | TypeKind::Uint | TypeKind::Float => size.clamp(1, 8),
             TypeKind::Complex => (size / 2).clamp(1, 8),
-            TypeKind::Array { elem, .. } => walk(types, elem, depth + 1),
+            TypeKind::Array { elem, .. } => walk(types, elem, depth + 1, memo),
             TypeKind::Struct => ty
                 .fields
                 .iter()
-                .map(|f| walk(types, f.ty, depth + 1))
+                .map(|f| walk(types, f.ty, depth + 1, memo))
                 .max()
                 .unwrap_or(1),
             _ => types.pointer_size().max(1),
-        }
+        };
+        memo.insert(id, result);
+        result
     }
-    walk(types, id, 0)
+    walk(types, id, 0, &mut HashMap::new())
 }
 
 fn align_up(n: u64, a: u64) -> u64 {

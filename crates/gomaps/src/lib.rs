@@ -29,9 +29,12 @@ pub mod discover;
 mod error;
 pub mod layout;
 mod model;
+pub mod pointers;
 mod reader;
+pub mod roots;
 mod swiss;
 mod syncmap;
+pub mod unrooted;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};

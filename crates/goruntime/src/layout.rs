@@ -249,6 +249,10 @@ struct StructView<'a> {
     id: TypeId,
 }
 
+/// Largest runtime struct whose size is read from DWARF and used to size a
+/// read buffer (`mspan`, `g`, `bucket`, … are well under 1 KiB).
+const MAX_RUNTIME_STRUCT: u64 = 1 << 16;
+
 impl<'a> StructView<'a> {
     fn new(types: &'a TypeTable, name: &'static str) -> Result<StructView<'a>, GoRuntimeError> {
         let id = types
@@ -259,10 +263,13 @@ impl<'a> StructView<'a> {
         Ok(StructView { types, name, id })
     }
 
+    /// The struct's byte size; callers allocate buffers of this size, so
+    /// a damaged DWARF size beyond [`MAX_RUNTIME_STRUCT`] counts as missing.
     fn size(&self) -> Result<u64, GoRuntimeError> {
         self.types
             .size_of(self.id)
-            .ok_or_else(|| missing(format!("the size of {}", self.name)))
+            .filter(|&s| s <= MAX_RUNTIME_STRUCT)
+            .ok_or_else(|| missing(format!("a plausible size of {}", self.name)))
     }
 
     fn offset(&self, path: &str) -> Result<u64, GoRuntimeError> {

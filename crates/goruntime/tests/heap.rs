@@ -5,12 +5,13 @@
 //!   `gcController`, `mheap_.pagesInUse`);
 //! - `heap.pb.gz`, written by `runtime/pprof` moments before the crash.
 //!
-//! Why the walk exceeds truth's `HeapAlloc` by ~0.8%: between
-//! `ReadMemStats` and the signal the program JSON-encodes `truth.json`;
-//! `encoding/json` keeps its per-type caches (`json.field`,
-//! `map[string]*json.field`, ...) alive for good, so they are in the core
-//! but not in the recorded numbers. The runtime's statistics in the core
-//! agree with the walk exactly.
+//! Why the shipped samples' walk exceeds truth's `HeapAlloc` by ~0.8%:
+//! their generator JSON-encoded `truth.json` for the first time after
+//! `ReadMemStats`, and `encoding/json` keeps its per-type caches alive for
+//! good, so they are in the core but not in the recorded numbers. The
+//! generator now encodes once before reading the statistics (incidents made
+//! since: +0.02% on 1.21, +0.06% on 1.27). The runtime's statistics in the
+//! same core agree with the walk exactly.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,26 +110,13 @@ fn check_walk_matches_truth_and_runtime_stats(names: &[&str]) {
         };
         assert_eq!(got_impl, expected_impl, "{name}");
 
-        // The walk against the program's own HeapAlloc: within 1%. Where
-        // the JSON caches built after ReadMemStats push it just past 1%
-        // (seen on 1.27: +1.05%), take them out as the runtime's own
-        // sampler measured them: buckets on stacks absent from heap.pb.gz,
-        // i.e. allocated after the profile was written.
+        // The walk against the program's own HeapAlloc: within 1%.
         let raw = rel(heap.in_use_bytes(), u(&ms["HeapAlloc"]));
-        let later = allocated_after_profile(&process, heap, &sample.profile);
-        let adjusted = rel(
-            heap.in_use_bytes().saturating_sub(later),
-            u(&ms["HeapAlloc"]),
-        );
         eprintln!(
-            "{name}: walk vs truth HeapAlloc {:+.2}%; sampled inuse_space allocated after heap.pb.gz {later}; adjusted {:.2}%",
+            "{name}: walk vs truth HeapAlloc {:+.2}%",
             (heap.in_use_bytes() as f64 / u(&ms["HeapAlloc"]) as f64 - 1.0) * 100.0,
-            adjusted * 100.0
         );
-        assert!(
-            raw < 0.01 || (raw < 0.02 && adjusted < 0.01),
-            "{name}: in-use bytes vs truth HeapAlloc"
-        );
+        assert!(raw < 0.01, "{name}: in-use bytes vs truth HeapAlloc");
         // Objects: the JSON caches are many small objects (see module doc).
         assert!(
             rel(heap.object_count(), u(&ms["HeapObjects"])) < 0.025,
@@ -312,28 +300,6 @@ fn check_truth_addresses_are_allocated_heap_objects(names: &[&str]) {
         }
         assert!(checked >= 10, "{name}: only {checked} addresses checked");
     }
-}
-
-/// Scaled `inuse_space` of the core's buckets whose stacks the profile file
-/// does not have: what was allocated (and is still live) after it was written.
-fn allocated_after_profile(process: &GoProcess, heap: &Heap, profile: &Path) -> u64 {
-    let profile = mapscope_pprof::Profile::from_path(profile).unwrap();
-    let stacks: std::collections::HashSet<Vec<u64>> = profile
-        .samples
-        .iter()
-        .map(|s| {
-            s.locations
-                .iter()
-                .map(|&l| profile.locations[l].address)
-                .collect()
-        })
-        .collect();
-    let rate = heap.mem_profile_rate().unwrap_or(0);
-    heap.profile_buckets()
-        .iter()
-        .filter(|b| !stacks.contains(&heap.pprof_stack(process, b)))
-        .map(|b| b.scaled_inuse(rate).1.max(0) as u64)
-        .sum()
 }
 
 /// Groups by the key `runtime/pprof` would give each bucket: its location

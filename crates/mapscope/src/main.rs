@@ -38,6 +38,9 @@ enum Command {
     Analyze(commands::analyze::Args),
     /// Every map found from the core's roots, by retained bytes.
     Maps(commands::maps::Args),
+    /// Every incident directory under DIR, several at a time: per incident
+    /// a Markdown and a JSON report, and a summary.
+    Batch(commands::batch::Args),
 }
 
 /// What a command concluded, when it ran to the end.
@@ -66,17 +69,23 @@ fn main() -> ExitCode {
         Command::Goroutines(a) => commands::goroutines::run(a),
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Maps(a) => commands::maps::run(a),
+        Command::Batch(a) => commands::batch::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
         Err(e) => {
-            // One line: the context chain joined, outermost first.
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // One line: the context chain joined, outermost first. A cause
+            // that its parent's message already ends with is not repeated
+            // (error types whose Display includes their source).
+            let mut parts: Vec<String> = Vec::new();
+            for c in e.chain() {
+                let text = c.to_string();
+                if !parts.last().is_some_and(|p| p.ends_with(&text)) {
+                    parts.push(text);
+                }
+            }
+            let msg = parts.join(": ");
             eprintln!("mapscope: {msg}");
             ExitCode::from(2)
         }
