@@ -76,6 +76,38 @@ pub struct FoundMap {
     pub owned: Vec<u64>,
 }
 
+impl FoundMap {
+    /// A found map as decoded, before its retained bytes are measured;
+    /// `owned` holds the base addresses of its storage objects.
+    pub(crate) fn new(
+        inst: &MapInstance,
+        root: String,
+        kind: RootKind,
+        owned: Vec<u64>,
+    ) -> FoundMap {
+        FoundMap {
+            root,
+            root_kind: kind,
+            type_name: inst.type_name.clone(),
+            kind: if inst.kind == MapKind::SyncMap {
+                "sync.Map"
+            } else {
+                "map"
+            },
+            address: inst.address,
+            len: inst.len,
+            live_entries: inst.live_entries,
+            capacity: inst.capacity,
+            tombstones: inst.tombstones,
+            growing: inst.growing,
+            storage_bytes: inst.storage_bytes,
+            retained_bytes: None,
+            children: Vec::new(),
+            owned,
+        }
+    }
+}
+
 /// Everything [`discover`] found.
 #[derive(Default)]
 pub struct Discovery {
@@ -154,26 +186,7 @@ impl<'a> Walker<'a> {
     }
 
     fn found_from(&self, inst: &MapInstance, root: String, kind: RootKind) -> FoundMap {
-        FoundMap {
-            root,
-            root_kind: kind,
-            type_name: inst.type_name.clone(),
-            kind: if inst.kind == MapKind::SyncMap {
-                "sync.Map"
-            } else {
-                "map"
-            },
-            address: inst.address,
-            len: inst.len,
-            live_entries: inst.live_entries,
-            capacity: inst.capacity,
-            tombstones: inst.tombstones,
-            growing: inst.growing,
-            storage_bytes: inst.storage_bytes,
-            retained_bytes: None,
-            children: Vec::new(),
-            owned: self.object_bases(inst),
-        }
+        FoundMap::new(inst, root, kind, self.object_bases(inst))
     }
 
     /// Decodes the map whose header pointer (or `sync.Map` value) is `addr`.

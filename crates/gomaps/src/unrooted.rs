@@ -22,7 +22,7 @@ use mapscope_goruntime::heap::Heap;
 use mapscope_goruntime::GoProcess;
 
 use crate::discover::{FoundMap, ObjectGraph, RootKind};
-use crate::{MapDecoder, MapInstance, MapKind};
+use crate::{MapDecoder, MapInstance};
 
 /// How many levels of pointers above the storage a header is looked for.
 const MAX_HEADER_DEPTH: usize = 3;
@@ -163,26 +163,7 @@ pub fn unrooted_maps(
             Some(inst) => {
                 let mut own = Vec::new();
                 bases(heap, &inst, &mut own);
-                FoundMap {
-                    root: UNKNOWN_ROOT.to_string(),
-                    root_kind: RootKind::Unknown,
-                    type_name: inst.type_name.clone(),
-                    kind: if inst.kind == MapKind::SyncMap {
-                        "sync.Map"
-                    } else {
-                        "map"
-                    },
-                    address: inst.address,
-                    len: inst.len,
-                    live_entries: inst.live_entries,
-                    capacity: inst.capacity,
-                    tombstones: inst.tombstones,
-                    growing: inst.growing,
-                    storage_bytes: inst.storage_bytes,
-                    retained_bytes: None,
-                    children: Vec::new(),
-                    owned: own,
-                }
+                FoundMap::new(&inst, UNKNOWN_ROOT.to_string(), RootKind::Unknown, own)
             }
             None => {
                 let size = heap.object_at(object).map_or(0, |o| o.size);
