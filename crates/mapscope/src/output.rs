@@ -55,8 +55,58 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let prefix = format!(".{name}.tmp");
+    remove_stale_temporaries(dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
+}
+
+/// Removes the temporary files an interrupted earlier run (Ctrl-C between
+/// write and rename) left beside `path`: `.NAME.tmpPID` regular files
+/// whose process is gone.
+fn remove_stale_temporaries(dir: &std::path::Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        let digits = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+        // A live process of that id may be mid-write: leave its file.
+        let writer_alive = std::path::Path::new("/proc").join(rest).exists();
+        if is_file && digits && !writer_alive {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+
+    #[test]
+    fn a_write_removes_what_an_interrupted_run_left() {
+        let dir = std::env::temp_dir().join(format!("mapscope-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stale = dir.join(".REPORT.md.tmp4294967295");
+        let other = dir.join(".report.json.tmp4242");
+        std::fs::write(&stale, "half").unwrap();
+        std::fs::write(&other, "half").unwrap();
+        write_atomically(&dir.join("REPORT.md"), b"whole").unwrap();
+        assert_eq!(std::fs::read(dir.join("REPORT.md")).unwrap(), b"whole");
+        assert!(!stale.exists(), "stale temporary of REPORT.md left");
+        assert!(other.exists(), "another file's temporary must stay");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
