@@ -243,14 +243,7 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     addr: u64,
     heap: &L,
 ) -> Result<MapInstance, MapError> {
-    let raw = ctx
-        .reader
-        .bytes(addr, l.header_size as usize)
-        .map_err(|source| MapError::Unreadable {
-            addr,
-            what: "the hmap header",
-            source,
-        })?;
+    let raw = ctx.header(addr, l.header_size, "the hmap header")?;
     let header = ClassicHeader {
         count: l.count.get_or_zero(&raw) as i64,
         flags: l.flags.get_or_zero(&raw) as u8,

@@ -291,6 +291,26 @@ struct SlotTypes {
     elem_pointerful: bool,
 }
 
+impl SlotTypes {
+    /// Bytes a key takes in a slot: a pointer when stored indirectly.
+    fn key_slot(&self, pointer_size: u64) -> u64 {
+        if self.indirect_key {
+            pointer_size
+        } else {
+            self.key_size
+        }
+    }
+
+    /// Bytes a value takes in a slot: a pointer when stored indirectly.
+    fn elem_slot(&self, pointer_size: u64) -> u64 {
+        if self.indirect_elem {
+            pointer_size
+        } else {
+            self.elem_size
+        }
+    }
+}
+
 fn slot_types(types: &TypeTable, map: &MapType) -> LayoutResult<SlotTypes> {
     let key_size = size_of(types, map.key, "map key")?;
     let elem_size = size_of(types, map.value, "map value")?;
@@ -316,16 +336,8 @@ fn array_stride(types: &TypeTable, id: TypeId, what: &str) -> LayoutResult<u64> 
 
 fn classic_bucket(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutResult<SlotLayout> {
     let st = slot_types(types, map)?;
-    let key_slot = if st.indirect_key {
-        pointer_size
-    } else {
-        st.key_size
-    };
-    let elem_slot = if st.indirect_elem {
-        pointer_size
-    } else {
-        st.elem_size
-    };
+    let key_slot = st.key_slot(pointer_size);
+    let elem_slot = st.elem_slot(pointer_size);
     let pointerful = st.key_pointerful || st.elem_pointerful;
     let bucket = map.storage;
     if bucket != TypeId::UNKNOWN && types.layout_of(bucket).is_some() {
@@ -395,16 +407,8 @@ fn classic_bucket(types: &TypeTable, map: &MapType, pointer_size: u64) -> Layout
 
 fn swiss_group(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutResult<SlotLayout> {
     let st = slot_types(types, map)?;
-    let key_slot = if st.indirect_key {
-        pointer_size
-    } else {
-        st.key_size
-    };
-    let elem_slot = if st.indirect_elem {
-        pointer_size
-    } else {
-        st.elem_size
-    };
+    let key_slot = st.key_slot(pointer_size);
+    let elem_slot = st.elem_slot(pointer_size);
     let pointerful = st.key_pointerful || st.elem_pointerful;
     let group = map.storage;
     if group != TypeId::UNKNOWN && types.layout_of(group).is_some() {

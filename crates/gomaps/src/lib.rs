@@ -304,7 +304,19 @@ pub(crate) struct Ctx<'d, 'a> {
     pub options: DecodeOptions,
 }
 
-impl Ctx<'_, '_> {
+impl<'a> Ctx<'_, 'a> {
+    /// The `size` bytes of a map's header (`what` names it in the error).
+    pub fn header(
+        &self,
+        addr: u64,
+        size: u64,
+        what: &'static str,
+    ) -> Result<std::borrow::Cow<'a, [u8]>, MapError> {
+        self.reader
+            .bytes(addr, size as usize)
+            .map_err(|source| MapError::Unreadable { addr, what, source })
+    }
+
     /// Records a storage object (see [`ObjectSet::add`]).
     pub fn add_object<L: AllocationLookup + ?Sized>(
         &self,

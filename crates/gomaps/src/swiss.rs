@@ -136,14 +136,7 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     addr: u64,
     heap: &L,
 ) -> Result<MapInstance, MapError> {
-    let raw = ctx
-        .reader
-        .bytes(addr, l.header_size as usize)
-        .map_err(|source| MapError::Unreadable {
-            addr,
-            what: "the maps.Map header",
-            source,
-        })?;
+    let raw = ctx.header(addr, l.header_size, "the maps.Map header")?;
     let header = SwissHeader {
         used: l.used.get_or_zero(&raw),
         seed: l.seed.get_or_zero(&raw),

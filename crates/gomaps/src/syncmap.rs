@@ -81,14 +81,7 @@ fn read_dirty<L: AllocationLookup + ?Sized>(
     heap: &L,
 ) -> Result<MapInstance, MapError> {
     let decoder = ctx.decoder;
-    let raw = ctx
-        .reader
-        .bytes(addr, l.size as usize)
-        .map_err(|source| MapError::Unreadable {
-            addr,
-            what: "the sync.Map value",
-            source,
-        })?;
+    let raw = ctx.header(addr, l.size, "the sync.Map value")?;
     let read = l.read.get_or_zero(&raw);
     let dirty = l.dirty.get_or_zero(&raw);
     let misses = l.misses.get_or_zero(&raw) as i64;
@@ -247,14 +240,7 @@ fn hash_trie<L: AllocationLookup + ?Sized>(
     addr: u64,
     heap: &L,
 ) -> Result<MapInstance, MapError> {
-    let raw = ctx
-        .reader
-        .bytes(addr, l.size as usize)
-        .map_err(|source| MapError::Unreadable {
-            addr,
-            what: "the sync.Map value",
-            source,
-        })?;
+    let raw = ctx.header(addr, l.size, "the sync.Map value")?;
     let inited = l.inited.get_or_zero(&raw) as u32;
     let root = l.root.get_or_zero(&raw);
     drop(raw);
