@@ -21,7 +21,7 @@ use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use corruption_support::{
-    binary, effective_uid, judge, run_bounded, time_bound, Cmd, Demand, Judged,
+    binary, effective_uid, judge, report, run_bounded, time_bound, Cmd, Demand, Judged,
 };
 use mapscope_elfcore::Core;
 use mapscope_testsupport::{sample, sample_source, Sample};
@@ -37,30 +37,6 @@ fn run(
 ) -> Judged {
     let outcome = run_bounded(&binary(), &args, &scratch.join("out"), time_bound());
     judge(label, cmd, &outcome, demand, inputs)
-}
-
-/// Prints every run and fails with all problems at once.
-fn report(results: &[Judged]) {
-    let mut failures = Vec::new();
-    for r in results {
-        println!(
-            "{:<60} exit {:>4} {:>6.2}s  {}",
-            r.label,
-            r.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            r.elapsed.as_secs_f64(),
-            r.note.chars().take(140).collect::<String>()
-        );
-        for p in &r.problems {
-            failures.push(format!("{}: {p}", r.label));
-        }
-    }
-    println!("binary: {}", binary().display());
-    assert!(
-        failures.is_empty(),
-        "{} problems:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 fn copy_core(s: &Sample, dir: &Path) -> PathBuf {

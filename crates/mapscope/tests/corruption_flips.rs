@@ -17,7 +17,7 @@ use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use corruption_support::{binary, judge, run_bounded, time_bound, Cmd, Demand, Judged};
+use corruption_support::{binary, judge, report, run_bounded, time_bound, Cmd, Demand, Judged};
 use mapscope_elfcore::Core;
 use mapscope_goruntime::dwarf::DwarfInfo;
 use mapscope_goruntime::GoProcess;
@@ -155,29 +155,6 @@ impl Patchable {
 
 fn u64le(v: u64) -> Vec<u8> {
     v.to_le_bytes().to_vec()
-}
-
-fn report(results: &[Judged]) {
-    let mut failures = Vec::new();
-    for r in results {
-        println!(
-            "{:<70} exit {:>4} {:>6.2}s  {}",
-            r.label,
-            r.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            r.elapsed.as_secs_f64(),
-            r.note.chars().take(140).collect::<String>()
-        );
-        for p in &r.problems {
-            failures.push(format!("{}: {p}", r.label));
-        }
-    }
-    println!("binary: {}", binary().display());
-    assert!(
-        failures.is_empty(),
-        "{} problems:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// Damage to `mspan` records, `mheap_` and runtime data, common to both

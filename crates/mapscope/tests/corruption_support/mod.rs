@@ -288,3 +288,27 @@ pub fn effective_uid() -> Option<u32> {
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
     line.split_whitespace().nth(2)?.parse().ok()
 }
+
+/// Prints every run and fails with all problems at once.
+pub fn report(results: &[Judged]) {
+    let mut failures = Vec::new();
+    for r in results {
+        println!(
+            "{:<70} exit {:>4} {:>6.2}s  {}",
+            r.label,
+            r.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            r.elapsed.as_secs_f64(),
+            r.note.chars().take(140).collect::<String>()
+        );
+        for p in &r.problems {
+            failures.push(format!("{}: {p}", r.label));
+        }
+    }
+    println!("binary: {}", binary().display());
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
