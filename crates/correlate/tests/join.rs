@@ -7,15 +7,9 @@ use mapscope_gomaps::discover::discover;
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
 
-/// `Showing nodes accounting for X B, 100% of TOTAL B total` of pprof-top.txt.
+/// The total `go tool pprof -top` printed for the sample (pprof-top.txt).
 fn pprof_total(s: &mapscope_testsupport::Sample) -> i64 {
-    let text = s.text("pprof-top.txt");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("Showing nodes"))
-        .expect("Showing line");
-    let of = line.split(" of ").nth(1).expect("of");
-    of.split('B').next().unwrap().trim().parse().unwrap()
+    mapscope_testsupport::pprof_top_total(&s.text("pprof-top.txt")).expect("pprof-top.txt total")
 }
 
 #[test]

@@ -24,15 +24,9 @@ fn analyze(name: &str) -> (mapscope_testsupport::Sample, Value) {
     (s, v)
 }
 
-/// `Showing nodes accounting for X B, 100% of TOTAL B total` of pprof-top.txt.
+/// The total `go tool pprof -top` printed for the sample (pprof-top.txt).
 fn pprof_total(s: &mapscope_testsupport::Sample) -> i64 {
-    let text = s.text("pprof-top.txt");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("Showing nodes"))
-        .expect("Showing line");
-    let of = line.split(" of ").nth(1).expect("of");
-    of.split('B').next().unwrap().trim().parse().unwrap()
+    mapscope_testsupport::pprof_top_total(&s.text("pprof-top.txt")).expect("pprof-top.txt total")
 }
 
 fn by_root(v: &Value) -> std::collections::HashMap<String, &Value> {
@@ -332,21 +326,7 @@ fn incidents_attribution_against_truth_and_pprof() {
         if parts.iter().sum::<i64>() != total {
             failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
         }
-        let top_total = text("pprof-top.txt")
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("Showing nodes accounting for ")
-                    .map(str::to_string)
-            })
-            .and_then(|l| {
-                l.split(" of ")
-                    .nth(1)?
-                    .split('B')
-                    .next()?
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-            });
+        let top_total = mapscope_testsupport::pprof_top_total(&text("pprof-top.txt"));
         if top_total != Some(total) {
             failures.push(format!(
                 "{label}: total {total} vs go tool pprof {top_total:?}"

@@ -145,3 +145,18 @@ pub fn run_cli(bin: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     run
 }
+
+/// TOTAL from the `Showing nodes accounting for X B, P% of TOTAL B total`
+/// line of a committed `go tool pprof -top -unit=B` output.
+pub fn pprof_top_total(text: &str) -> Option<i64> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Showing nodes accounting for "))?;
+    line.split(" of ")
+        .nth(1)?
+        .split('B')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
