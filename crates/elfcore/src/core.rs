@@ -130,13 +130,7 @@ impl Core {
         bytes: impl AsRef<[u8]> + Send + Sync + 'static,
     ) -> Result<Core, CoreError> {
         let path = name.as_ref();
-        if bytes.as_ref().is_empty() {
-            return Err(CoreError::NotElf {
-                path: path.to_path_buf(),
-                first_bytes: "(empty file)".into(),
-            });
-        }
-        Self::from_mapped(path, MappedFile::in_memory(Box::new(bytes)))
+        Self::from_mapped(path, MappedFile::in_memory(path, Box::new(bytes))?)
     }
 
     fn from_mapped(path: &Path, file: MappedFile) -> Result<Core, CoreError> {

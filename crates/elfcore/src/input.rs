@@ -66,13 +66,17 @@ impl MappedFile {
         }
     }
 
-    /// Uncompressed bytes already in memory, as they are.
-    pub fn in_memory(bytes: InMemory) -> MappedFile {
-        MappedFile {
+    /// Uncompressed bytes already in memory, as they are; `path` names
+    /// them in errors. Empty bytes are refused as an empty file is.
+    pub fn in_memory(path: &Path, bytes: InMemory) -> Result<MappedFile, CoreError> {
+        if (*bytes).as_ref().is_empty() {
+            return Err(empty_file(path));
+        }
+        Ok(MappedFile {
             map: FileBytes::Memory(bytes),
             compression: Compression::None,
             _temp: None,
-        }
+        })
     }
 }
 
@@ -81,6 +85,13 @@ const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const LZ4_MAGIC: &[u8] = &[0x04, 0x22, 0x4d, 0x18];
 const BZIP2_MAGIC: &[u8] = b"BZh";
+
+fn empty_file(path: &Path) -> CoreError {
+    CoreError::NotElf {
+        path: path.to_path_buf(),
+        first_bytes: "(empty file)".into(),
+    }
+}
 
 fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> CoreError + 'a {
     move |source| CoreError::Io {
@@ -143,10 +154,7 @@ pub(crate) fn open_mapped(path: &Path) -> Result<MappedFile, CoreError> {
         .map_err(io_err(path, "cannot stat"))?
         .len();
     if len == 0 {
-        return Err(CoreError::NotElf {
-            path: path.to_path_buf(),
-            first_bytes: "(empty file)".into(),
-        });
+        return Err(empty_file(path));
     }
     // SAFETY: the map is read-only. If another process truncates the file
     // while we read it, accesses past the new end fault (SIGBUS); that is
