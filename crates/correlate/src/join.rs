@@ -28,6 +28,7 @@
 use crate::attribution::{attribute, Attribution, MapObjects, ProfileStack, SampledObject, Site};
 use mapscope_gomaps::discover::Discovery;
 use mapscope_goruntime::heap::Heap;
+use mapscope_goruntime::timing::phase;
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
 use rayon::prelude::*;
@@ -94,8 +95,8 @@ pub fn join_profile(
 ) -> Joined {
     let mut warnings = Vec::new();
     let rate = heap.mem_profile_rate().unwrap_or(DEFAULT_MEM_PROFILE_RATE);
-    let map_objects = map_object_sets(discovery);
-    let core = core_stacks(process, heap, rate);
+    let map_objects = phase("join: map object sets", || map_object_sets(discovery));
+    let core = phase("join: core stacks", || core_stacks(process, heap, rate));
 
     let mut source = ProfileSource::Core;
     let mut core_profile_matches = None;
@@ -126,7 +127,9 @@ pub fn join_profile(
             })
         })
         .collect();
-    let attribution = attribute(&stacks, &objects, &map_objects, rate);
+    let attribution = phase("join: attribute", || {
+        attribute(&stacks, &objects, &map_objects, rate)
+    });
     Joined {
         attribution,
         source,

@@ -26,6 +26,7 @@
 mod alloc;
 mod classic;
 pub mod discover;
+pub mod graph;
 mod error;
 pub mod layout;
 mod model;
@@ -35,6 +36,7 @@ pub mod roots;
 mod swiss;
 mod syncmap;
 pub mod unrooted;
+mod walker;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};

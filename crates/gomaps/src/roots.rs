@@ -21,7 +21,7 @@ use mapscope_goruntime::goroutines::{FrameRoots, Goroutines};
 use mapscope_goruntime::heap::{Heap, SpecialKind};
 use mapscope_goruntime::GoProcess;
 
-use crate::discover::ObjectGraph;
+use crate::graph::ObjectGraph;
 use crate::pointers::PointerMaps;
 
 /// Bound on stack objects scanned per goroutine.

@@ -21,7 +21,8 @@ use std::collections::{HashMap, HashSet};
 use mapscope_goruntime::heap::Heap;
 use mapscope_goruntime::GoProcess;
 
-use crate::discover::{FoundMap, ObjectGraph, RootKind};
+use crate::discover::{FoundMap, RootKind};
+use crate::graph::ObjectGraph;
 use crate::{MapDecoder, MapInstance};
 
 /// How many levels of pointers above the storage a header is looked for.

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod pclntab;
 pub mod process;
 pub mod symbols;
+pub mod timing;
 
 pub use error::GoRuntimeError;
 pub use process::{GlobalRef, GoProcess};

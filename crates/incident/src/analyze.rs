@@ -17,6 +17,7 @@ use mapscope_correlate::{
 };
 use mapscope_elfcore::RegionKind;
 use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
 use serde::Serialize;
@@ -167,13 +168,15 @@ pub fn analyze_with_progress(
     })?;
     warnings.extend(process.warnings().iter().cloned());
     on_stage(Stage::HeapWalk);
+    let _walk = Phase::start("heap walk");
     let heap = process.heap().map_err(|source| IncidentError::HeapWalk {
         path: core_path.clone(),
         source,
     })?;
 
+    drop(_walk);
     on_stage(Stage::Maps);
-    let discovery = discover(&process).map_err(|reason| IncidentError::Maps {
+    let discovery = phase("maps", || discover(&process)).map_err(|reason| IncidentError::Maps {
         path: core_path.clone(),
         reason,
     })?;
@@ -199,7 +202,7 @@ pub fn analyze_with_progress(
         (Some(path), Some(profile)) => Some(ProfileFile { path, profile }),
         _ => None,
     };
-    let joined = join_profile(&process, heap, &discovery, file);
+    let joined = phase("attribution", || join_profile(&process, heap, &discovery, file));
     warnings.extend(joined.warnings.iter().cloned());
     let attribution = &joined.attribution;
     let maps = &discovery.maps;

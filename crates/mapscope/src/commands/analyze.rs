@@ -50,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     inputs.smaps = or(&args.maps, inputs.smaps.take());
     inputs.memory_stat = or(&args.memory_stat, inputs.memory_stat.take());
     let report = analyze(&inputs)?;
-    args.out.emit(&document(&report, args.top), &report)?;
+    mapscope_goruntime::timing::phase("output", || {
+        args.out.emit(&document(&report, args.top), &report)
+    })?;
     Ok(Outcome::Clean)
 }
 

@@ -1,0 +1,764 @@
+//! The heap's object graph and retained bytes.
+//!
+//! Owns: [`ObjectGraph`] (heap objects with their pointer edges in CSR
+//! form, built in parallel from the runtime's pointer bitmaps,
+//! [`crate::pointers`], conservatively where there are none) and the
+//! reachability questions asked of it: retained bytes and objects of one
+//! structure ([`ObjectGraph::retained`]) or of many at once
+//! ([`ObjectGraph::retained_many`]), predecessors, scans of root ranges.
+//! Must not touch: finding maps or decoding them, or the heap walk itself
+//! (object ids come from mapscope-goruntime's [`ObjectIndex`]).
+//!
+//! Retained bytes use the "exclusive reachability" method: the objects
+//! reachable from the structure's own objects that are not reachable from
+//! the root set (globals, goroutine stacks and finalizers, found as the GC
+//! finds them: [`crate::roots`])
+//! once the structure's objects are blocked. This equals the dominator-tree
+//! answer for the group of the structure's objects.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
+
+use mapscope_goruntime::heap::{Heap, ObjectIndex};
+use mapscope_goruntime::GoProcess;
+use rayon::prelude::*;
+
+use crate::pointers::PointerMaps;
+
+/// Heap objects with conservative edges in CSR form. Object ids are the
+/// heap's ([`ObjectIndex`]: allocated objects in address order); edges are
+/// kept in chunks of consecutive ids, one per parallel build task, so the
+/// build never copies or reallocates one huge array.
+#[derive(Default)]
+pub struct ObjectGraph {
+    index: Arc<ObjectIndex>,
+    chunks: Vec<EdgeChunk>,
+}
+
+/// The edges of objects `first_id..first_id + offsets.len() - 1`.
+#[derive(Default)]
+struct EdgeChunk {
+    first_id: u32,
+    offsets: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+/// Bytes of heap one build task scans (then its pages are released).
+const BUILD_CHUNK_BYTES: u64 = 8 << 20;
+
+/// Label of an object no traversal reached.
+const UNSEEN: u32 = u32::MAX;
+/// Label of an object the roots reach without passing any structure.
+const FROM_ROOTS: u32 = u32::MAX - 1;
+/// Label of an object several unrelated structures reach.
+const SHARED: u32 = u32::MAX - 2;
+/// Deepest family nesting [`ObjectGraph::retained_many`] follows.
+const MAX_NESTING: usize = 8;
+
+/// A set of objects, one bit per object id.
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    fn new(n: usize) -> IdSet {
+        IdSet(vec![0; n.div_ceil(64)])
+    }
+    #[inline]
+    fn contains(&self, id: u32) -> bool {
+        self.0
+            .get(id as usize / 64)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+    /// Adds `id`; whether it was new (false for ids out of range too).
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        match self.0.get_mut(id as usize / 64) {
+            Some(w) if *w >> (id % 64) & 1 == 0 => {
+                *w |= 1 << (id % 64);
+                true
+            }
+            _ => false,
+        }
+    }
+    /// Members among ids `first..first + count`.
+    fn count_range(&self, first: u32, count: u32) -> u64 {
+        let (mut id, end) = (first as u64, first as u64 + count as u64);
+        let mut n = 0u64;
+        while id < end {
+            let w = (id / 64) as usize;
+            let lo = id % 64;
+            let hi = (end - (id - lo)).min(64);
+            let mut word = self.0.get(w).copied().unwrap_or(0) >> lo;
+            if hi - lo < 64 {
+                word &= (1u64 << (hi - lo)) - 1;
+            }
+            n += word.count_ones() as u64;
+            id = id - lo + hi;
+        }
+        n
+    }
+}
+
+/// One structure for [`ObjectGraph::retained_many`]: the heap objects it
+/// owns (header, storage, family container: base addresses or any
+/// interior address) and, for a member of a family measured on its own,
+/// the index of the family in the same list (whose `owned` includes the
+/// member's).
+#[derive(Clone, Copy, Debug)]
+pub struct Structure<'a> {
+    pub owned: &'a [u64],
+    pub parent: Option<usize>,
+}
+
+/// What [`ObjectGraph::retained_many`] measured: per structure, the bytes
+/// and objects it retains (a family's include its members').
+pub struct RetainedMany {
+    /// Per object id: the innermost structure retaining it, or a marker.
+    labels: Vec<u32>,
+    parents: Vec<Option<usize>>,
+    bytes: Vec<u64>,
+    /// Structures measured one by one (the shared pass could not decide
+    /// them exactly): their objects, sorted.
+    exact: Vec<Option<Vec<u64>>>,
+    index: Arc<ObjectIndex>,
+}
+
+impl RetainedMany {
+    /// Retained bytes of structure `i` (0 for an unknown index).
+    pub fn bytes(&self, i: usize) -> u64 {
+        self.bytes.get(i).copied().unwrap_or(0)
+    }
+
+    fn within(&self, i: usize, ancestor: usize) -> bool {
+        result_within(&self.parents, i, ancestor)
+    }
+
+    /// Base addresses (sorted) of the objects structure `i` retains: its
+    /// own objects plus those reachable only through it (what
+    /// [`ObjectGraph::retained_objects`] returns, plus `owned`).
+    pub fn objects(&self, i: usize) -> Vec<u64> {
+        if let Some(Some(list)) = self.exact.get(i) {
+            return list.clone();
+        }
+        let mut out = Vec::new();
+        for (si, first, count, _, _) in self.index.span_id_ranges() {
+            let labels = self
+                .labels
+                .get(first as usize..(first + count) as usize)
+                .unwrap_or(&[]);
+            if !labels
+                .iter()
+                .any(|&l| (l as usize) < self.parents.len() && self.within(l as usize, i))
+            {
+                continue;
+            }
+            for (&l, obj) in labels.iter().zip(span_objects(&self.index, si)) {
+                if (l as usize) < self.parents.len() && self.within(l as usize, i) {
+                    out.push(obj);
+                }
+            }
+        }
+        out
+    }
+
+    /// The innermost structure retaining the object at `address`, if any
+    /// (structures measured one by one are not reported here).
+    pub fn structure_of(&self, address: u64) -> Option<usize> {
+        let id = self.index.id_of(address)?;
+        let l = *self.labels.get(id as usize)? as usize;
+        (l < self.parents.len()).then_some(l)
+    }
+}
+
+/// Base addresses of the allocated objects of one span, in order.
+fn span_objects(index: &ObjectIndex, span: usize) -> impl Iterator<Item = u64> + '_ {
+    let bits = index.span_bits(span);
+    let base = index.span_layout(span);
+    bits.iter().enumerate().flat_map(move |(w, &word)| {
+        let mut x = word;
+        std::iter::from_fn(move || {
+            if x == 0 {
+                return None;
+            }
+            let b = x.trailing_zeros() as u64;
+            x &= x - 1;
+            let (start, size) = base;
+            Some(start + ((w as u64) * 64 + b) * size)
+        })
+    })
+}
+
+impl ObjectGraph {
+    /// Scans every allocated object of every scannable span for words
+    /// pointing into an allocated object, in parallel over chunks of spans;
+    /// the core pages of each chunk are released once scanned, so the
+    /// process never holds the whole heap resident.
+    pub fn build(process: &GoProcess, heap: &Heap) -> ObjectGraph {
+        Self::build_with(process, heap, &PointerMaps::load(process, heap))
+    }
+
+    /// [`ObjectGraph::build`] with the process's pointer maps already loaded.
+    pub fn build_with(process: &GoProcess, heap: &Heap, pointers: &PointerMaps) -> ObjectGraph {
+        let index = heap.object_index();
+        let mem = process.memory();
+        // Pages the walks before touched are not needed again soon.
+        mem.release_all();
+        let spans = heap.spans();
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        let (mut from, mut bytes) = (0usize, 0u64);
+        for (i, s) in spans.iter().enumerate() {
+            bytes += s.span_bytes();
+            if bytes >= BUILD_CHUNK_BYTES {
+                ranges.push((from, i + 1));
+                (from, bytes) = (i + 1, 0);
+            }
+        }
+        if from < spans.len() {
+            ranges.push((from, spans.len()));
+        }
+        let chunks: Vec<EdgeChunk> = ranges
+            .par_iter()
+            .map(|&(a, b)| {
+                let mut chunk = EdgeChunk {
+                    first_id: index.first_id(a),
+                    offsets: vec![0],
+                    edges: Vec::new(),
+                };
+                // One scratch list per task: no allocation per object.
+                let mut scratch: Vec<u32> = Vec::new();
+                for si in a..b {
+                    let Some(s) = spans.get(si) else { continue };
+                    for obj in span_objects(&index, si) {
+                        if !s.noscan {
+                            scratch.clear();
+                            // Precise where the runtime's pointer bitmaps
+                            // say which words are pointers (crate::pointers).
+                            let precise = pointers.scan_object(mem, s, obj, |v| {
+                                if let Some(id) = index.id_of(v) {
+                                    scratch.push(id);
+                                }
+                            });
+                            if !precise {
+                                scan_words(mem, &index, obj, obj + s.elem_size, &mut scratch);
+                            }
+                            scratch.sort_unstable();
+                            scratch.dedup();
+                            chunk.edges.extend_from_slice(&scratch);
+                        }
+                        chunk
+                            .offsets
+                            .push(u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX));
+                    }
+                }
+                if let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) {
+                    mem.release(first.start, last.end - first.start);
+                }
+                chunk.edges.shrink_to_fit();
+                chunk
+            })
+            .collect();
+        ObjectGraph {
+            index,
+            chunks: flatten(chunks),
+        }
+    }
+
+    /// Number of objects (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Number of edges (distinct pointers from one object to another).
+    pub fn edge_count(&self) -> usize {
+        self.chunks.iter().map(|c| c.edges.len()).sum()
+    }
+
+    fn id_of(&self, addr: u64) -> Option<u32> {
+        self.index.id_of(addr)
+    }
+
+    /// The graph id of the object containing `address`.
+    pub fn id_of_address(&self, address: u64) -> Option<u32> {
+        self.id_of(address)
+    }
+
+    /// The object with graph id `id`.
+    pub fn object(&self, id: u32) -> Option<mapscope_goruntime::heap::HeapObject> {
+        self.index.object_by_id(id)
+    }
+
+    /// For each of `targets`, the objects with an edge to it (one pass
+    /// over all edges).
+    pub fn predecessors(&self, targets: &[u32]) -> HashMap<u32, Vec<u32>> {
+        let wanted: HashSet<u32> = targets.iter().copied().collect();
+        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+        let n = u32::try_from(self.len()).unwrap_or(u32::MAX);
+        for id in 0..n {
+            for &s in self.succ(id) {
+                if wanted.contains(&s) {
+                    out.entry(s).or_default().push(id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Ids of the objects the given values point into (sorted, unique):
+    /// for roots found precisely (pointer slots already read).
+    pub fn ids_of_values(&self, values: &[u64]) -> Vec<u32> {
+        let mut out: Vec<u32> = values.iter().filter_map(|&v| self.id_of(v)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Objects that words of the given address ranges point into.
+    pub fn scan_ranges(&self, process: &GoProcess, ranges: &[(u64, u64)]) -> Vec<u32> {
+        let mem = process.memory();
+        let mut out: Vec<u32> = ranges
+            .par_iter()
+            .flat_map_iter(|&(lo, hi)| {
+                let mut v = Vec::new();
+                scan_words(mem, &self.index, lo, hi, &mut v);
+                v
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[inline]
+    fn succ(&self, id: u32) -> &[u32] {
+        let c = match self.chunks.as_slice() {
+            [one] => one,
+            many => {
+                let Some(c) = many
+                    .partition_point(|c| c.first_id <= id)
+                    .checked_sub(1)
+                    .and_then(|i| many.get(i))
+                else {
+                    return &[];
+                };
+                c
+            }
+        };
+        if id < c.first_id {
+            return &[];
+        }
+        let i = (id - c.first_id) as usize;
+        let (Some(&a), Some(&b)) = (c.offsets.get(i), c.offsets.get(i + 1)) else {
+            return &[];
+        };
+        c.edges.get(a as usize..b as usize).unwrap_or(&[])
+    }
+
+    /// Bytes of the objects in `set`.
+    fn bytes_of(&self, set: &IdSet) -> u64 {
+        self.index
+            .span_id_ranges()
+            .map(|(_, first, count, size, _)| set.count_range(first, count) * size)
+            .sum()
+    }
+
+    /// The objects reachable from `owned` that the roots cannot reach
+    /// without passing through `owned` (`owned` itself included).
+    fn retained_set(&self, roots: &[u32], owned: &[u64]) -> IdSet {
+        let n = self.len();
+        let owned_ids: Vec<u32> = owned.iter().filter_map(|&a| self.id_of(a)).collect();
+        let mut blocked = IdSet::new(n);
+        for &o in &owned_ids {
+            blocked.insert(o);
+        }
+        let mut reached = IdSet::new(n);
+        let mut stack: Vec<u32> = Vec::new();
+        for &r in roots {
+            if !blocked.contains(r) && reached.insert(r) {
+                stack.push(r);
+            }
+        }
+        while let Some(v) = stack.pop() {
+            for &s in self.succ(v) {
+                if !blocked.contains(s) && reached.insert(s) {
+                    stack.push(s);
+                }
+            }
+        }
+        // Now walk from the owned objects through what the roots missed.
+        let mut mine = IdSet::new(n);
+        for &o in &owned_ids {
+            if mine.insert(o) {
+                stack.push(o);
+            }
+        }
+        while let Some(v) = stack.pop() {
+            for &s in self.succ(v) {
+                if !reached.contains(s) && mine.insert(s) {
+                    stack.push(s);
+                }
+            }
+        }
+        mine
+    }
+
+    /// Bytes of the objects reachable from `owned` that the roots cannot
+    /// reach without passing through `owned`. One walk of the graph per
+    /// call: to measure many structures use [`ObjectGraph::retained_many`].
+    pub fn retained(&self, roots: &[u32], owned: &[u64]) -> u64 {
+        self.bytes_of(&self.retained_set(roots, owned))
+    }
+
+    /// Base addresses (sorted) of the objects [`ObjectGraph::retained`]
+    /// counts: reachable from `owned` but not from the roots without
+    /// passing through `owned`.
+    pub fn retained_objects(&self, roots: &[u32], owned: &[u64]) -> Vec<u64> {
+        let set = self.retained_set(roots, owned);
+        self.addresses_of(&set)
+    }
+
+    fn addresses_of(&self, set: &IdSet) -> Vec<u64> {
+        let mut out = Vec::new();
+        for (si, first, count, _, _) in self.index.span_id_ranges() {
+            if set.count_range(first, count) == 0 {
+                continue;
+            }
+            for (k, obj) in span_objects(&self.index, si).enumerate() {
+                if set.contains(first + k as u32) {
+                    out.push(obj);
+                }
+            }
+        }
+        out
+    }
+
+    /// [`ObjectGraph::retained_objects`] of many structures at once, in
+    /// two walks of the graph instead of one per structure (structures
+    /// without `parent`; see [`ObjectGraph::retained_many`]).
+    pub fn retained_objects_many(&self, roots: &[u32], owned: &[&[u64]]) -> Vec<Vec<u64>> {
+        let structures: Vec<Structure> = owned
+            .iter()
+            .map(|o| Structure {
+                owned: o,
+                parent: None,
+            })
+            .collect();
+        let r = self.retained_many(roots, &structures);
+        (0..owned.len())
+            .into_par_iter()
+            .map(|i| r.objects(i))
+            .collect()
+    }
+
+    /// Retained bytes and objects of many structures, in two walks of the
+    /// graph: the objects the roots reach without passing any structure,
+    /// then every structure's reach, labelling each object with the
+    /// innermost structure that reaches it or [`SHARED`] when unrelated
+    /// structures both do. A label is exact for a structure when every
+    /// other structure the roots reach stays reachable once the structure
+    /// is removed (checked on the small structure-to-structure graph); the
+    /// rare structure for which that fails (another one nested only inside
+    /// it) is measured alone with [`ObjectGraph::retained`]'s walk.
+    pub fn retained_many(&self, roots: &[u32], structures: &[Structure]) -> RetainedMany {
+        let n = self.len();
+        let k = structures.len();
+        let parents: Vec<Option<usize>> = structures
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.parent.filter(|&p| p < k && p != i))
+            .collect();
+        let depth = |mut i: usize| {
+            let mut d = 0;
+            while let Some(p) = parents.get(i).copied().flatten() {
+                d += 1;
+                i = p;
+                if d > MAX_NESTING {
+                    break;
+                }
+            }
+            d
+        };
+        let mut result = RetainedMany {
+            labels: vec![UNSEEN; n],
+            parents: parents.clone(),
+            bytes: vec![0; k],
+            exact: vec![None; k],
+            index: Arc::clone(&self.index),
+        };
+        // Owned objects: outer structures first, so a member overrides its family.
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&i| depth(i));
+        let mut owned = IdSet::new(n);
+        for &i in &order {
+            for &a in structures[i].owned {
+                if let Some(id) = self.id_of(a) {
+                    owned.insert(id);
+                    if let Some(l) = result.labels.get_mut(id as usize) {
+                        if *l == UNSEEN || result_within(&parents, i, *l as usize) {
+                            *l = i as u32;
+                        }
+                    }
+                }
+            }
+        }
+        // Both walks run in parallel on atomic labels: a label only moves up
+        // (unseen → a structure → its family … → shared), so concurrent
+        // updates converge to the same answer as a sequential walk.
+        let labels: Vec<AtomicU32> = std::mem::take(&mut result.labels)
+            .into_iter()
+            .map(AtomicU32::new)
+            .collect();
+        let label = |id: u32| labels.get(id as usize).map_or(SHARED, |l| l.load(Relaxed));
+        // Walk 1: what the roots reach around every structure.
+        let entered: Vec<AtomicBool> = (0..k).map(|_| AtomicBool::new(false)).collect();
+        roots.par_chunks(256).for_each(|chunk| {
+            let mut stack: Vec<u32> = Vec::new();
+            let enter = |id: u32, stack: &mut Vec<u32>| {
+                if owned.contains(id) {
+                    if let Some(e) = entered.get(label(id) as usize) {
+                        e.store(true, Relaxed);
+                    }
+                } else if let Some(l) = labels.get(id as usize) {
+                    if l.compare_exchange(UNSEEN, FROM_ROOTS, Relaxed, Relaxed)
+                        .is_ok()
+                    {
+                        stack.push(id);
+                    }
+                }
+            };
+            for &r in chunk {
+                enter(r, &mut stack);
+            }
+            while let Some(v) = stack.pop() {
+                for &s in self.succ(v) {
+                    enter(s, &mut stack);
+                }
+            }
+        });
+        let entered: Vec<bool> = entered.into_iter().map(AtomicBool::into_inner).collect();
+        // Walk 2: each structure's reach, labels joined up the nesting.
+        let nca = |a: u32, b: u32| -> u32 {
+            if a as usize >= k || b as usize >= k {
+                return SHARED;
+            }
+            let mut x = a as usize;
+            for _ in 0..=MAX_NESTING {
+                if result_within(&parents, b as usize, x) {
+                    return x as u32;
+                }
+                match parents.get(x).copied().flatten() {
+                    Some(p) => x = p,
+                    None => break,
+                }
+            }
+            SHARED
+        };
+        let seeds: Vec<u32> = (0..n as u32).filter(|&id| owned.contains(id)).collect();
+        let links: HashSet<(usize, usize)> = seeds
+            .par_chunks(64)
+            .fold(HashSet::new, |mut links, chunk| {
+                let mut stack: Vec<u32> = chunk.to_vec();
+                while let Some(v) = stack.pop() {
+                    let from = label(v);
+                    for &s in self.succ(v) {
+                        let Some(slot) = labels.get(s as usize) else {
+                            continue;
+                        };
+                        let mut l = slot.load(Relaxed);
+                        if owned.contains(s) {
+                            if (from as usize) < k && l != from {
+                                links.insert((from as usize, l as usize));
+                            }
+                            continue;
+                        }
+                        loop {
+                            let new = match l {
+                                FROM_ROOTS | SHARED => break,
+                                UNSEEN => from,
+                                l if l == from => break,
+                                l => nca(l, from),
+                            };
+                            if new == l {
+                                break;
+                            }
+                            match slot.compare_exchange_weak(l, new, Relaxed, Relaxed) {
+                                Ok(_) => {
+                                    stack.push(s);
+                                    break;
+                                }
+                                Err(now) => l = now,
+                            }
+                        }
+                    }
+                }
+                links
+            })
+            .reduce(HashSet::new, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        let labels: Vec<u32> = labels.into_iter().map(AtomicU32::into_inner).collect();
+        // Bytes per label, then members added to their families.
+        let mut own_bytes = vec![0u64; k];
+        for (_, first, count, size, _) in self.index.span_id_ranges() {
+            for &l in labels
+                .get(first as usize..(first + count) as usize)
+                .unwrap_or(&[])
+            {
+                if let Some(b) = own_bytes.get_mut(l as usize) {
+                    *b += size;
+                }
+            }
+        }
+        result.labels = labels;
+        for (i, &own) in own_bytes.iter().enumerate() {
+            let mut x = i;
+            for _ in 0..=MAX_NESTING {
+                if let Some(b) = result.bytes.get_mut(x) {
+                    *b += own;
+                }
+                match parents.get(x).copied().flatten() {
+                    Some(p) => x = p,
+                    None => break,
+                }
+            }
+        }
+        // Exactness: every structure the roots reach must stay reachable
+        // with structure i (and its members) removed.
+        let mut succ_of: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for &(a, b) in &links {
+            if let Some(v) = succ_of.get_mut(a) {
+                v.push(b);
+            }
+        }
+        let reach = |skip: Option<usize>| -> Vec<bool> {
+            let mut seen = vec![false; k];
+            let mut st: Vec<usize> = Vec::new();
+            for (i, &e) in entered.iter().enumerate() {
+                if e && !skip.is_some_and(|s| result_within(&parents, i, s)) {
+                    seen[i] = true;
+                    st.push(i);
+                }
+            }
+            while let Some(x) = st.pop() {
+                for &y in &succ_of[x] {
+                    if !seen[y] && !skip.is_some_and(|s| result_within(&parents, y, s)) {
+                        seen[y] = true;
+                        st.push(y);
+                    }
+                }
+            }
+            seen
+        };
+        let all = reach(None);
+        // Only a structure with a link out of it (or out of a member) can
+        // have another one nested only inside it: check just those.
+        let linking: Vec<usize> = (0..k).filter(|&j| !succ_of[j].is_empty()).collect();
+        let inexact: Vec<usize> = (0..k)
+            .into_par_iter()
+            .filter(|&i| linking.iter().any(|&j| result_within(&parents, j, i)))
+            .filter(|&i| {
+                let without = reach(Some(i));
+                (0..k).any(|j| all[j] && !without[j] && !result_within(&parents, j, i))
+            })
+            .collect();
+        let measured: Vec<(usize, Vec<u64>, u64)> = inexact
+            .par_iter()
+            .map(|&i| {
+                let set = self.retained_set(roots, structures[i].owned);
+                (i, self.addresses_of(&set), self.bytes_of(&set))
+            })
+            .collect();
+        for (i, objects, bytes) in measured {
+            result.bytes[i] = bytes;
+            result.exact[i] = Some(objects);
+        }
+        result
+    }
+}
+
+/// Joins the build tasks' chunks (consecutive ids, in order) into one, so
+/// that finding an object's edges is two loads; each chunk is freed as soon
+/// as it is copied. Kept apart when the edges outgrow `u32` offsets.
+fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
+    let total: usize = chunks.iter().map(|c| c.edges.len()).sum();
+    let objects: usize = chunks
+        .iter()
+        .map(|c| c.offsets.len().saturating_sub(1))
+        .sum();
+    let contiguous = chunks.first().map_or(true, |c| c.first_id == 0)
+        && chunks.windows(2).all(|w| {
+            w[0].first_id as usize + w[0].offsets.len().saturating_sub(1) == w[1].first_id as usize
+        });
+    if chunks.len() < 2 || total > u32::MAX as usize || !contiguous {
+        return chunks;
+    }
+    let mut offsets: Vec<u32> = Vec::with_capacity(objects + 1);
+    offsets.push(0);
+    let mut edges: Vec<u32> = Vec::with_capacity(total);
+    for c in chunks {
+        let base = edges.len() as u32;
+        offsets.extend(c.offsets.iter().skip(1).map(|&o| base + o));
+        edges.extend_from_slice(&c.edges);
+    }
+    vec![EdgeChunk {
+        first_id: 0,
+        offsets,
+        edges,
+    }]
+}
+
+/// Whether structure `i` is `ancestor` or nested in it.
+fn result_within(parents: &[Option<usize>], mut i: usize, ancestor: usize) -> bool {
+    for _ in 0..=MAX_NESTING {
+        if i == ancestor {
+            return true;
+        }
+        match parents.get(i).copied().flatten() {
+            Some(p) => i = p,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Appends the ids of the objects that aligned words of `[lo, hi)` point
+/// into. Reads whole contiguous pieces of the memory view (no copy);
+/// unreadable pages are skipped.
+fn scan_words(
+    mem: &mapscope_elfcore::ProcessMemory,
+    index: &ObjectIndex,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<u32>,
+) {
+    let (min, max) = index.bounds();
+    if min >= max {
+        return;
+    }
+    let mut a = lo.saturating_add(7) & !7;
+    while a < hi {
+        match mem.contiguous_at(a) {
+            Ok(bytes) => {
+                let n = (bytes.len() as u64).min(hi - a) as usize & !7;
+                if n == 0 {
+                    break;
+                }
+                for w in bytes.get(..n).unwrap_or(&[]).chunks_exact(8) {
+                    let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                    if v >= min && v < max {
+                        if let Some(id) = index.id_of(v) {
+                            out.push(id);
+                        }
+                    }
+                }
+                a += n as u64;
+            }
+            // Skip to the next page.
+            Err(_) => a = (a | 0xfff).saturating_add(1),
+        }
+    }
+}
