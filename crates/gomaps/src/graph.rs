@@ -161,6 +161,20 @@ impl RetainedMany {
         out
     }
 
+    /// Whether structure `i` retains the object containing `address`
+    /// (one of [`RetainedMany::objects`]`(i)`), without listing them.
+    pub fn retains(&self, i: usize, address: u64) -> bool {
+        if let Some(Some(list)) = self.exact.get(i) {
+            let base = self.index.object_at(address).map_or(address, |o| o.address);
+            return list.binary_search(&base).is_ok();
+        }
+        let Some(id) = self.index.id_of(address) else {
+            return false;
+        };
+        let l = self.labels.get(id as usize).copied().unwrap_or(UNSEEN) as usize;
+        l < self.parents.len() && self.within(l, i)
+    }
+
     /// The innermost structure retaining the object at `address`, if any
     /// (structures measured one by one are not reported here).
     pub fn structure_of(&self, address: u64) -> Option<usize> {
@@ -294,15 +308,33 @@ impl ObjectGraph {
     /// For each of `targets`, the objects with an edge to it (one pass
     /// over all edges).
     pub fn predecessors(&self, targets: &[u32]) -> HashMap<u32, Vec<u32>> {
-        let wanted: HashSet<u32> = targets.iter().copied().collect();
-        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut wanted = IdSet::new(self.len());
+        for &t in targets {
+            wanted.insert(t);
+        }
         let n = u32::try_from(self.len()).unwrap_or(u32::MAX);
-        for id in 0..n {
-            for &s in self.succ(id) {
-                if wanted.contains(&s) {
-                    out.entry(s).or_default().push(id);
+        // Parallel over id ranges; each range's pairs come out in id order.
+        let pairs: Vec<(u32, u32)> = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 16)
+            .fold(Vec::new, |mut v, id| {
+                for &s in self.succ(id) {
+                    if wanted.contains(s) {
+                        v.push((s, id));
+                    }
                 }
-            }
+                v
+            })
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (s, id) in pairs {
+            out.entry(s).or_default().push(id);
+        }
+        for v in out.values_mut() {
+            v.sort_unstable();
         }
         out
     }
