@@ -19,8 +19,14 @@ use crate::{MapInstance, MapKind};
 
 pub use crate::graph::{ObjectGraph, RetainedMany, Structure};
 
-/// Family children whose retained bytes are measured one by one.
+/// Family children whose retained bytes are measured one by one (the
+/// largest by storage: members are sorted so before measuring).
 const MEASURED_CHILDREN: usize = 8;
+
+/// How many family members reports list by default (`--children`): a
+/// family of a million maps is summed in its own row; listing every member
+/// would make a report of hundreds of MB that nobody reads.
+pub const LISTED_CHILDREN: usize = 100;
 
 /// Where the path to a map starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,6 +70,18 @@ pub struct FoundMap {
 }
 
 impl FoundMap {
+    /// The members a report lists: the first `limit` (0: all), largest
+    /// storage first, and how many are left out.
+    pub fn listed_children(&self, limit: usize) -> (&[FoundMap], u64) {
+        let n = if limit == 0 {
+            self.children.len()
+        } else {
+            limit.min(self.children.len())
+        };
+        let shown = self.children.get(..n).unwrap_or(&[]);
+        (shown, (self.children.len() - shown.len()) as u64)
+    }
+
     /// A found map as decoded, before its retained bytes are measured;
     /// `owned` holds the base addresses of its storage objects.
     pub(crate) fn new(
@@ -140,6 +158,14 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
         crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps)
     });
     maps.extend(unrooted);
+    // Members largest first: those are measured and listed.
+    for m in &mut maps {
+        m.children.sort_by(|a, b| {
+            b.storage_bytes
+                .cmp(&a.storage_bytes)
+                .then(a.address.cmp(&b.address))
+        });
+    }
     phase("maps: retained sizes", || measure(&graph, &root_ids, &mut maps));
     maps.sort_by_key(|m| std::cmp::Reverse(m.retained_bytes));
     warnings.extend(heap.warnings().iter().take(20).cloned());

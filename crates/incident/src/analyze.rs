@@ -16,7 +16,7 @@ use mapscope_correlate::{
     Severity, SiteValue,
 };
 use mapscope_elfcore::RegionKind;
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind, LISTED_CHILDREN};
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
@@ -35,6 +35,9 @@ pub struct AnalyzeInputs {
     pub smaps: Option<PathBuf>,
     /// cgroup `memory.stat` or `memory.current`.
     pub memory_stat: Option<PathBuf>,
+    /// Family members listed per family (0: all; default
+    /// [`LISTED_CHILDREN`]).
+    pub children: Option<usize>,
 }
 
 impl From<Incident> for AnalyzeInputs {
@@ -45,6 +48,7 @@ impl From<Incident> for AnalyzeInputs {
             profile: i.profile,
             smaps: i.smaps,
             memory_stat: i.memory_stat,
+            children: None,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct MapReport {
     pub storage_bytes: u64,
     pub retained_bytes: Option<u64>,
     pub children: Vec<MapReport>,
+    /// Members not listed in `children`.
+    pub children_omitted: u64,
     pub inuse_space: Option<i64>,
     pub alloc_sites: Vec<AllocSite>,
 }
@@ -244,6 +250,7 @@ pub fn analyze_with_progress(
     });
     all_findings.extend(findings(&map_facts(&process, maps)));
 
+    let listed = inputs.children.unwrap_or(LISTED_CHILDREN);
     let map_rows: Vec<MapReport> = maps
         .iter()
         .enumerate()
@@ -254,7 +261,7 @@ pub fn analyze_with_progress(
                 .get(i)
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]);
-            map_report(m, Some((a, sites)))
+            map_report(m, Some((a, sites)), listed)
         })
         .collect();
     let heap_bytes = heap.in_use_bytes();
@@ -431,7 +438,8 @@ fn root_kind_str(m: &FoundMap) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn map_report(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>) -> MapReport {
+fn map_report(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>, listed: usize) -> MapReport {
+    let (children, children_omitted) = m.listed_children(listed);
     MapReport {
         root: m.root.clone(),
         root_kind: root_kind_str(m),
@@ -444,7 +452,11 @@ fn map_report(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>) -> MapRepor
         growing: m.growing,
         storage_bytes: m.storage_bytes,
         retained_bytes: m.retained_bytes,
-        children: m.children.iter().map(|c| map_report(c, None)).collect(),
+        children: children
+            .iter()
+            .map(|c| map_report(c, None, listed))
+            .collect(),
+        children_omitted,
         inuse_space: attributed.map(|a| a.0),
         alloc_sites: attributed
             .map(|a| a.1.iter().take(10).map(alloc_site).collect())

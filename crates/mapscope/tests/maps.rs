@@ -53,15 +53,49 @@ fn go1_22_maps_match_truth() {
 fn top_limits_and_families_carry_children() {
     let json = run_json("go1.26", &["--top", "3"]);
     assert_eq!(json["maps"].as_array().unwrap().len(), 3);
-    let all = run_json("go1.26", &[]);
-    let fam = all["maps"]
+    let truth = sample("go1.26").truth();
+    let t = truth["maps"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["root"] == "main.smallMaps")
         .unwrap();
+    let members = t["len"].as_u64().unwrap();
+    let family = |json: &Value| -> Value {
+        json["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["root"] == "main.smallMaps")
+            .unwrap()
+            .clone()
+    };
+    // Default: the 100 largest members listed, the rest counted.
+    let fam = family(&run_json("go1.26", &[]));
     assert_eq!(fam["kind"], "map-family");
-    assert_eq!(fam["children"].as_array().unwrap().len(), 2000);
+    assert_eq!(fam["len"].as_u64(), Some(members));
+    let listed = fam["children"].as_array().unwrap();
+    assert_eq!(listed.len(), 100);
+    assert_eq!(fam["children_omitted"].as_u64(), Some(members - 100));
+    let storage: Vec<u64> = listed
+        .iter()
+        .map(|c| c["storage_bytes"].as_u64().unwrap())
+        .collect();
+    assert!(storage.windows(2).all(|w| w[0] >= w[1]), "largest first");
+    // --children 0: every member, each recorded one at its address and len.
+    let fam = family(&run_json("go1.26", &["--children", "0"]));
+    let all = fam["children"].as_array().unwrap();
+    assert_eq!(all.len() as u64, members);
+    assert_eq!(fam["children_omitted"].as_u64(), Some(0));
+    let total_len: u64 = all.iter().map(|c| c["len"].as_u64().unwrap()).sum();
+    assert_eq!(Some(total_len), t["members_total_len"].as_u64());
+    for tc in t["children"].as_array().unwrap() {
+        let c = all
+            .iter()
+            .find(|c| c["address"] == tc["address"])
+            .unwrap_or_else(|| panic!("member {} not listed", tc["address"]));
+        assert_eq!(c["len"], tc["len"]);
+    }
 }
 
 #[test]

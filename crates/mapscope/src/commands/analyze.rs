@@ -30,6 +30,10 @@ pub struct Args {
     /// Show at most N maps (0: all).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// List at most N members per family, largest storage first (0: all);
+    /// the family row always sums all of them.
+    #[arg(long, value_name = "N", default_value_t = mapscope_gomaps::discover::LISTED_CHILDREN)]
+    pub children: usize,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -49,6 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     inputs.profile = or(&args.profile, inputs.profile.take());
     inputs.smaps = or(&args.maps, inputs.smaps.take());
     inputs.memory_stat = or(&args.memory_stat, inputs.memory_stat.take());
+    inputs.children = Some(args.children);
     let report = analyze(&inputs)?;
     mapscope_goruntime::timing::phase("output", || {
         args.out.emit(&document(&report, args.top), &report)

@@ -1,4 +1,4 @@
-//! `mapscope maps CORE [--exe EXE] [--top N] [--expand]`: every map,
+//! `mapscope maps CORE [--exe EXE] [--top N] [--expand] [--children N]`: every map,
 //! `sync.Map` and map family found from the core's roots, sorted by the
 //! bytes each would free (retained bytes). Owns only presentation; the
 //! discovery lives in `mapscope_gomaps::discover`.
@@ -7,7 +7,7 @@ use crate::commands::regions::{format_bytes, hex_addr, open_process, ExeChoice};
 use crate::output::OutputArgs;
 use crate::Outcome;
 use anyhow::Context as _;
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind, LISTED_CHILDREN};
 use mapscope_goruntime::GoProcess;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
@@ -24,9 +24,13 @@ pub struct Args {
     /// Show only the N largest by retained bytes.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
-    /// List every family member in the table (JSON always has them).
+    /// List family members in the table too (JSON always lists them).
     #[arg(long)]
     pub expand: bool,
+    /// List at most N members per family, largest storage first (0: all);
+    /// the family row always sums all of them.
+    #[arg(long, value_name = "N", default_value_t = LISTED_CHILDREN)]
+    pub children: usize,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -55,9 +59,12 @@ struct MapJson {
     storage_bytes: u64,
     retained_bytes: Option<u64>,
     children: Vec<MapJson>,
+    /// Members not listed in `children` (`--children`).
+    children_omitted: u64,
 }
 
-fn map_json(m: &FoundMap) -> MapJson {
+fn map_json(m: &FoundMap, limit: usize) -> MapJson {
+    let (children, children_omitted) = m.listed_children(limit);
     MapJson {
         root: m.root.clone(),
         root_kind: m.root_kind,
@@ -73,7 +80,8 @@ fn map_json(m: &FoundMap) -> MapJson {
             .then(|| m.live_entries as f64 / m.capacity as f64),
         storage_bytes: m.storage_bytes,
         retained_bytes: m.retained_bytes,
-        children: m.children.iter().map(map_json).collect(),
+        children: children.iter().map(|c| map_json(c, limit)).collect(),
+        children_omitted,
     }
 }
 
@@ -113,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     warnings.extend(found.warnings.iter().cloned());
     let report = Report {
         go_version: process.version_string().to_string(),
-        maps: maps.iter().map(map_json).collect(),
+        maps: maps.iter().map(|m| map_json(m, args.children)).collect(),
         warnings: warnings.clone(),
     };
     let mut doc = Document::new();
@@ -134,23 +142,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .left("address");
     for m in &maps {
         row(&mut table, m, "");
-        if args.expand {
-            for c in &m.children {
+        let (listed, omitted) = m.listed_children(args.children);
+        let note = if args.expand {
+            for c in listed {
                 row(&mut table, c, "  ");
             }
-        } else if !m.children.is_empty() {
-            table.row([
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("  ({} members; --expand lists them)", m.children.len()),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            (omitted > 0).then(|| format!("  ({omitted} more members; --children 0 lists all)"))
+        } else {
+            (!m.children.is_empty())
+                .then(|| format!("  ({} members; --expand lists them)", m.children.len()))
+        };
+        if let Some(note) = note {
+            let mut cells: [String; 10] = Default::default();
+            cells[5] = note;
+            table.row(cells);
         }
     }
     doc.table(table);
