@@ -1,6 +1,5 @@
 //! Splitting profile stacks over sampled objects and objects over maps.
 
-use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -21,19 +20,14 @@ pub struct ProfileStack {
     pub site: Site,
 }
 
-/// A sampled live object: the heap object carrying a profile special.
+/// A sampled live object: the heap object carrying a profile special, and
+/// the map (index into the caller's list) that retains it, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampledObject {
     pub address: u64,
     pub size: u64,
     pub bucket: u32,
-}
-
-/// The heap objects of one map: its storage and everything it retains, as
-/// sorted, deduplicated object base addresses.
-#[derive(Clone, Debug, Default)]
-pub struct MapObjects {
-    pub objects: Vec<u64>,
+    pub map: Option<usize>,
 }
 
 /// A site and the bytes attributed from it.
@@ -57,7 +51,8 @@ pub struct Attribution {
     /// Stacks with no sampled live object in the core.
     pub unattributed: i64,
     pub unattributed_sites: Vec<SiteValue>,
-    /// Sampled objects found in more than one map (given to the first).
+    /// Sampled objects found in more than one map (given to the first;
+    /// counted by the caller that decides [`SampledObject::map`]).
     pub shared_objects: u64,
 }
 
@@ -163,33 +158,9 @@ fn sorted_sites(acc: HashMap<Site, i64>) -> Vec<SiteValue> {
 pub fn attribute(
     stacks: &[ProfileStack],
     objects: &[SampledObject],
-    maps: &[MapObjects],
+    maps: usize,
     rate: i64,
 ) -> Attribution {
-    // Object → first map containing it (parallel over maps, merged in order).
-    let owner_lists: Vec<Vec<(u64, usize)>> = maps
-        .par_iter()
-        .enumerate()
-        .map(|(mi, m)| {
-            objects
-                .iter()
-                .filter(|o| m.objects.binary_search(&o.address).is_ok())
-                .map(|o| (o.address, mi))
-                .collect()
-        })
-        .collect();
-    let mut owner: HashMap<u64, usize> = HashMap::new();
-    let mut shared = 0u64;
-    for list in owner_lists {
-        for (a, mi) in list {
-            match owner.entry(a) {
-                std::collections::hash_map::Entry::Occupied(_) => shared += 1,
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(mi);
-                }
-            }
-        }
-    }
     // Bucket → its sampled objects, sorted by address for determinism.
     let mut by_bucket: HashMap<u32, Vec<SampledObject>> = HashMap::new();
     for o in objects {
@@ -201,11 +172,10 @@ pub fn attribute(
     // The same bucket may appear in several file stacks only if the file
     // repeats a stack; each is split on its own.
     let mut out = Attribution {
-        per_map: vec![0; maps.len()],
-        shared_objects: shared,
+        per_map: vec![0; maps],
         ..Default::default()
     };
-    let mut map_sites: Vec<HashMap<Site, i64>> = vec![HashMap::new(); maps.len()];
+    let mut map_sites: Vec<HashMap<Site, i64>> = vec![HashMap::new(); maps];
     let mut unattributed_sites: HashMap<Site, i64> = HashMap::new();
     for s in stacks {
         out.total += s.inuse_space;
@@ -221,8 +191,8 @@ pub fn attribute(
         let weights: Vec<f64> = objs.iter().map(|o| object_weight(o.size, rate)).collect();
         let shares = split_exact(s.inuse_space, &weights);
         for (o, share) in objs.iter().zip(shares) {
-            match owner.get(&o.address) {
-                Some(&mi) => {
+            match o.map {
+                Some(mi) => {
                     if let Some(p) = out.per_map.get_mut(mi) {
                         *p += share;
                     }
@@ -287,27 +257,22 @@ mod tests {
                 address: 0x10,
                 size: 48,
                 bucket: 0,
+                map: Some(0),
             },
             SampledObject {
                 address: 0x20,
                 size: 4096,
                 bucket: 0,
+                map: None,
             },
             SampledObject {
                 address: 0x30,
                 size: 16,
                 bucket: 1,
+                map: Some(1),
             },
         ];
-        let maps = vec![
-            MapObjects {
-                objects: vec![0x10],
-            },
-            MapObjects {
-                objects: vec![0x30, 0x40],
-            },
-        ];
-        let a = attribute(&stacks, &objects, &maps, 4096);
+        let a = attribute(&stacks, &objects, 2, 4096);
         assert_eq!(a.total, 100_003 + 5_001 + 777 + 11);
         assert_eq!(a.attributed() + a.non_map + a.unattributed, a.total);
         assert_eq!(a.per_map[1], 5_001);

@@ -25,7 +25,7 @@
 //! [`Discovery`]'s graph and roots), cross-checking a profile's build
 //! against the executable (`mapscope-incident` does that), rendering.
 
-use crate::attribution::{attribute, Attribution, MapObjects, ProfileStack, SampledObject, Site};
+use crate::attribution::{attribute, Attribution, ProfileStack, SampledObject, Site};
 use mapscope_gomaps::discover::Discovery;
 use mapscope_goruntime::heap::Heap;
 use mapscope_goruntime::timing::phase;
@@ -95,7 +95,6 @@ pub fn join_profile(
 ) -> Joined {
     let mut warnings = Vec::new();
     let rate = heap.mem_profile_rate().unwrap_or(DEFAULT_MEM_PROFILE_RATE);
-    let map_objects = phase("join: map object sets", || map_object_sets(discovery));
     let core = phase("join: core stacks", || core_stacks(process, heap, rate));
 
     let mut source = ProfileSource::Core;
@@ -115,21 +114,31 @@ pub fn join_profile(
         }
     }
 
-    let objects: Vec<SampledObject> = heap
-        .profiled_objects()
-        .iter()
-        .filter_map(|&(addr, bucket)| {
-            let o = heap.object_at(addr)?;
-            Some(SampledObject {
-                address: o.address,
-                size: o.size,
-                bucket,
+    // Each sampled object's map, from discovery's retained-size pass (the
+    // labels it left on every object): no new graph walk.
+    let (objects, shared): (Vec<SampledObject>, u64) = phase("join: sampled objects", || {
+        let found: Vec<(SampledObject, bool)> = heap
+            .profiled_objects()
+            .par_iter()
+            .filter_map(|&(addr, bucket)| {
+                let o = heap.object_at(addr)?;
+                let (map, also) = discovery.map_retaining(o.address);
+                let object = SampledObject {
+                    address: o.address,
+                    size: o.size,
+                    bucket,
+                    map,
+                };
+                Some((object, also))
             })
-        })
-        .collect();
-    let attribution = phase("join: attribute", || {
-        attribute(&stacks, &objects, &map_objects, rate)
+            .collect();
+        let shared = found.iter().filter(|(_, also)| *also).count() as u64;
+        (found.into_iter().map(|(o, _)| o).collect(), shared)
     });
+    let mut attribution = phase("join: attribute", || {
+        attribute(&stacks, &objects, discovery.maps.len(), rate)
+    });
+    attribution.shared_objects = shared;
     Joined {
         attribution,
         source,
@@ -139,25 +148,6 @@ pub fn join_profile(
         matched_by_line,
         warnings,
     }
-}
-
-/// Per map, the heap objects it owns plus those it alone retains.
-fn map_object_sets(discovery: &Discovery) -> Vec<MapObjects> {
-    let graph = &discovery.graph;
-    let root_ids = &discovery.root_ids;
-    // All maps in two graph walks, not one walk per map.
-    let owned: Vec<&[u64]> = discovery.maps.iter().map(|m| m.owned.as_slice()).collect();
-    graph
-        .retained_objects_many(root_ids, &owned)
-        .into_par_iter()
-        .zip(discovery.maps.par_iter())
-        .map(|(mut objects, m)| {
-            objects.extend(m.owned.iter().copied());
-            objects.sort_unstable();
-            objects.dedup();
-            MapObjects { objects }
-        })
-        .collect()
 }
 
 /// The core's buckets as stacks, with the lookup the file matching needs.

@@ -31,7 +31,7 @@ pub mod join;
 
 pub use accounting::{accounting, AccountingInput, Layer};
 pub use attribution::{
-    attribute, object_weight, Attribution, MapObjects, ProfileStack, SampledObject, Site, SiteValue,
+    attribute, object_weight, Attribution, ProfileStack, SampledObject, Site, SiteValue,
 };
 pub use findings::{findings, Finding, MapFacts, Severity};
 pub use join::{join_profile, Joined, ProfileFile, ProfileSource};

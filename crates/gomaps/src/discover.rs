@@ -19,6 +19,8 @@ use crate::{MapInstance, MapKind};
 
 pub use crate::graph::{ObjectGraph, RetainedMany, Structure};
 
+/// Deepest family nesting followed up from a member to its map.
+const MAX_NESTING: usize = 8;
 /// Family children whose retained bytes are measured one by one (the
 /// largest by storage: members are sorted so before measuring).
 const MEASURED_CHILDREN: usize = 8;
@@ -123,6 +125,61 @@ pub struct Discovery {
     pub graph: ObjectGraph,
     /// Graph ids of the objects the roots (globals, live stacks) point at.
     pub root_ids: Vec<u32>,
+    /// The retained-size pass over `maps` (and their first members), kept
+    /// to answer "which map retains this object" without another walk.
+    retained: Option<Retention>,
+}
+
+/// [`RetainedMany`] and how its structures relate to [`Discovery::maps`].
+struct Retention {
+    result: RetainedMany,
+    /// Per structure, its family's structure (members) or `None`.
+    parents: Vec<Option<usize>>,
+    /// Per structure, the index in `maps` of a top-level structure.
+    map_of: Vec<Option<usize>>,
+    /// (map index, structure) of the maps measured alone.
+    alone: Vec<(usize, usize)>,
+}
+
+impl Discovery {
+    /// The map (index into `maps`) that retains the object containing
+    /// `address` — its own storage or an object reachable only through it
+    /// — and whether another map retains it too (then the lowest index is
+    /// given). `(None, false)` for objects of no map.
+    pub fn map_retaining(&self, address: u64) -> (Option<usize>, bool) {
+        let Some(r) = &self.retained else {
+            return (None, false);
+        };
+        let mut found: Option<usize> = None;
+        let mut more = false;
+        let mut note = |mi: usize| match found {
+            None => found = Some(mi),
+            Some(f) if f != mi => {
+                more = true;
+                found = Some(f.min(mi));
+            }
+            Some(_) => {}
+        };
+        if let Some(mut s) = r.result.structure_of(address) {
+            for _ in 0..=MAX_NESTING {
+                match r.parents.get(s).copied().flatten() {
+                    Some(p) => s = p,
+                    None => break,
+                }
+            }
+            if !r.result.measured_alone(s) {
+                if let Some(Some(mi)) = r.map_of.get(s) {
+                    note(*mi);
+                }
+            }
+        }
+        for &(mi, s) in &r.alone {
+            if r.result.retains(s, address) {
+                note(mi);
+            }
+        }
+        (found, more)
+    }
 }
 
 /// Finds every map reachable from the process's roots and measures the
@@ -166,18 +223,45 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
                 .then(a.address.cmp(&b.address))
         });
     }
-    phase("maps: retained sizes", || measure(&graph, &root_ids, &mut maps));
-    maps.sort_by_key(|m| std::cmp::Reverse(m.retained_bytes));
+    let (result, parents, structure_of_map) =
+        phase("maps: retained sizes", || measure(&graph, &root_ids, &mut maps));
+    // Largest first; each map keeps its structure index.
+    let mut order: Vec<(FoundMap, usize)> = maps.into_iter().zip(structure_of_map).collect();
+    order.sort_by_key(|(m, _)| std::cmp::Reverse(m.retained_bytes));
+    let mut map_of = vec![None; parents.len()];
+    let mut alone = Vec::new();
+    for (mi, (_, s)) in order.iter().enumerate() {
+        if let Some(slot) = map_of.get_mut(*s) {
+            *slot = Some(mi);
+        }
+        if result.measured_alone(*s) {
+            alone.push((mi, *s));
+        }
+    }
+    let maps: Vec<FoundMap> = order.into_iter().map(|(m, _)| m).collect();
     warnings.extend(heap.warnings().iter().take(20).cloned());
     Ok(Discovery {
         maps,
         warnings,
         graph,
         root_ids,
+        retained: Some(Retention {
+            result,
+            parents,
+            map_of,
+            alone,
+        }),
     })
 }
 
-fn measure(graph: &ObjectGraph, roots: &[u32], maps: &mut [FoundMap]) {
+/// Measures every map and its first members in one [`RetainedMany`] pass;
+/// returns it with each structure's family (parent) and each map's
+/// structure index.
+fn measure(
+    graph: &ObjectGraph,
+    roots: &[u32],
+    maps: &mut [FoundMap],
+) -> (RetainedMany, Vec<Option<usize>>, Vec<usize>) {
     // Every structure and its first members at once (two graph walks).
     let mut structures: Vec<Structure> = Vec::new();
     for m in maps.iter() {
@@ -194,13 +278,17 @@ fn measure(graph: &ObjectGraph, roots: &[u32], maps: &mut [FoundMap]) {
         }
     }
     let r = graph.retained_many(roots, &structures);
+    let parents: Vec<Option<usize>> = structures.iter().map(|s| s.parent).collect();
+    let mut of_map = Vec::with_capacity(maps.len());
     let mut i = 0;
     for m in maps.iter_mut() {
         m.retained_bytes = Some(r.bytes(i));
+        of_map.push(i);
         i += 1;
         for c in m.children.iter_mut().take(MEASURED_CHILDREN) {
             c.retained_bytes = Some(r.bytes(i));
             i += 1;
         }
     }
+    (r, parents, of_map)
 }

@@ -161,6 +161,12 @@ impl RetainedMany {
         out
     }
 
+    /// Whether structure `i` was measured alone (its objects are listed,
+    /// not labelled): [`RetainedMany::structure_of`] does not report it.
+    pub fn measured_alone(&self, i: usize) -> bool {
+        matches!(self.exact.get(i), Some(Some(_)))
+    }
+
     /// Whether structure `i` retains the object containing `address`
     /// (one of [`RetainedMany::objects`]`(i)`), without listing them.
     pub fn retains(&self, i: usize, address: u64) -> bool {
