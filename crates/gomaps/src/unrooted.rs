@@ -13,12 +13,13 @@
 //! Limits: pointer-free storage (`map[int]int`) and arrays of 512 bytes or
 //! less carry no type in the heap, so they cannot be found this way.
 //!
-//! Owns: finding those maps. Must not touch: the typed root walk or the
-//! graph (discover.rs).
+//! Owns: finding those maps. Must not touch: the typed root walk
+//! (walker.rs) or the graph (graph.rs).
 
 use std::collections::{HashMap, HashSet};
 
 use mapscope_goruntime::heap::Heap;
+use rayon::prelude::*;
 use mapscope_goruntime::GoProcess;
 
 use crate::discover::{FoundMap, RootKind};
@@ -86,12 +87,52 @@ fn runtime_spelling(name: &str) -> String {
     out
 }
 
-/// Heap objects (base address) of every found map, family member and
-/// nested map.
-fn owned_of(maps: &[FoundMap], out: &mut HashSet<u64>) {
-    for m in maps {
-        out.extend(m.owned.iter().copied());
-        owned_of(&m.children, out);
+/// Heap objects already claimed by a map, one bit per graph id (millions
+/// of storage objects on a large heap: no hash set).
+struct Claimed(Vec<u64>);
+
+impl Claimed {
+    /// The objects of every found map, family member and nested map.
+    fn of(graph: &ObjectGraph, maps: &[FoundMap]) -> Claimed {
+        fn ids(graph: &ObjectGraph, maps: &[FoundMap], out: &mut Vec<u32>) {
+            for m in maps {
+                out.extend(m.owned.iter().filter_map(|&a| graph.id_of_address(a)));
+                ids(graph, &m.children, out);
+            }
+        }
+        let per_map: Vec<Vec<u32>> = maps
+            .par_iter()
+            .map(|m| {
+                let mut v = Vec::new();
+                ids(graph, std::slice::from_ref(m), &mut v);
+                v
+            })
+            .collect();
+        let mut set = Claimed(vec![0; graph.len().div_ceil(64)]);
+        for id in per_map.into_iter().flatten() {
+            set.insert_id(id);
+        }
+        set
+    }
+
+    fn insert_id(&mut self, id: u32) {
+        if let Some(w) = self.0.get_mut(id as usize / 64) {
+            *w |= 1 << (id % 64);
+        }
+    }
+
+    fn insert(&mut self, graph: &ObjectGraph, address: u64) {
+        if let Some(id) = graph.id_of_address(address) {
+            self.insert_id(id);
+        }
+    }
+
+    fn contains(&self, graph: &ObjectGraph, address: u64) -> bool {
+        graph.id_of_address(address).is_some_and(|id| {
+            self.0
+                .get(id as usize / 64)
+                .is_some_and(|w| w >> (id % 64) & 1 == 1)
+        })
     }
 }
 
@@ -113,8 +154,7 @@ pub fn unrooted_maps(
     graph: &ObjectGraph,
     found: &[FoundMap],
 ) -> Vec<FoundMap> {
-    let mut owned = HashSet::new();
-    owned_of(found, &mut owned);
+    let mut owned = Claimed::of(graph, found);
     let Some(dwarf) = process.dwarf() else {
         return Vec::new();
     };
@@ -125,7 +165,7 @@ pub fn unrooted_maps(
             continue;
         }
         for o in heap.span_objects(i) {
-            if owned.contains(&o.address) {
+            if owned.contains(graph, o.address) {
                 continue;
             }
             let Some(t) = heap.object_type_address(process, &o) else {
@@ -157,7 +197,7 @@ pub fn unrooted_maps(
     let headers = find_headers(heap, decoder, graph, dwarf, &storage);
     let mut out = Vec::new();
     for ((object, map_name), header) in storage.into_iter().zip(headers) {
-        if owned.contains(&object) {
+        if owned.contains(graph, object) {
             continue;
         }
         let m = match header {
@@ -190,8 +230,10 @@ pub fn unrooted_maps(
         if out.iter().any(|o: &FoundMap| o.address == m.address) {
             continue;
         }
-        owned.extend(m.owned.iter().copied());
-        owned.insert(object);
+        for &a in &m.owned {
+            owned.insert(graph, a);
+        }
+        owned.insert(graph, object);
         out.push(m);
     }
     out
@@ -279,6 +321,8 @@ fn find_headers(
                 }
             }
         }
+        // Storage whose header this level found needs no further level.
+        next.retain(|&(si, _)| found.get(si).is_some_and(Option::is_none));
         frontier = next;
     }
     found
