@@ -8,6 +8,7 @@
 
 mod commands;
 mod output;
+mod threads;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -106,3 +106,24 @@ fn missing_core_exits_2() {
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+#[test]
+fn one_thread_finds_the_same_maps() {
+    // `--jobs 1` runs every parallel pass on one thread: the maps, their
+    // truth-checked fields and retained bytes must not depend on it.
+    let default = run_json("go1.22", &[]);
+    let sequential = run_json("go1.22", &["--jobs", "1"]);
+    assert_eq!(default["maps"], sequential["maps"]);
+    check_truth("go1.22");
+}
+
+#[test]
+fn zero_jobs_is_refused() {
+    let s = sample("go1.22");
+    let out = mapscope_testsupport::run_cli(
+        env!("CARGO_BIN_EXE_mapscope"),
+        &[&"maps", &s.core, &"--exe", &s.exe, &"--jobs", &"0"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--jobs"), "{}", out.stderr);
+}

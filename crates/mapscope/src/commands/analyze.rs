@@ -35,10 +35,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = mapscope_gomaps::discover::LISTED_CHILDREN)]
     pub children: usize,
     #[command(flatten)]
+    pub threads: crate::threads::ThreadArgs,
+    #[command(flatten)]
     pub out: OutputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     let mut inputs = if args.input.is_dir() {
         AnalyzeInputs::from(discover_incident(&args.input)?)
     } else {

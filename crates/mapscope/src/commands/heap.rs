@@ -26,6 +26,8 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     pub top: usize,
     #[command(flatten)]
+    pub threads: crate::threads::ThreadArgs,
+    #[command(flatten)]
     pub out: OutputArgs,
 }
 
@@ -90,6 +92,7 @@ struct Report {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     let choice = match &args.exe {
         Some(p) => ExeChoice::Given(p),
         None => ExeChoice::Discover,

@@ -32,6 +32,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = LISTED_CHILDREN)]
     pub children: usize,
     #[command(flatten)]
+    pub threads: crate::threads::ThreadArgs,
+    #[command(flatten)]
     pub out: OutputArgs,
 }
 
@@ -105,6 +107,7 @@ fn row(table: &mut Table, m: &FoundMap, indent: &str) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     let choice = match &args.exe {
         Some(p) => ExeChoice::Given(p),
         None => ExeChoice::Discover,
