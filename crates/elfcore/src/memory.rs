@@ -373,23 +373,34 @@ impl ProcessMemory {
     /// stays far below the core's size. Whole pages inside the range only;
     /// a no-op for bytes not from a memory-mapped core file.
     pub fn release(&self, addr: u64, len: u64) {
-        let Some(end) = addr.checked_add(len) else {
-            return;
-        };
-        let mut at = addr;
-        while at < end {
-            let Some(i) = self.table.index_of(at) else {
+        self.for_core_file_range(addr, len, |from, n| self.release_file(from, n));
+    }
+
+    /// Tells the kernel this process is about to read the core's bytes of
+    /// `[addr, addr+len)`: their pages are mapped in one call
+    /// (`MADV_POPULATE_READ`, Linux 5.14+) instead of one page fault per
+    /// few pages while scanning. Best effort: without the call (older
+    /// kernels, other systems) nothing happens and reads fault as before.
+    pub fn prefetch(&self, addr: u64, len: u64) {
+        self.for_core_file_range(addr, len, |from, n| self.prefetch_file(from, n));
+    }
+
+    /// Calls `f(file offset, len)` for the core-file bytes of `[addr,
+    /// addr+len)`, piece by piece (unmapped gaps skipped).
+    fn for_core_file_range(&self, addr: u64, len: u64, mut f: impl FnMut(u64, u64)) {
+        let end = addr.saturating_add(len);
+        let pieces = &self.table.pieces;
+        // The first piece ending after `addr`, then each one in order.
+        let first = pieces.partition_point(|p| p.end <= addr);
+        for p in pieces.get(first..).unwrap_or(&[]) {
+            if p.start >= end {
                 break;
-            };
-            let Some(p) = self.table.pieces.get(i) else {
-                break;
-            };
+            }
+            let at = p.start.max(addr);
             let stop = p.end.min(end);
             if let Backing::Core(off) = p.backing {
-                let from = off.saturating_add(at - p.start);
-                self.release_file(from, stop - at);
+                f(off.saturating_add(at - p.start), stop - at);
             }
-            at = stop;
         }
     }
 
@@ -425,6 +436,29 @@ impl ProcessMemory {
                     (hi - lo) as usize,
                 )
             };
+        }
+    }
+
+    fn prefetch_file(&self, offset: u64, len: u64) {
+        const PAGE: u64 = 4096;
+        let file = self.core.mapped();
+        let crate::input::FileBytes::Map(map) = &file.map else {
+            return;
+        };
+        let size = map.len() as u64;
+        // Every page the range touches.
+        let lo = (offset / PAGE) * PAGE;
+        let hi = offset.saturating_add(len).min(size);
+        if hi <= lo {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let _ = map.advise_range(
+                memmap2::Advice::PopulateRead,
+                lo as usize,
+                (hi - lo) as usize,
+            );
         }
     }
 

@@ -12,7 +12,7 @@
 //! - maps without pointers keep their overflow buckets alive through
 //!   `mapextra.overflow`/`oldoverflow` (`*[]*bmap`).
 
-use std::collections::HashSet;
+use crate::addrhash::AddrSet;
 
 use mapscope_goruntime::dwarf::TypeId;
 
@@ -49,7 +49,7 @@ struct Walk<'c, 'd, 'a, L: ?Sized> {
     storage: ClassicStorage,
     entries: Vec<Entry>,
     warnings: Vec<String>,
-    visited: HashSet<u64>,
+    visited: AddrSet,
     overflow_budget: u64,
     overflow_seen: u64,
     /// Primary arrays (start, end): an overflow pointer into them is corrupt.
@@ -286,7 +286,7 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
         },
         entries: Vec::new(),
         warnings: Vec::new(),
-        visited: HashSet::new(),
+        visited: AddrSet::default(),
         // A real map has at most about 2^B overflow buckets per array
         // before a same-size grow; allow old + new, generously.
         overflow_budget: nbuckets

@@ -223,8 +223,9 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
                 .then(a.address.cmp(&b.address))
         });
     }
-    let (result, parents, structure_of_map) =
-        phase("maps: retained sizes", || measure(&graph, &root_ids, &mut maps));
+    let (result, parents, structure_of_map) = phase("maps: retained sizes", || {
+        measure(&graph, &root_ids, &mut maps)
+    });
     // Largest first; each map keeps its structure index.
     let mut order: Vec<(FoundMap, usize)> = maps.into_iter().zip(structure_of_map).collect();
     order.sort_by_key(|(m, _)| std::cmp::Reverse(m.retained_bytes));

@@ -53,6 +53,9 @@ const UNSEEN: u32 = u32::MAX;
 const FROM_ROOTS: u32 = u32::MAX - 1;
 /// Label of an object several unrelated structures reach.
 const SHARED: u32 = u32::MAX - 2;
+/// Objects a graph walk takes from its stack at once (see walk 2 of
+/// [`ObjectGraph::retained_many`]).
+const WALK_BATCH: usize = 64;
 /// Deepest family nesting [`ObjectGraph::retained_many`] follows.
 const MAX_NESTING: usize = 8;
 
@@ -80,6 +83,21 @@ impl IdSet {
             _ => false,
         }
     }
+    /// The members, in increasing order.
+    fn members(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut x = word;
+            std::iter::from_fn(move || {
+                if x == 0 {
+                    return None;
+                }
+                let b = x.trailing_zeros();
+                x &= x - 1;
+                Some(w as u32 * 64 + b)
+            })
+        })
+    }
+
     /// Members among ids `first..first + count`.
     fn count_range(&self, first: u32, count: u32) -> u64 {
         let (mut id, end) = (first as u64, first as u64 + count as u64);
@@ -221,8 +239,6 @@ impl ObjectGraph {
     pub fn build_with(process: &GoProcess, heap: &Heap, pointers: &PointerMaps) -> ObjectGraph {
         let index = heap.object_index();
         let mem = process.memory();
-        // Pages the walks before touched are not needed again soon.
-        mem.release_all();
         let spans = heap.spans();
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         let (mut from, mut bytes) = (0usize, 0u64);
@@ -236,6 +252,20 @@ impl ObjectGraph {
         if from < spans.len() {
             ranges.push((from, spans.len()));
         }
+        // Pages the walks before touched are not needed again soon: all
+        // but the heap chunks', which each task releases once it scanned
+        // them (releasing them now would only make the scan fault them in
+        // again).
+        let mut scanned_to = 0u64;
+        for &(a, b) in &ranges {
+            if let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) {
+                if first.start > scanned_to {
+                    mem.release(scanned_to, first.start - scanned_to);
+                }
+                scanned_to = scanned_to.max(last.end);
+            }
+        }
+        mem.release(scanned_to, u64::MAX - scanned_to);
         let chunks: Vec<EdgeChunk> = ranges
             .par_iter()
             .map(|&(a, b)| {
@@ -244,36 +274,70 @@ impl ObjectGraph {
                     offsets: vec![0],
                     edges: Vec::new(),
                 };
-                // One scratch list per task: no allocation per object.
+                let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) else {
+                    return chunk;
+                };
+                // Map the pages to be scanned (not those of pointer-free
+                // spans, never read) in one call per run of spans rather
+                // than one fault every few pages.
+                let mut run: Option<(u64, u64)> = None;
+                for s in spans.get(a..b).unwrap_or(&[]) {
+                    match run {
+                        _ if s.noscan => {}
+                        Some((lo, hi)) if hi == s.start => run = Some((lo, s.end)),
+                        _ => {
+                            if let Some((lo, hi)) = run {
+                                mem.prefetch(lo, hi.saturating_sub(lo));
+                            }
+                            run = Some((s.start, s.end));
+                        }
+                    }
+                }
+                if let Some((lo, hi)) = run {
+                    mem.prefetch(lo, hi.saturating_sub(lo));
+                }
+                // Scratch lists per task: no allocation per object.
                 let mut scratch: Vec<u32> = Vec::new();
+                let mut values: Vec<u64> = Vec::new();
+                let mut hint = 0usize;
                 for si in a..b {
                     let Some(s) = spans.get(si) else { continue };
+                    if s.noscan {
+                        let count: usize = index
+                            .span_bits(si)
+                            .iter()
+                            .map(|w| w.count_ones() as usize)
+                            .sum();
+                        let at = u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX);
+                        chunk.offsets.extend(std::iter::repeat(at).take(count));
+                        continue;
+                    }
+                    let mut scan = pointers.span_scan(mem, s);
                     for obj in span_objects(&index, si) {
-                        if !s.noscan {
-                            scratch.clear();
-                            // Precise where the runtime's pointer bitmaps
-                            // say which words are pointers (crate::pointers).
-                            let precise = pointers.scan_object(mem, s, obj, |v| {
-                                if let Some(id) = index.id_of(v) {
+                        scratch.clear();
+                        values.clear();
+                        // Precise where the runtime's pointer bitmaps say
+                        // which words are pointers (crate::pointers).
+                        if pointers.scan_in_span(mem, s, &mut scan, obj, &mut values) {
+                            for &v in &values {
+                                if let Some(id) = index.id_near(&mut hint, v) {
                                     scratch.push(id);
                                 }
-                            });
-                            if !precise {
-                                scan_words(mem, &index, obj, obj + s.elem_size, &mut scratch);
                             }
+                        } else {
+                            scan_words(mem, &index, obj, obj + s.elem_size, &mut scratch);
+                        }
+                        if scratch.len() > 1 {
                             scratch.sort_unstable();
                             scratch.dedup();
-                            chunk.edges.extend_from_slice(&scratch);
                         }
+                        chunk.edges.extend_from_slice(&scratch);
                         chunk
                             .offsets
                             .push(u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX));
                     }
                 }
-                if let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) {
-                    mem.release(first.start, last.end - first.start);
-                }
-                chunk.edges.shrink_to_fit();
+                mem.release(first.start, last.end.saturating_sub(first.start));
                 chunk
             })
             .collect();
@@ -393,6 +457,19 @@ impl ObjectGraph {
             return &[];
         };
         c.edges.get(a as usize..b as usize).unwrap_or(&[])
+    }
+
+    /// Asks the CPU to start loading the edge range of `id` (a hint only).
+    #[inline(always)]
+    fn prefetch_succ(&self, id: u32) {
+        if let [c] = self.chunks.as_slice() {
+            if let Some(o) = c
+                .offsets
+                .get((id as usize).wrapping_sub(c.first_id as usize))
+            {
+                prefetch(o);
+            }
+        }
     }
 
     /// Bytes of the objects in `set`.
@@ -530,14 +607,22 @@ impl ObjectGraph {
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by_key(|&i| depth(i));
         let mut owned = IdSet::new(n);
+        let mut ids: Vec<u32> = Vec::new();
         for &i in &order {
-            for &a in structures[i].owned {
-                if let Some(id) = self.id_of(a) {
-                    owned.insert(id);
-                    if let Some(l) = result.labels.get_mut(id as usize) {
-                        if *l == UNSEEN || result_within(&parents, i, *l as usize) {
-                            *l = i as u32;
-                        }
+            // The lookups in parallel, the labels in order.
+            ids.clear();
+            ids.par_extend(
+                structures[i]
+                    .owned
+                    .par_iter()
+                    .with_min_len(1 << 12)
+                    .filter_map(|&a| self.id_of(a)),
+            );
+            for &id in &ids {
+                owned.insert(id);
+                if let Some(l) = result.labels.get_mut(id as usize) {
+                    if *l == UNSEEN || result_within(&parents, i, *l as usize) {
+                        *l = i as u32;
                     }
                 }
             }
@@ -552,28 +637,33 @@ impl ObjectGraph {
         let label = |id: u32| labels.get(id as usize).map_or(SHARED, |l| l.load(Relaxed));
         // Walk 1: what the roots reach around every structure.
         let entered: Vec<AtomicBool> = (0..k).map(|_| AtomicBool::new(false)).collect();
-        roots.par_chunks(256).for_each(|chunk| {
-            let mut stack: Vec<u32> = Vec::new();
-            let enter = |id: u32, stack: &mut Vec<u32>| {
-                if owned.contains(id) {
-                    if let Some(e) = entered.get(label(id) as usize) {
-                        e.store(true, Relaxed);
-                    }
-                } else if let Some(l) = labels.get(id as usize) {
-                    if l.compare_exchange(UNSEEN, FROM_ROOTS, Relaxed, Relaxed)
-                        .is_ok()
-                    {
-                        stack.push(id);
-                    }
+        let enter = |id: u32, stack: &mut Vec<u32>| {
+            if owned.contains(id) {
+                if let Some(e) = entered.get(label(id) as usize) {
+                    e.store(true, Relaxed);
                 }
-            };
-            for &r in chunk {
-                enter(r, &mut stack);
+            } else if let Some(l) = labels.get(id as usize) {
+                if l.compare_exchange(UNSEEN, FROM_ROOTS, Relaxed, Relaxed)
+                    .is_ok()
+                {
+                    stack.push(id);
+                }
             }
-            while let Some(v) = stack.pop() {
-                for &s in self.succ(v) {
-                    enter(s, &mut stack);
+        };
+        let step = |v: u32, stack: &mut Vec<u32>| {
+            for &s in self.succ(v) {
+                enter(s, stack);
+            }
+        };
+        // A few roots may lead to most of the heap: the walk splits its
+        // stack between the threads as it grows.
+        rayon::scope(|scope| {
+            for chunk in roots.chunks(256) {
+                let mut stack: Vec<u32> = Vec::new();
+                for &r in chunk {
+                    enter(r, &mut stack);
                 }
+                scope.spawn(|scope| walk_split(scope, stack, &step));
             }
         });
         let entered: Vec<bool> = entered.into_iter().map(AtomicBool::into_inner).collect();
@@ -594,18 +684,35 @@ impl ObjectGraph {
             }
             SHARED
         };
-        let seeds: Vec<u32> = (0..n as u32).filter(|&id| owned.contains(id)).collect();
+        let seeds: Vec<u32> = owned.members().collect();
         let links: HashSet<(usize, usize)> = seeds
             .par_chunks(64)
             .fold(HashSet::new, |mut links, chunk| {
                 let mut stack: Vec<u32> = chunk.to_vec();
-                while let Some(v) = stack.pop() {
-                    let from = label(v);
-                    for &s in self.succ(v) {
+                // Objects are taken from the stack a batch at a time and
+                // each step's loads (edge ranges, edges, successors'
+                // labels) are issued for the whole batch before they are
+                // used: the cache misses overlap instead of following one
+                // another. Labels only move up, so the order of the
+                // updates does not change where they end.
+                let mut ranges: Vec<(u32, &[u32])> = Vec::with_capacity(WALK_BATCH);
+                let mut pending: Vec<(u32, u32, u32)> = Vec::new();
+                while !stack.is_empty() {
+                    let from_at = stack.len().saturating_sub(WALK_BATCH);
+                    ranges.clear();
+                    ranges.extend(stack.drain(from_at..).map(|v| (label(v), self.succ(v))));
+                    pending.clear();
+                    for &(from, succ) in &ranges {
+                        pending.extend(succ.iter().map(|&s| (s, from, UNSEEN)));
+                    }
+                    for p in pending.iter_mut() {
+                        p.2 = label(p.0);
+                    }
+                    for &(s, from, seen) in &pending {
                         let Some(slot) = labels.get(s as usize) else {
                             continue;
                         };
-                        let mut l = slot.load(Relaxed);
+                        let mut l = seen;
                         if owned.contains(s) {
                             if (from as usize) < k && l != from {
                                 links.insert((from as usize, l as usize));
@@ -624,6 +731,9 @@ impl ObjectGraph {
                             }
                             match slot.compare_exchange_weak(l, new, Relaxed, Relaxed) {
                                 Ok(_) => {
+                                    // Its edge range is read when the
+                                    // next batch is taken.
+                                    self.prefetch_succ(s);
                                     stack.push(s);
                                     break;
                                 }
@@ -734,19 +844,69 @@ fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
     if chunks.len() < 2 || total > u32::MAX as usize || !contiguous {
         return chunks;
     }
-    let mut offsets: Vec<u32> = Vec::with_capacity(objects + 1);
-    offsets.push(0);
-    let mut edges: Vec<u32> = Vec::with_capacity(total);
+    // Each chunk's offsets and edges go to their place in the joined
+    // arrays, in parallel (the arrays start zeroed: fresh pages, no fill).
+    let mut offsets: Vec<u32> = vec![0; objects + 1];
+    let mut edges: Vec<u32> = vec![0; total];
+    let mut jobs = Vec::with_capacity(chunks.len());
+    let (mut offsets_rest, mut edges_rest) = (&mut offsets[1..], &mut edges[..]);
+    let mut base = 0u32;
     for c in chunks {
-        let base = edges.len() as u32;
-        offsets.extend(c.offsets.iter().skip(1).map(|&o| base + o));
-        edges.extend_from_slice(&c.edges);
+        let (o, rest) =
+            std::mem::take(&mut offsets_rest).split_at_mut(c.offsets.len().saturating_sub(1));
+        offsets_rest = rest;
+        let (e, rest) = std::mem::take(&mut edges_rest).split_at_mut(c.edges.len());
+        edges_rest = rest;
+        jobs.push((c, base, o, e));
+        base += u32::try_from(jobs.last().map_or(0, |j| j.0.edges.len())).unwrap_or(0);
     }
+    jobs.into_par_iter().for_each(|(c, base, o, e)| {
+        for (to, &from) in o.iter_mut().zip(c.offsets.iter().skip(1)) {
+            *to = base + from;
+        }
+        e.copy_from_slice(&c.edges);
+    });
     vec![EdgeChunk {
         first_id: 0,
         offsets,
         edges,
     }]
+}
+
+/// Starts loading the cache line of `x`; nothing else happens.
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    // SAFETY: a prefetch is a hint that never faults or changes memory;
+    // the address comes from a live reference anyway.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast(),
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
+/// Stack size at which [`walk_split`] hands half of its stack to another
+/// task.
+const SPLIT_AT: usize = 4096;
+
+/// Pops objects off `stack` and calls `step` on each (which pushes what
+/// is to be visited next) until the stack is empty; whenever the stack
+/// reaches [`SPLIT_AT`] entries, half of it becomes a new task of `scope`
+/// that an idle thread can take.
+fn walk_split<'s, F>(scope: &rayon::Scope<'s>, mut stack: Vec<u32>, step: &'s F)
+where
+    F: Fn(u32, &mut Vec<u32>) + Sync,
+{
+    while let Some(v) = stack.pop() {
+        step(v, &mut stack);
+        if stack.len() >= SPLIT_AT {
+            let half = stack.split_off(stack.len() / 2);
+            scope.spawn(move |scope| walk_split(scope, half, step));
+        }
+    }
 }
 
 /// Whether structure `i` is `ancestor` or nested in it.

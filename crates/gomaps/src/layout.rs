@@ -26,8 +26,20 @@ pub struct FieldSpec {
 impl FieldSpec {
     /// Reads the field (1, 2, 4 or 8 bytes, little-endian) from a struct's
     /// bytes; `None` if out of range.
+    #[inline]
     pub fn get(&self, bytes: &[u8]) -> Option<u64> {
         let start = usize::try_from(self.offset).ok()?;
+        // The usual sizes without a variable-length copy.
+        fn array<const N: usize>(bytes: &[u8], start: usize) -> Option<[u8; N]> {
+            bytes.get(start..start.checked_add(N)?)?.try_into().ok()
+        }
+        match self.size {
+            8 => return array::<8>(bytes, start).map(u64::from_le_bytes),
+            4 => return array::<4>(bytes, start).map(|a| u64::from(u32::from_le_bytes(a))),
+            2 => return array::<2>(bytes, start).map(|a| u64::from(u16::from_le_bytes(a))),
+            1 => return bytes.get(start).map(|&b| u64::from(b)),
+            _ => {}
+        }
         let len = usize::try_from(self.size).ok()?;
         let raw = bytes.get(start..start.checked_add(len)?)?;
         let mut buf = [0u8; 8];
@@ -723,6 +735,19 @@ mod tests {
             Some(0x0908070605040302)
         );
         assert_eq!(FieldSpec { offset: 2, size: 8 }.get(&bytes), None);
+        assert_eq!(
+            FieldSpec { offset: 5, size: 4 }.get(&bytes),
+            Some(0x09080706)
+        );
+        assert_eq!(FieldSpec { offset: 6, size: 4 }.get(&bytes), None);
+        assert_eq!(FieldSpec { offset: 8, size: 2 }.get(&bytes), None);
+        assert_eq!(FieldSpec { offset: 9, size: 1 }.get(&bytes), None);
+        assert_eq!(FieldSpec { offset: 0, size: 3 }.get(&bytes), Some(0x030201));
+        assert_eq!(
+            FieldSpec { offset: 0, size: 9 }.get(&bytes),
+            Some(0x0807060504030201)
+        );
+        assert_eq!(FieldSpec { offset: 0, size: 0 }.get(&bytes), Some(0));
         assert_eq!(
             FieldSpec {
                 offset: u64::MAX,

@@ -23,11 +23,12 @@
 //! actually holds. Every offset comes from DWARF ([`layout`]); no Go
 //! version number is tested anywhere.
 
+mod addrhash;
 mod alloc;
 mod classic;
 pub mod discover;
-pub mod graph;
 mod error;
+pub mod graph;
 pub mod layout;
 mod model;
 pub mod pointers;
@@ -282,21 +283,91 @@ impl<'a> MapDecoder<'a> {
         options: DecodeOptions,
     ) -> Result<MapInstance, MapError> {
         let layout = self.map_layout(id, map)?;
+        self.decode_with_layout(id, map, &layout, self.type_name(id), addr, heap, options)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decode_with_layout<L: AllocationLookup + ?Sized>(
+        &self,
+        id: TypeId,
+        map: &MapType,
+        layout: &MapLayout,
+        type_name: String,
+        addr: u64,
+        heap: &L,
+        options: DecodeOptions,
+    ) -> Result<MapInstance, MapError> {
         let ctx = Ctx {
             decoder: self,
             reader: Reader::new(self.mem),
             options,
         };
-        let mut instance = match layout.as_ref() {
+        let mut instance = match layout {
             MapLayout::Classic(l) => classic::decode(&ctx, l, addr, heap)?,
             MapLayout::Swiss(l) => swiss::decode(&ctx, l, addr, heap)?,
         };
-        instance.type_name = self.type_name(id);
+        instance.type_name = type_name;
         instance.map_type = id;
         instance.key_type = map.key;
         instance.elem_type = map.value;
         Ok(instance)
     }
+
+    /// Resolves `ty` once for decoding many maps of it (a family's
+    /// members): [`MapDecoder::decode_prepared`] then skips the target,
+    /// layout-cache (a lock and a shared counter: contended between
+    /// threads) and name lookups of [`MapDecoder::decode`], with the same
+    /// result.
+    pub(crate) fn prepare(&self, ty: TypeId) -> Prepared {
+        if let Some(MapTarget::Map { id, map }) = self.target(ty) {
+            if let Ok(layout) = self.map_layout(id, &map) {
+                return Prepared::Map {
+                    id,
+                    map,
+                    layout,
+                    type_name: self.type_name(id),
+                };
+            }
+        }
+        Prepared::Other(ty)
+    }
+
+    /// [`MapDecoder::decode`] of the map at `addr` with a type prepared
+    /// by [`MapDecoder::prepare`].
+    pub(crate) fn decode_prepared<L: AllocationLookup + ?Sized>(
+        &self,
+        prepared: &Prepared,
+        addr: u64,
+        heap: &L,
+    ) -> Result<MapInstance, MapError> {
+        match prepared {
+            Prepared::Map {
+                id,
+                map,
+                layout,
+                type_name,
+            } => {
+                if addr == 0 {
+                    return Err(MapError::Nil);
+                }
+                let name = type_name.clone();
+                self.decode_with_layout(*id, map, layout, name, addr, heap, self.options)
+            }
+            Prepared::Other(ty) => self.decode(*ty, addr, heap),
+        }
+    }
+}
+
+/// A type resolved by [`MapDecoder::prepare`]: a map type with its layout,
+/// or anything else (decoded the ordinary way).
+pub(crate) enum Prepared {
+    Map {
+        id: TypeId,
+        map: MapType,
+        layout: Arc<MapLayout>,
+        type_name: String,
+    },
+    Other(TypeId),
 }
 
 /// Per-decode context shared by the implementation modules.
@@ -328,7 +399,7 @@ impl<'a> Ctx<'_, 'a> {
         address: u64,
         requested: u64,
         pointerful: bool,
-    ) -> bool {
+    ) {
         set.add(
             heap,
             &self.decoder.classes,

@@ -304,6 +304,146 @@ impl PointerMaps {
         })
     }
 
+    /// What the objects of `span` share when scanned one after another
+    /// ([`PointerMaps::scan_in_span`]): the span's bytes, its heap bits or
+    /// large type, looked up once instead of once per object.
+    pub fn span_scan<'m>(&'m self, mem: &'m ProcessMemory, span: &Span) -> SpanScan<'m> {
+        let bytes = usize::try_from(span.end.saturating_sub(span.start))
+            .ok()
+            .and_then(|n| mem.bytes(span.start, n).ok());
+        let kind = if span.noscan {
+            SpanKind::None
+        } else if !self.heap_bits_in_span {
+            SpanKind::PerObject
+        } else if span.size_class != 0 && !span.has_header && span.elem_size <= self.header_min {
+            // As object_scan: the heap bits at the end of the span.
+            let span_bytes = span.end.saturating_sub(span.start);
+            let bitmap_bytes = span_bytes / 64;
+            let inline = if span.elem_size >= 16 {
+                self.inline_mark_bytes
+            } else {
+                0
+            };
+            span.end
+                .checked_sub(bitmap_bytes)
+                .and_then(|a| a.checked_sub(inline))
+                .and_then(|at| mem.bytes(at, bitmap_bytes as usize).ok())
+                .map_or(SpanKind::Conservative, SpanKind::Bits)
+        } else if span.size_class == 0 {
+            match self.masks.get(&span.large_type) {
+                Some(Some(mask)) if span.large_type != 0 => SpanKind::Typed(mask),
+                _ => SpanKind::Conservative,
+            }
+        } else if span.has_header {
+            SpanKind::Header
+        } else {
+            SpanKind::Conservative
+        };
+        SpanScan {
+            start: span.start,
+            elem_size: span.elem_size,
+            bytes,
+            kind,
+            last_type: None,
+        }
+    }
+
+    /// [`PointerMaps::scan_object`] for an object of the span `scan` was
+    /// made for: appends the values of its pointer words to `out` (in word
+    /// order) and says whether that was precise; when not, nothing is
+    /// appended and the caller scans conservatively.
+    pub fn scan_in_span<'m>(
+        &'m self,
+        mem: &'m ProcessMemory,
+        span: &Span,
+        scan: &mut SpanScan<'m>,
+        object: u64,
+        out: &mut Vec<u64>,
+    ) -> bool {
+        let elem_size = scan.elem_size;
+        let end = object.saturating_add(elem_size);
+        // The object's bytes: a slice of the span's when they lie inside.
+        let from_span = object
+            .checked_sub(scan.start)
+            .and_then(|o| usize::try_from(o).ok())
+            .zip(usize::try_from(elem_size).ok())
+            .and_then(|(o, n)| scan.bytes?.get(o..o.checked_add(n)?));
+        let bytes = match from_span {
+            Some(b) => Some(b),
+            None => mem.bytes(object, elem_size as usize).ok(),
+        };
+        let mut push = |a: u64| {
+            let v = match bytes {
+                Some(b) => word_in(b, a - object),
+                None => mem.read_u64(a).ok(),
+            };
+            if let Some(v) = v {
+                out.push(v);
+            }
+        };
+        match scan.kind {
+            SpanKind::None => true,
+            SpanKind::Conservative => false,
+            SpanKind::PerObject => {
+                let s = self.object_scan(mem, object, span);
+                for_each_pointer_word(&s, object, end, push)
+            }
+            SpanKind::Bits(bitmap) => {
+                let first = object.saturating_sub(scan.start) / 8;
+                let words = elem_size / 8;
+                let from = (first / 8) as usize;
+                let to = ((first + words).div_ceil(8)) as usize;
+                let Some(bits) = bitmap.get(from..to) else {
+                    return false;
+                };
+                let base = scan.start.saturating_add((first / 8) * 64);
+                'bytes: for (i, &byte) in bits.iter().enumerate() {
+                    let mut x = byte;
+                    while x != 0 {
+                        let w = i as u64 * 8 + x.trailing_zeros() as u64;
+                        x &= x - 1;
+                        let Some(a) = base.checked_add(w * 8) else {
+                            break 'bytes;
+                        };
+                        if a >= object && a < end {
+                            push(a);
+                        }
+                    }
+                }
+                true
+            }
+            SpanKind::Typed(mask) => {
+                tiled_pointer_words(mask, object, object, end, &mut push);
+                true
+            }
+            SpanKind::Header => {
+                let typ = match bytes.and_then(|b| word_in(b, 0)) {
+                    Some(t) => t,
+                    None => match mem.read_u64(object) {
+                        Ok(t) => t,
+                        Err(_) => return false,
+                    },
+                };
+                if typ == 0 {
+                    return false;
+                }
+                let mask = match scan.last_type {
+                    Some((t, m)) if t == typ => m,
+                    _ => {
+                        let m = self.masks.get(&typ).and_then(|m| m.as_ref());
+                        scan.last_type = Some((typ, m));
+                        m
+                    }
+                };
+                let Some(mask) = mask else {
+                    return false;
+                };
+                tiled_pointer_words(mask, object.wrapping_add(8), object, end, &mut push);
+                true
+            }
+        }
+    }
+
     /// How to scan the object at `object` of `span`.
     pub fn object_scan<'s>(
         &'s self,
@@ -440,6 +580,69 @@ pub fn for_each_pointer_word(
             true
         }
     }
+}
+
+/// The words of a [`ObjectScan::Typed`] scan (`mask` tiled from `base`,
+/// limited to `[lo, hi)`), as [`for_each_pointer_word`] finds them, set
+/// bits only.
+#[inline]
+fn tiled_pointer_words(mask: &TypeMask, base: u64, lo: u64, hi: u64, f: &mut impl FnMut(u64)) {
+    if mask.size == 0 || mask.ptr_bytes == 0 {
+        return;
+    }
+    let mut elem = base;
+    while elem < hi {
+        'bytes: for (i, &byte) in mask.bits.iter().enumerate() {
+            let mut x = byte;
+            while x != 0 {
+                let off = (i as u64 * 8 + x.trailing_zeros() as u64) * 8;
+                x &= x - 1;
+                if off >= mask.ptr_bytes {
+                    break 'bytes;
+                }
+                match elem.checked_add(off).filter(|&a| a < hi) {
+                    Some(a) => {
+                        if a >= lo {
+                            f(a)
+                        }
+                    }
+                    None => break 'bytes,
+                }
+            }
+        }
+        let Some(next) = elem.checked_add(mask.size) else {
+            break;
+        };
+        elem = next;
+    }
+}
+
+/// Span-level facts shared by the objects of one span
+/// ([`PointerMaps::span_scan`]).
+pub struct SpanScan<'m> {
+    start: u64,
+    elem_size: u64,
+    /// The span's bytes, when they are in one piece of the image.
+    bytes: Option<&'m [u8]>,
+    kind: SpanKind<'m>,
+    /// The last header type seen and its mask.
+    last_type: Option<(u64, Option<&'m TypeMask>)>,
+}
+
+#[derive(Clone, Copy)]
+enum SpanKind<'m> {
+    /// Pointer-free.
+    None,
+    /// The span's heap bits (one per word of the span).
+    Bits(&'m [u8]),
+    /// A large object of a known type.
+    Typed(&'m TypeMask),
+    /// The type is in each object's malloc header.
+    Header,
+    /// No precise information.
+    Conservative,
+    /// Go 1.21's arena bitmap: looked up per object.
+    PerObject,
 }
 
 fn word_in(bytes: &[u8], offset: u64) -> Option<u64> {

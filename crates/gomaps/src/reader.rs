@@ -71,6 +71,14 @@ impl<'a> Reader<'a> {
 
     /// Whether `[addr, addr+len)` is readable in full.
     pub fn readable(&self, addr: u64, len: u64) -> bool {
+        // Inside the cached piece (readable bytes): no search.
+        let (start, slice) = self.cache.get();
+        let piece = slice.len() as u64;
+        if let Some(off) = addr.checked_sub(start) {
+            if off < piece && off.checked_add(len).is_some_and(|end| end <= piece) {
+                return true;
+            }
+        }
         self.mem.is_readable(addr, len)
     }
 }

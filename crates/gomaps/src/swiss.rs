@@ -6,7 +6,7 @@
 //! (tombstone), 0x00–0x7F full. Growth replaces or splits a table at once,
 //! so a Swiss map is never "growing".
 
-use std::collections::HashSet;
+use crate::addrhash::AddrSet;
 
 use mapscope_goruntime::dwarf::TypeId;
 
@@ -26,6 +26,20 @@ const CTRL_DELETED: u8 = 0xFE;
 const MAX_DIR_LEN: u64 = 1 << 24;
 /// A table's capacity is a uint16: at most 8192 groups.
 const MAX_TABLE_GROUPS: u64 = 1 << 13;
+
+/// The top bit of each byte of a control word (clear: a full slot).
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// The low seven bits of each byte.
+const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// How many of the 8 bytes of `word` equal `byte` (no carry crosses a
+/// byte: exact).
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    // Top bit of each byte set iff the byte of x is nonzero.
+    let nonzero = ((x & LOW_BITS) + LOW_BITS) | x;
+    u64::from((!nonzero & HIGH_BITS).count_ones())
+}
 
 #[derive(Default)]
 struct Counts {
@@ -56,6 +70,9 @@ impl<L: AllocationLookup + ?Sized> Walk<'_, '_, '_, L> {
     fn scan_groups(&mut self, data: u64, n: u64) -> Counts {
         let mut counts = Counts::default();
         let g = self.group;
+        // Without indirect cells or entries to record, full slots need no
+        // visit: count the control bytes a word at a time.
+        let visit_full = g.indirect_key || g.indirect_elem || self.ctx.options.collect_entries;
         for i in 0..n {
             let group = data + i * g.size;
             let bytes = match self.ctx.reader.bytes(group, g.size as usize) {
@@ -71,6 +88,16 @@ impl<L: AllocationLookup + ?Sized> Walk<'_, '_, '_, L> {
             }
             .get(&bytes)
             .unwrap_or(0);
+            if !visit_full {
+                let full = u64::from((!ctrl & HIGH_BITS).count_ones());
+                let deleted = bytes_equal(ctrl, CTRL_DELETED);
+                let empty = bytes_equal(ctrl, CTRL_EMPTY);
+                counts.full += full;
+                counts.deleted += deleted;
+                counts.empty += empty;
+                counts.invalid += SLOTS - full - deleted - empty;
+                continue;
+            }
             for j in 0..SLOTS {
                 let c = (ctrl >> (8 * j)) as u8;
                 if c & 0x80 == 0 {
@@ -261,7 +288,7 @@ pub(crate) fn decode<L: AllocationLookup + ?Sized>(
             dir_bytes,
             true,
         );
-        let mut seen: HashSet<u64> = HashSet::new();
+        let mut seen = AddrSet::default();
         for i in 0..dir_len {
             let table = match ctx.reader.u64(header.dir_ptr + i * 8) {
                 Ok(t) => t,
@@ -429,4 +456,48 @@ fn decode_table<L: AllocationLookup + ?Sized>(
     storage.invalid += c.invalid;
     storage.growth_left += u64::from(t.growth_left);
     storage.table_list.push(t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time counts equal the byte-by-byte classification.
+    #[test]
+    fn control_word_counts() {
+        let specials = [0x00u8, 0x01, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0xfd];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..20_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let word = if round % 2 == 0 {
+                state
+            } else {
+                // Words made of the interesting bytes only.
+                (0..8).fold(0u64, |w, j| {
+                    let pick = (state >> (j * 4)) as usize % specials.len();
+                    w | u64::from(specials[pick]) << (j * 8)
+                })
+            };
+            let (mut full, mut deleted, mut empty) = (0, 0, 0);
+            for j in 0..8 {
+                let c = (word >> (8 * j)) as u8;
+                if c & 0x80 == 0 {
+                    full += 1;
+                } else if c == CTRL_DELETED {
+                    deleted += 1;
+                } else if c == CTRL_EMPTY {
+                    empty += 1;
+                }
+            }
+            assert_eq!(
+                u64::from((!word & HIGH_BITS).count_ones()),
+                full,
+                "{word:#x}"
+            );
+            assert_eq!(bytes_equal(word, CTRL_DELETED), deleted, "{word:#x}");
+            assert_eq!(bytes_equal(word, CTRL_EMPTY), empty, "{word:#x}");
+        }
+    }
 }

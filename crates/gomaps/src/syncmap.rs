@@ -11,11 +11,12 @@
 //!   for full hash collisions. Walked iteratively, cycle-checked, with
 //!   bounded depth.
 
-use std::collections::HashSet;
-
+use mapscope_elfcore::ReadError;
 use mapscope_goruntime::dwarf::TypeId;
+use rayon::prelude::*;
 
-use crate::alloc::{AllocationLookup, ObjectSet, StorageKind};
+use crate::addrhash::AddrSet;
+use crate::alloc::{Allocation, AllocationLookup, ObjectSet, StorageKind};
 use crate::error::MapError;
 use crate::layout::{FieldSpec, HashTrieLayout, ReadDirtyLayout, SyncMapLayout};
 use crate::model::{
@@ -28,6 +29,8 @@ use crate::{finish_objects, Ctx, DecodeOptions, MapDecoder};
 const MAX_TRIE_DEPTH: u64 = 17;
 /// Entries sharing one full 64-bit hash: a real chain is tiny.
 const MAX_OVERFLOW_CHAIN: u64 = 1 << 16;
+/// Warnings kept per `sync.Map`.
+const MAX_TRIE_WARNINGS: usize = 32;
 
 pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     decoder: &MapDecoder<'_>,
@@ -234,6 +237,269 @@ fn read_dirty<L: AllocationLookup + ?Sized>(
     Ok(instance)
 }
 
+/// A lookup whose answer for one address is already known (looked up
+/// ahead of time, see [`TrieState::visit`]).
+struct Known<'l, L: ?Sized> {
+    lookup: &'l L,
+    addr: u64,
+    allocation: Allocation,
+}
+
+impl<L: AllocationLookup + ?Sized> AllocationLookup for Known<'_, L> {
+    fn object_at(&self, addr: u64) -> Allocation {
+        if addr == self.addr {
+            self.allocation
+        } else {
+            self.lookup.object_at(addr)
+        }
+    }
+
+    fn exact_slots(&self) -> bool {
+        self.lookup.exact_slots()
+    }
+}
+
+/// A child of an indirect node: its address, its isEntry byte, and its
+/// heap slot when it is an entry.
+type Child = (u64, Result<u8, ReadError>, Option<Allocation>);
+
+/// What walking (part of) a hash trie found.
+#[derive(Default)]
+struct TrieState {
+    objects: ObjectSet,
+    entries: Vec<Entry>,
+    warnings: Vec<String>,
+    /// Nodes reached (indirect, entry and overflow nodes).
+    visited: AddrSet,
+    indirect_nodes: u64,
+    entry_nodes: u64,
+    max_depth: u64,
+    /// Scratch space of [`TrieState::visit`].
+    children: Vec<Child>,
+}
+
+impl TrieState {
+    fn warn(&mut self, message: String) {
+        if self.warnings.len() < MAX_TRIE_WARNINGS {
+            self.warnings.push(message);
+        }
+    }
+
+    /// Walks the nodes on `stack` (depth first, last pushed first) and
+    /// everything below them.
+    fn run<L: AllocationLookup + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, '_>,
+        l: &HashTrieLayout,
+        heap: &L,
+        mut stack: Vec<(u64, u64)>,
+    ) {
+        while let Some((node, depth)) = stack.pop() {
+            self.visit(ctx, l, heap, node, depth, &mut stack);
+        }
+    }
+
+    /// Visits the indirect node `node`: records it, its entry children
+    /// with their overflow chains, and pushes its indirect children.
+    fn visit<L: AllocationLookup + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, '_>,
+        l: &HashTrieLayout,
+        heap: &L,
+        node: u64,
+        depth: u64,
+        stack: &mut Vec<(u64, u64)>,
+    ) {
+        let bytes = match ctx.reader.bytes(node, l.indirect_size as usize) {
+            Ok(b) => b,
+            Err(e) => {
+                self.warn(format!("trie node at {node:#x} unreadable: {e}"));
+                return;
+            }
+        };
+        if l.indirect_is_entry.get_or_zero(&bytes) & 0xff != 0 {
+            self.warn(format!(
+                "trie node at {node:#x} should be an indirect node but is an entry"
+            ));
+            return;
+        }
+        self.indirect_nodes += 1;
+        self.max_depth = self.max_depth.max(depth);
+        ctx.add_object(
+            &mut self.objects,
+            heap,
+            StorageKind::TrieIndirect,
+            node,
+            l.indirect_size,
+            true,
+        );
+        // Every child's isEntry byte, and an entry's heap slot, are read
+        // before any child is processed: the loads are independent, so
+        // their cache misses overlap instead of following one another.
+        // (Pure reads: the children are then processed exactly in order.)
+        let mut children = std::mem::take(&mut self.children);
+        children.clear();
+        let is_entry_at = |child: u64| child.wrapping_add(l.entry_is_entry.offset);
+        for k in 0..l.child_count {
+            let off = l.children_offset + k * l.child_stride;
+            let child = FieldSpec {
+                offset: off,
+                size: 8,
+            }
+            .get(&bytes)
+            .unwrap_or(0);
+            if child != 0 {
+                children.push((child, ctx.reader.u8(is_entry_at(child)), None));
+            }
+        }
+        for (child, is_entry, allocation) in children.iter_mut() {
+            if matches!(is_entry, Ok(v) if *v != 0) {
+                *allocation = Some(heap.object_at(*child));
+            }
+        }
+        for (child, is_entry, allocation) in children.drain(..) {
+            if !self.visited.insert(child) {
+                self.warn(format!(
+                    "trie node {child:#x} reached twice (cycle): skipped"
+                ));
+                continue;
+            }
+            let is_entry = match is_entry {
+                Ok(v) => v != 0,
+                Err(e) => {
+                    self.warn(format!(
+                        "trie child {child:#x} of {node:#x} unreadable: {e}"
+                    ));
+                    continue;
+                }
+            };
+            if !is_entry {
+                if depth + 1 > MAX_TRIE_DEPTH {
+                    self.warn(format!(
+                        "trie deeper than {MAX_TRIE_DEPTH} levels at {child:#x}: cut"
+                    ));
+                } else {
+                    stack.push((child, depth + 1));
+                }
+                continue;
+            }
+            self.entry_chain(ctx, l, heap, child, allocation);
+        }
+        self.children = children;
+    }
+
+    /// An entry node and its overflow chain.
+    /// `allocation`: the lookup's answer for `child`, if already known.
+    fn entry_chain<L: AllocationLookup + ?Sized>(
+        &mut self,
+        ctx: &Ctx<'_, '_>,
+        l: &HashTrieLayout,
+        heap: &L,
+        child: u64,
+        allocation: Option<Allocation>,
+    ) {
+        let mut e = child;
+        let mut chain = 0u64;
+        let mut known = allocation;
+        loop {
+            self.entry_nodes += 1;
+            let (kind, size) = (StorageKind::TrieEntry, l.entry_size);
+            match known.take() {
+                Some(allocation) => {
+                    let lookup = Known {
+                        lookup: heap,
+                        addr: e,
+                        allocation,
+                    };
+                    ctx.add_object(&mut self.objects, &lookup, kind, e, size, true)
+                }
+                None => ctx.add_object(&mut self.objects, heap, kind, e, size, true),
+            };
+            if ctx.options.collect_entries {
+                self.entries.push(Entry {
+                    key: e.wrapping_add(l.entry_key),
+                    elem: e.wrapping_add(l.entry_value),
+                });
+            }
+            let next = match ctx.reader.u64(e.wrapping_add(l.entry_overflow.offset)) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.warn(format!("trie entry at {e:#x} unreadable: {err}"));
+                    break;
+                }
+            };
+            if next == 0 {
+                break;
+            }
+            chain += 1;
+            if chain > MAX_OVERFLOW_CHAIN || !self.visited.insert(next) {
+                self.warn(format!(
+                    "overflow chain of trie entry {child:#x} loops or is too long: cut"
+                ));
+                break;
+            }
+            e = next;
+        }
+    }
+
+    /// Appends the walk of a later part (see [`walk_subtrees`]).
+    fn append(&mut self, part: TrieState) {
+        self.objects.append_slots(part.objects);
+        self.entries.extend(part.entries);
+        for w in part.warnings {
+            self.warn(w);
+        }
+        self.indirect_nodes += part.indirect_nodes;
+        self.entry_nodes += part.entry_nodes;
+        self.max_depth = self.max_depth.max(part.max_depth);
+    }
+}
+
+/// Whether the elements of `all` (of sets, each without repeats) are
+/// distinct: the sets share no element.
+fn disjoint(mut all: Vec<u64>) -> bool {
+    all.par_sort_unstable();
+    all.windows(2).all(|w| w.first() != w.get(1))
+}
+
+/// Walks the subtrees on `stack` (the root's indirect children) in
+/// parallel, each with its own state, in the order a sequential walk
+/// visits them (last pushed first). Appended in that order, the parts
+/// give that sequential walk's result when no node is reached by two
+/// parts (nor by the root's own walk: a part's cycle checks only see its
+/// own nodes) and every part deduplicates storage by heap slot (then a
+/// slot recorded by two parts counts once, first, as in one walk):
+/// checked, and `None` (walk sequentially) if not so.
+fn walk_subtrees(
+    ctx: &Ctx<'_, '_>,
+    l: &HashTrieLayout,
+    heap: &(dyn AllocationLookup + Sync),
+    top: &TrieState,
+    stack: &[(u64, u64)],
+) -> Option<Vec<TrieState>> {
+    let (decoder, options) = (ctx.decoder, ctx.options);
+    let parts: Vec<TrieState> = stack
+        .par_iter()
+        .rev()
+        .map(|&start| {
+            let ctx = Ctx {
+                decoder,
+                reader: Reader::new(decoder.memory()),
+                options,
+            };
+            let mut part = TrieState::default();
+            part.run(&ctx, l, heap, vec![start]);
+            part
+        })
+        .collect();
+    let states = || std::iter::once(top).chain(&parts);
+    if !states().all(|s| s.objects.is_slots()) {
+        return None;
+    }
+    let visited: Vec<u64> = states().flat_map(|s| s.visited.iter().copied()).collect();
+    disjoint(visited).then_some(parts)
+}
+
 fn hash_trie<L: AllocationLookup + ?Sized>(
     ctx: &Ctx<'_, '_>,
     l: &HashTrieLayout,
@@ -244,148 +510,46 @@ fn hash_trie<L: AllocationLookup + ?Sized>(
     let inited = l.inited.get_or_zero(&raw) as u32;
     let root = l.root.get_or_zero(&raw);
     drop(raw);
-    let mut header = HashTrieHeader {
-        inited,
-        root,
-        indirect_nodes: 0,
-        entry_nodes: 0,
-        max_depth: 0,
-    };
-    let mut warnings: Vec<String> = Vec::new();
-    let warn = |w: &mut Vec<String>, m: String| {
-        if w.len() < 32 {
-            w.push(m);
-        }
-    };
-    let mut objects = ObjectSet::default();
-    let mut entries = Vec::new();
-    ctx.add_object(&mut objects, heap, StorageKind::Header, addr, l.size, true);
-    let mut visited: HashSet<u64> = HashSet::new();
+    let mut trie = TrieState::default();
+    ctx.add_object(
+        &mut trie.objects,
+        heap,
+        StorageKind::Header,
+        addr,
+        l.size,
+        true,
+    );
     let mut stack: Vec<(u64, u64)> = Vec::new();
     if root != 0 {
-        stack.push((root, 1));
-        visited.insert(root);
+        trie.visited.insert(root);
+        trie.visit(ctx, l, heap, root, 1, &mut stack);
     }
-    while let Some((node, depth)) = stack.pop() {
-        let bytes = match ctx.reader.bytes(node, l.indirect_size as usize) {
-            Ok(b) => b,
-            Err(e) => {
-                warn(
-                    &mut warnings,
-                    format!("trie node at {node:#x} unreadable: {e}"),
-                );
-                continue;
-            }
-        };
-        if l.indirect_is_entry.get_or_zero(&bytes) & 0xff != 0 {
-            warn(
-                &mut warnings,
-                format!("trie node at {node:#x} should be an indirect node but is an entry"),
-            );
-            continue;
-        }
-        header.indirect_nodes += 1;
-        header.max_depth = header.max_depth.max(depth);
-        ctx.add_object(
-            &mut objects,
-            heap,
-            StorageKind::TrieIndirect,
-            node,
-            l.indirect_size,
-            true,
-        );
-        for k in 0..l.child_count {
-            let off = l.children_offset + k * l.child_stride;
-            let child = FieldSpec {
-                offset: off,
-                size: 8,
-            }
-            .get(&bytes)
-            .unwrap_or(0);
-            if child == 0 {
-                continue;
-            }
-            if !visited.insert(child) {
-                warn(
-                    &mut warnings,
-                    format!("trie node {child:#x} reached twice (cycle): skipped"),
-                );
-                continue;
-            }
-            let is_entry = match ctx.reader.u8(child.wrapping_add(l.entry_is_entry.offset)) {
-                Ok(v) => v != 0,
-                Err(e) => {
-                    warn(
-                        &mut warnings,
-                        format!("trie child {child:#x} of {node:#x} unreadable: {e}"),
-                    );
-                    continue;
-                }
-            };
-            if !is_entry {
-                if depth + 1 > MAX_TRIE_DEPTH {
-                    warn(
-                        &mut warnings,
-                        format!("trie deeper than {MAX_TRIE_DEPTH} levels at {child:#x}: cut"),
-                    );
-                } else {
-                    stack.push((child, depth + 1));
-                }
-                continue;
-            }
-            // An entry and its overflow chain.
-            let mut e = child;
-            let mut chain = 0u64;
-            loop {
-                header.entry_nodes += 1;
-                ctx.add_object(
-                    &mut objects,
-                    heap,
-                    StorageKind::TrieEntry,
-                    e,
-                    l.entry_size,
-                    true,
-                );
-                if ctx.options.collect_entries {
-                    entries.push(Entry {
-                        key: e.wrapping_add(l.entry_key),
-                        elem: e.wrapping_add(l.entry_value),
-                    });
-                }
-                let next = match ctx.reader.u64(e.wrapping_add(l.entry_overflow.offset)) {
-                    Ok(n) => n,
-                    Err(err) => {
-                        warn(
-                            &mut warnings,
-                            format!("trie entry at {e:#x} unreadable: {err}"),
-                        );
-                        break;
-                    }
-                };
-                if next == 0 {
-                    break;
-                }
-                chain += 1;
-                if chain > MAX_OVERFLOW_CHAIN || !visited.insert(next) {
-                    warn(
-                        &mut warnings,
-                        format!(
-                            "overflow chain of trie entry {child:#x} loops or is too long: cut"
-                        ),
-                    );
-                    break;
-                }
-                e = next;
+    // The root's subtrees: in parallel when the lookup can be shared.
+    let parts = match heap.as_sync() {
+        Some(shared) if stack.len() >= 2 => walk_subtrees(ctx, l, shared, &trie, &stack),
+        _ => None,
+    };
+    match parts {
+        Some(parts) => {
+            trie.objects
+                .reserve(parts.iter().map(|p| p.objects.len()).sum());
+            for part in parts {
+                trie.append(part);
             }
         }
+        None => trie.run(ctx, l, heap, stack),
     }
     if root == 0 && inited != 0 {
-        warn(
-            &mut warnings,
-            "HashTrieMap inited but root is nil".to_string(),
-        );
+        trie.warn("HashTrieMap inited but root is nil".to_string());
     }
-    let (objects, storage_bytes, estimated_objects) = finish_objects(objects);
+    let header = HashTrieHeader {
+        inited,
+        root,
+        indirect_nodes: trie.indirect_nodes,
+        entry_nodes: trie.entry_nodes,
+        max_depth: trie.max_depth,
+    };
+    let (objects, storage_bytes, estimated_objects) = finish_objects(trie.objects);
     let mut instance = base_instance(addr, Implementation::HashTrie, Header::HashTrie(header));
     instance.key_type = l.key_type;
     instance.elem_type = l.value_type;
@@ -396,7 +560,7 @@ fn hash_trie<L: AllocationLookup + ?Sized>(
     instance.storage_bytes = storage_bytes;
     instance.estimated_objects = estimated_objects;
     instance.objects = objects;
-    instance.entries = entries;
-    instance.warnings = warnings;
+    instance.entries = trie.entries;
+    instance.warnings = trie.warnings;
     Ok(instance)
 }

@@ -19,8 +19,8 @@
 use std::collections::{HashMap, HashSet};
 
 use mapscope_goruntime::heap::Heap;
-use rayon::prelude::*;
 use mapscope_goruntime::GoProcess;
+use rayon::prelude::*;
 
 use crate::discover::{FoundMap, RootKind};
 use crate::graph::ObjectGraph;

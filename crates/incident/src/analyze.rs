@@ -208,7 +208,9 @@ pub fn analyze_with_progress(
         (Some(path), Some(profile)) => Some(ProfileFile { path, profile }),
         _ => None,
     };
-    let joined = phase("attribution", || join_profile(&process, heap, &discovery, file));
+    let joined = phase("attribution", || {
+        join_profile(&process, heap, &discovery, file)
+    });
     warnings.extend(joined.warnings.iter().cloned());
     let attribution = &joined.attribution;
     let maps = &discovery.maps;

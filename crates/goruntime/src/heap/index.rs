@@ -3,11 +3,13 @@
 //!
 //! Object ids number the allocated objects in address order (0, 1, 2, …):
 //! the id of a slot is the number of allocation bits set before its bit,
-//! answered from a per-word prefix count. A page table (one `u32` per heap
-//! page between the lowest and highest in-use span) finds the span of an
-//! address without a search; a heap spread too thinly for such a table
-//! falls back to a binary search. Nothing here allocates per object: the
-//! whole index is a few bytes per span plus one `u32` per 64 slots and per
+//! answered from a per-word prefix count kept next to the word (one cache
+//! line per lookup). A page table (one `u32` per heap page between the
+//! lowest and highest in-use span) finds the span of an address without a
+//! search; a heap spread too thinly for such a table falls back to a binary
+//! search; [`ObjectIndex::id_near`] skips both when the address is in the
+//! span of the previous lookup. Nothing here allocates per object: the
+//! whole index is a few bytes per span plus 24 bytes per 64 slots and 4 per
 //! page.
 //!
 //! Owns only lookups; the walk that fills it is in `spans.rs`.
@@ -16,6 +18,14 @@ use super::{HeapObject, Span};
 
 /// A page table larger than this (entries) is not built: binary search.
 const MAX_PAGE_TABLE: u64 = 1 << 25;
+
+/// One word of allocation bits with the number of bits set before it.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(16))]
+struct RankedWord {
+    bits: u64,
+    rank: u32,
+}
 
 /// The part of a [`Span`] the lookups need, kept compact.
 #[derive(Clone, Copy, Debug)]
@@ -41,9 +51,12 @@ pub struct ObjectIndex {
     /// Allocation bits of every span's slots, LSB first per word; each span
     /// starts on a word boundary.
     pub(super) alloc_bits: Vec<u64>,
-    /// Allocation bits set in `alloc_bits[..w]`, per word `w` (one extra
-    /// entry at the end: the object count).
-    rank: Vec<u32>,
+    /// Per word `w` of `alloc_bits`: the word and the allocation bits set
+    /// in `alloc_bits[..w]`, side by side so that an id lookup reads one
+    /// cache line.
+    ranked: Vec<RankedWord>,
+    /// Allocation bits set in all of `alloc_bits`: the object count.
+    total: u32,
     page_shift: u32,
     first_page: u64,
     /// Span index + 1 for every page from `first_page` (0: no span).
@@ -51,19 +64,22 @@ pub struct ObjectIndex {
     /// Lowest span start and highest span end.
     min: u64,
     max: u64,
+    /// Spans are sorted and do not overlap (as the heap walk promises):
+    /// an address inside a span's range is in no other span, so
+    /// [`ObjectIndex::id_near`] may reuse the span of the previous lookup.
+    disjoint: bool,
 }
 
 impl ObjectIndex {
     /// Builds the index over sorted, non-overlapping spans whose bits start
     /// at `bits_offset` (a multiple of 64) in `alloc_bits`.
     pub(super) fn build(spans: &[Span], alloc_bits: Vec<u64>, page_size: u64) -> ObjectIndex {
-        let mut rank = Vec::with_capacity(alloc_bits.len() + 1);
+        let mut ranked = Vec::with_capacity(alloc_bits.len());
         let mut total = 0u32;
-        for w in &alloc_bits {
-            rank.push(total);
-            total = total.saturating_add(w.count_ones());
+        for &bits in &alloc_bits {
+            ranked.push(RankedWord { bits, rank: total });
+            total = total.saturating_add(bits.count_ones());
         }
-        rank.push(total);
         let index_spans: Vec<IndexSpan> = spans
             .iter()
             .map(|s| IndexSpan {
@@ -86,13 +102,16 @@ impl ObjectIndex {
         let mut index = ObjectIndex {
             spans: index_spans,
             alloc_bits,
-            rank,
+            ranked,
+            total,
             page_shift: 0,
             first_page: 0,
             page_table: Vec::new(),
             min,
             max,
+            disjoint: false,
         };
+
         if page_size.is_power_of_two() && max > min {
             let shift = page_size.trailing_zeros();
             let first = min >> shift;
@@ -111,12 +130,29 @@ impl ObjectIndex {
                 index.page_table = table;
             }
         }
+        // Sorted, non-empty spans, no two sharing a page of the table: the
+        // span whose range holds an address is the one span_of finds.
+        let shift = index.page_shift;
+        index.disjoint = index.spans.iter().all(|s| s.start < s.end)
+            && index
+                .spans
+                .windows(2)
+                .all(|w| w[0].end <= w[1].start && (w[0].end - 1) >> shift < w[1].start >> shift);
         index
+    }
+
+    /// Allocation bits set in `alloc_bits[..w]` (`w` up to its length).
+    #[inline]
+    fn rank(&self, w: usize) -> Option<u32> {
+        match self.ranked.get(w) {
+            Some(r) => Some(r.rank),
+            None => (w == self.ranked.len()).then_some(self.total),
+        }
     }
 
     /// Number of allocated objects (ids are `0..len`).
     pub fn len(&self) -> usize {
-        self.rank.last().copied().unwrap_or(0) as usize
+        self.total as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -183,16 +219,40 @@ impl ObjectIndex {
     pub fn id_of(&self, address: u64) -> Option<u32> {
         let si = self.span_of(address)?;
         let s = self.spans.get(si)?;
+        self.id_in(s, address)
+    }
+
+    /// [`ObjectIndex::id_of`], trying first the span of the previous
+    /// lookup (`span_hint`, an index into the spans; updated to the span
+    /// found): pointers read next to each other mostly point into one
+    /// span, and then the page table need not be read.
+    #[inline]
+    pub fn id_near(&self, span_hint: &mut usize, address: u64) -> Option<u32> {
+        if self.disjoint {
+            if let Some(s) = self.spans.get(*span_hint) {
+                if address >= s.start && address < s.end {
+                    return self.id_in(s, address);
+                }
+            }
+        }
+        let si = self.span_of(address)?;
+        let s = self.spans.get(si)?;
+        *span_hint = si;
+        self.id_in(s, address)
+    }
+
+    /// The id of the allocated object of span `s` containing `address`.
+    #[inline]
+    fn id_in(&self, s: &IndexSpan, address: u64) -> Option<u32> {
         let slot = Self::slot(s, address)?;
         let bit = s.first_word as u64 * 64 + slot as u64;
-        let w = (bit / 64) as usize;
-        let word = *self.alloc_bits.get(w)?;
+        let w = self.ranked.get((bit / 64) as usize)?;
         let b = bit % 64;
-        if word >> b & 1 == 0 {
+        if w.bits >> b & 1 == 0 {
             return None;
         }
-        let below = (word & ((1u64 << b) - 1)).count_ones();
-        Some(self.rank.get(w)? + below)
+        let below = (w.bits & ((1u64 << b) - 1)).count_ones();
+        Some(w.rank + below)
     }
 
     /// The allocated object containing `address`, with its span index.
@@ -202,7 +262,7 @@ impl ObjectIndex {
         let s = self.spans.get(si)?;
         let slot = Self::slot(s, address)?;
         let bit = s.first_word as u64 * 64 + slot as u64;
-        let word = *self.alloc_bits.get((bit / 64) as usize)?;
+        let word = self.ranked.get((bit / 64) as usize)?.bits;
         if word >> (bit % 64) & 1 == 0 {
             return None;
         }
@@ -238,8 +298,7 @@ impl ObjectIndex {
     pub fn first_id(&self, span_index: usize) -> u32 {
         self.spans
             .get(span_index)
-            .and_then(|s| self.rank.get(s.first_word as usize))
-            .copied()
+            .and_then(|s| self.rank(s.first_word as usize))
             .unwrap_or(0)
     }
 
@@ -249,13 +308,9 @@ impl ObjectIndex {
             return None;
         }
         // Last span whose first id is <= id and that has objects.
-        let i = self.spans.partition_point(|s| {
-            self.rank
-                .get(s.first_word as usize)
-                .copied()
-                .unwrap_or(u32::MAX)
-                <= id
-        });
+        let i = self
+            .spans
+            .partition_point(|s| self.rank(s.first_word as usize).unwrap_or(u32::MAX) <= id);
         let mut i = i.checked_sub(1)?;
         // Spans without allocated objects share the next span's first id.
         while self.allocated_in(i) == 0 {
@@ -270,7 +325,7 @@ impl ObjectIndex {
         };
         let first = s.first_word as usize;
         let words = (s.nelems as usize).div_ceil(64);
-        match (self.rank.get(first), self.rank.get(first + words)) {
+        match (self.rank(first), self.rank(first + words)) {
             (Some(a), Some(b)) => b - a,
             _ => 0,
         }
