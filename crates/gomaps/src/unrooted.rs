@@ -158,37 +158,43 @@ pub fn unrooted_maps(
     let Some(dwarf) = process.dwarf() else {
         return Vec::new();
     };
+    // Objects with a heap type (malloc header or large type) no found map
+    // claims, with their type's address: spans in parallel, in order.
+    let spans = heap.spans();
+    let typed: Vec<(u64, u64)> = (0..spans.len())
+        .into_par_iter()
+        .filter(|&i| {
+            spans
+                .get(i)
+                .is_some_and(|s| s.has_header || (s.size_class == 0 && s.large_type != 0))
+        })
+        .flat_map_iter(|i| {
+            let owned = &owned;
+            heap.span_objects(i).filter_map(move |o| {
+                if owned.contains(graph, o.address) {
+                    return None;
+                }
+                Some((o.address, heap.object_type_address(process, &o)?))
+            })
+        })
+        .collect();
+    // DWARF spells packages by import path (`encoding/json.field`), the
+    // runtime by name (`json.field`): prefer DWARF's name of the storage
+    // type for the lookup. One lookup per type.
     let mut names: HashMap<u64, Option<String>> = HashMap::new();
     let mut storage: Vec<(u64, String)> = Vec::new();
-    for (i, s) in heap.spans().iter().enumerate() {
-        if !(s.has_header || (s.size_class == 0 && s.large_type != 0)) {
-            continue;
-        }
-        for o in heap.span_objects(i) {
-            if owned.contains(graph, o.address) {
-                continue;
-            }
-            let Some(t) = heap.object_type_address(process, &o) else {
-                continue;
-            };
-            // DWARF spells packages by import path
-            // (`encoding/json.field`), the runtime by name (`json.field`):
-            // prefer DWARF's name of the storage type for the lookup.
-            let name = names
-                .entry(t)
-                .or_insert_with(|| {
-                    dwarf
-                        .type_by_runtime_address(t.wrapping_sub(process.load_bias()))
-                        .and_then(|id| map_type_of_storage(&dwarf.types().get(id).name))
-                        .or_else(|| {
-                            heap.runtime_type(process, t)
-                                .and_then(|rt| map_type_of_storage(&rt.name))
-                        })
+    for (object, t) in typed {
+        let name = names.entry(t).or_insert_with(|| {
+            dwarf
+                .type_by_runtime_address(t.wrapping_sub(process.load_bias()))
+                .and_then(|id| map_type_of_storage(&dwarf.types().get(id).name))
+                .or_else(|| {
+                    heap.runtime_type(process, t)
+                        .and_then(|rt| map_type_of_storage(&rt.name))
                 })
-                .clone();
-            if let Some(n) = name {
-                storage.push((o.address, n));
-            }
+        });
+        if let Some(n) = name {
+            storage.push((object, n.clone()));
         }
     }
     if storage.is_empty() {

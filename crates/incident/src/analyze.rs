@@ -166,12 +166,13 @@ pub fn analyze_with_progress(
     let core_path = &inputs.core;
     let mut warnings: Vec<String> = Vec::new();
     on_stage(Stage::Open);
-    let process = GoProcess::open(core_path, inputs.exe.as_deref()).map_err(|source| {
-        IncidentError::Process {
-            path: core_path.clone(),
-            source,
-        }
-    })?;
+    let process =
+        phase("open", || GoProcess::open(core_path, inputs.exe.as_deref())).map_err(|source| {
+            IncidentError::Process {
+                path: core_path.clone(),
+                source,
+            }
+        })?;
     warnings.extend(process.warnings().iter().cloned());
     on_stage(Stage::HeapWalk);
     let _walk = Phase::start("heap walk");
