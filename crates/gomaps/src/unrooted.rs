@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::discover::{FoundMap, RootKind};
 use crate::graph::ObjectGraph;
-use crate::{MapDecoder, MapInstance};
+use crate::{MapDecoder, MapInstance, MapLayout, MapTarget};
 
 /// How many levels of pointers above the storage a header is looked for.
 const MAX_HEADER_DEPTH: usize = 3;
@@ -273,6 +273,20 @@ fn find_headers(
                 .or_else(|| by_short.get(&runtime_spelling(n)).copied())
         })
         .collect();
+    // Allocated size of each storage's map header, when its layout is known.
+    let header_sizes: Vec<Option<u64>> = tys
+        .iter()
+        .map(|ty| {
+            let Some(MapTarget::Map { id, map }) = ty.and_then(|t| decoder.target(t)) else {
+                return None;
+            };
+            let header = match *decoder.map_layout(id, &map).ok()? {
+                MapLayout::Classic(c) => c.header_size,
+                MapLayout::Swiss(s) => s.header_size,
+            };
+            Some(decoder.size_classes().allocation_size(header, true))
+        })
+        .collect();
     // (storage index, object id) pairs still being searched.
     let mut frontier: Vec<(usize, u32)> = storage
         .iter()
@@ -313,6 +327,17 @@ fn find_headers(
             else {
                 continue;
             };
+            // A map header is an allocation of its own (makemap's
+            // new(hmap) / new(maps.Map)): an object of another size is not
+            // one, and decoding it as one could walk a whole other map.
+            if header_sizes
+                .get(si)
+                .copied()
+                .flatten()
+                .is_some_and(|h| h != obj.size)
+            {
+                continue;
+            }
             if let Some(inst) = decoder
                 .decode(*ty, obj.data_start(), heap)
                 .ok()
