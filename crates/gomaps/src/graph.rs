@@ -151,34 +151,6 @@ impl RetainedMany {
         result_within(&self.parents, i, ancestor)
     }
 
-    /// Base addresses (sorted) of the objects structure `i` retains: its
-    /// own objects plus those reachable only through it (what
-    /// [`ObjectGraph::retained_objects`] returns, plus `owned`).
-    pub fn objects(&self, i: usize) -> Vec<u64> {
-        if let Some(Some(list)) = self.exact.get(i) {
-            return list.clone();
-        }
-        let mut out = Vec::new();
-        for (si, first, count, _, _) in self.index.span_id_ranges() {
-            let labels = self
-                .labels
-                .get(first as usize..(first + count) as usize)
-                .unwrap_or(&[]);
-            if !labels
-                .iter()
-                .any(|&l| (l as usize) < self.parents.len() && self.within(l as usize, i))
-            {
-                continue;
-            }
-            for (&l, obj) in labels.iter().zip(span_objects(&self.index, si)) {
-                if (l as usize) < self.parents.len() && self.within(l as usize, i) {
-                    out.push(obj);
-                }
-            }
-        }
-        out
-    }
-
     /// Whether structure `i` was measured alone (its objects are listed,
     /// not labelled): [`RetainedMany::structure_of`] does not report it.
     pub fn measured_alone(&self, i: usize) -> bool {
@@ -186,7 +158,8 @@ impl RetainedMany {
     }
 
     /// Whether structure `i` retains the object containing `address`
-    /// (one of [`RetainedMany::objects`]`(i)`), without listing them.
+    /// (its own objects or one reachable only through them), without
+    /// listing the objects.
     pub fn retains(&self, i: usize, address: u64) -> bool {
         if let Some(Some(list)) = self.exact.get(i) {
             let base = self.index.object_at(address).map_or(address, |o| o.address);
@@ -548,24 +521,6 @@ impl ObjectGraph {
             }
         }
         out
-    }
-
-    /// [`ObjectGraph::retained_objects`] of many structures at once, in
-    /// two walks of the graph instead of one per structure (structures
-    /// without `parent`; see [`ObjectGraph::retained_many`]).
-    pub fn retained_objects_many(&self, roots: &[u32], owned: &[&[u64]]) -> Vec<Vec<u64>> {
-        let structures: Vec<Structure> = owned
-            .iter()
-            .map(|o| Structure {
-                owned: o,
-                parent: None,
-            })
-            .collect();
-        let r = self.retained_many(roots, &structures);
-        (0..owned.len())
-            .into_par_iter()
-            .map(|i| r.objects(i))
-            .collect()
     }
 
     /// Retained bytes and objects of many structures, in two walks of the
