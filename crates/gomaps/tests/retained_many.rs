@@ -56,12 +56,20 @@ fn check(name: &str) {
     let mut owner: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     for (i, m) in d.maps.iter().enumerate() {
         let mut want = graph.retained_objects(roots, &m.owned);
-        want.extend(m.owned.iter().filter_map(|&a| heap.object_at(a).map(|o| o.address)));
+        want.extend(
+            m.owned
+                .iter()
+                .filter_map(|&a| heap.object_at(a).map(|o| o.address)),
+        );
         for a in want {
             owner.entry(a).or_insert(i);
         }
     }
-    assert!(owner.len() > 1000, "{name}: {} objects in maps", owner.len());
+    assert!(
+        owner.len() > 1000,
+        "{name}: {} objects in maps",
+        owner.len()
+    );
     let mut checked = 0;
     for o in heap.objects() {
         let want = owner.get(&o.address).copied();
