@@ -94,22 +94,23 @@ struct Claimed(Vec<u64>);
 impl Claimed {
     /// The objects of every found map, family member and nested map.
     fn of(graph: &ObjectGraph, maps: &[FoundMap]) -> Claimed {
-        fn ids(graph: &ObjectGraph, maps: &[FoundMap], out: &mut Vec<u32>) {
+        fn lists<'m>(maps: &'m [FoundMap], out: &mut Vec<&'m [u64]>) {
             for m in maps {
-                out.extend(m.owned.iter().filter_map(|&a| graph.id_of_address(a)));
-                ids(graph, &m.children, out);
+                out.push(&m.owned);
+                lists(&m.children, out);
             }
         }
-        let per_map: Vec<Vec<u32>> = maps
+        // One list per map and member: a family of a million members is
+        // spread over the threads too.
+        let mut owned: Vec<&[u64]> = Vec::new();
+        lists(maps, &mut owned);
+        let ids: Vec<u32> = owned
             .par_iter()
-            .map(|m| {
-                let mut v = Vec::new();
-                ids(graph, std::slice::from_ref(m), &mut v);
-                v
-            })
+            .with_min_len(64)
+            .flat_map_iter(|l| l.iter().filter_map(|&a| graph.id_of_address(a)))
             .collect();
         let mut set = Claimed(vec![0; graph.len().div_ceil(64)]);
-        for id in per_map.into_iter().flatten() {
+        for id in ids {
             set.insert_id(id);
         }
         set
