@@ -409,57 +409,62 @@ impl ProcessMemory {
         self.release_file(0, self.core.file_size());
     }
 
-    fn release_file(&self, offset: u64, len: u64) {
+    /// Calls `f(mapping, start, len)` for the pages of the core file's
+    /// `[offset, offset+len)`: only those wholly inside it (`whole`), or
+    /// every page it touches. Nothing for a core that is not mapped.
+    fn with_pages(
+        &self,
+        offset: u64,
+        len: u64,
+        whole: bool,
+        f: impl FnOnce(&memmap2::Mmap, usize, usize),
+    ) {
         const PAGE: u64 = 4096;
         let file = self.core.mapped();
         let crate::input::FileBytes::Map(map) = &file.map else {
             return;
         };
-        let size = map.len() as u64;
-        // Only whole pages inside the range: a neighbour's partial page
-        // stays mapped.
-        let lo = offset.div_ceil(PAGE) * PAGE;
-        let hi = (offset.saturating_add(len).min(size) / PAGE) * PAGE;
-        if hi <= lo {
-            return;
-        }
-        #[cfg(unix)]
-        {
-            // SAFETY: the map is a read-only mapping of a file nobody writes
-            // while we hold it; MADV_DONTNEED only drops this process's page
-            // table entries, and the next access maps the same file bytes
-            // again, so every outstanding `&[u8]` keeps reading what it read.
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    lo as usize,
-                    (hi - lo) as usize,
-                )
-            };
+        let end = offset.saturating_add(len).min(map.len() as u64);
+        let (lo, hi) = if whole {
+            (offset.div_ceil(PAGE) * PAGE, end / PAGE * PAGE)
+        } else {
+            (offset / PAGE * PAGE, end)
+        };
+        if hi > lo {
+            f(map, lo as usize, (hi - lo) as usize);
         }
     }
 
+    fn release_file(&self, offset: u64, len: u64) {
+        // Only whole pages inside the range: a neighbour's partial page
+        // stays mapped.
+        self.with_pages(offset, len, true, |map, lo, n| {
+            #[cfg(not(unix))]
+            let _ = (map, lo, n);
+            #[cfg(unix)]
+            {
+                // SAFETY: the map is a read-only mapping of a file nobody
+                // writes while we hold it; MADV_DONTNEED only drops this
+                // process's page table entries, and the next access maps
+                // the same file bytes again, so every outstanding `&[u8]`
+                // keeps reading what it read.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, lo, n)
+                };
+            }
+        });
+    }
+
     fn prefetch_file(&self, offset: u64, len: u64) {
-        const PAGE: u64 = 4096;
-        let file = self.core.mapped();
-        let crate::input::FileBytes::Map(map) = &file.map else {
-            return;
-        };
-        let size = map.len() as u64;
         // Every page the range touches.
-        let lo = (offset / PAGE) * PAGE;
-        let hi = offset.saturating_add(len).min(size);
-        if hi <= lo {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let _ = map.advise_range(
-                memmap2::Advice::PopulateRead,
-                lo as usize,
-                (hi - lo) as usize,
-            );
-        }
+        self.with_pages(offset, len, false, |map, lo, n| {
+            #[cfg(not(target_os = "linux"))]
+            let _ = (map, lo, n);
+            #[cfg(target_os = "linux")]
+            {
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, lo, n);
+            }
+        });
     }
 
     /// Whether `[addr, addr+len)` can be read completely.
