@@ -153,6 +153,34 @@ impl Pclntab<'_> {
         Ok(Some(StackMap { n, nbit, data }))
     }
 
+    /// The bitmap (and its bit count) of stack map `funcdata` ("locals" or
+    /// "args") at `index`; `None` when the map has no bits. A missing map
+    /// or an index outside it is an error, as in the runtime.
+    fn live_bitmap(
+        &self,
+        func: &Func<'_>,
+        funcdata: u8,
+        what: &'static str,
+        index: i32,
+    ) -> Result<Option<(&[u8], u64)>, StackMapError> {
+        let map = self
+            .stack_map(func, funcdata, what)?
+            .filter(|m| m.n > 0)
+            .ok_or_else(|| StackMapError::Missing {
+                function: func.name().to_string(),
+                what,
+            })?;
+        if map.nbit <= 0 {
+            return Ok(None);
+        }
+        let bits = map.bitmap(index).ok_or_else(|| StackMapError::BadIndex {
+            function: func.name().to_string(),
+            index,
+            count: map.n,
+        })?;
+        Ok(Some((bits, map.nbit as u64)))
+    }
+
     /// The live pointer words and stack objects of a frame of `func` (see
     /// the module doc); an error means "scan this frame conservatively".
     pub fn frame_pointers(
@@ -180,27 +208,19 @@ impl Pclntab<'_> {
         // Locals.
         let size = frame.varp.saturating_sub(frame.sp);
         if size > frame.min_locals {
-            let map = self
-                .stack_map(func, FUNCDATA_LOCALS_POINTER_MAPS, "locals")?
-                .filter(|m| m.n > 0)
-                .ok_or_else(|| StackMapError::Missing {
-                    function: name(),
-                    what: "locals",
-                })?;
-            if map.nbit > 0 {
-                let bits = map.bitmap(index).ok_or_else(|| StackMapError::BadIndex {
-                    function: name(),
-                    index,
-                    count: map.n,
-                })?;
-                let base = frame.varp.checked_sub(map.nbit as u64 * 8).ok_or_else(|| {
-                    StackMapError::Malformed {
-                        function: name(),
-                        what: "locals",
-                        address: frame.varp,
-                    }
-                })?;
-                push_set_bits(bits, map.nbit as u64, base, &mut out.words);
+            if let Some((bits, nbit)) =
+                self.live_bitmap(func, FUNCDATA_LOCALS_POINTER_MAPS, "locals", index)?
+            {
+                let base =
+                    frame
+                        .varp
+                        .checked_sub(nbit * 8)
+                        .ok_or_else(|| StackMapError::Malformed {
+                            function: name(),
+                            what: "locals",
+                            address: frame.varp,
+                        })?;
+                push_set_bits(bits, nbit, base, &mut out.words);
             }
         }
 
@@ -210,20 +230,10 @@ impl Pclntab<'_> {
             return Err(StackMapError::UnknownArgs { function: name() });
         }
         if args > 0 && args / 8 > 0 {
-            let map = self
-                .stack_map(func, FUNCDATA_ARGS_POINTER_MAPS, "args")?
-                .filter(|m| m.n > 0)
-                .ok_or_else(|| StackMapError::Missing {
-                    function: name(),
-                    what: "args",
-                })?;
-            if map.nbit > 0 {
-                let bits = map.bitmap(index).ok_or_else(|| StackMapError::BadIndex {
-                    function: name(),
-                    index,
-                    count: map.n,
-                })?;
-                push_set_bits(bits, map.nbit as u64, frame.argp, &mut out.words);
+            if let Some((bits, nbit)) =
+                self.live_bitmap(func, FUNCDATA_ARGS_POINTER_MAPS, "args", index)?
+            {
+                push_set_bits(bits, nbit, frame.argp, &mut out.words);
             }
         }
 
