@@ -7,21 +7,8 @@ set -euo pipefail
 out="$(cd "$(dirname "$0")/.." && pwd)/samples/c-core"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cat > "$work/crash.c" <<'C'
-#include <stdlib.h>
-#include <string.h>
-#include <stdio.h>
-/* A little heap and a static table so the core has more than the stack. */
-static char table[8192];
-int main(void) {
-    char *heap = malloc(1 << 16);
-    memset(heap, 0x5a, 1 << 16);
-    memset(table, 0x33, sizeof table);
-    printf("%p %p\n", (void *)heap, (void *)table);
-    fflush(stdout);
-    abort();
-}
-C
+# The program's source is the one kept in samples/c-core.
+cp "$out/crash.c" "$work/crash.c"
 cc -O1 -g0 -o "$work/crash" "$work/crash.c"
 strip "$work/crash"
 (cd "$work" && ulimit -c unlimited && ./crash > stdout.txt || true)
@@ -31,5 +18,4 @@ mkdir -p "$out"
 # Not named core.zst: sample_names() lists only Go incidents (dirs with core.zst).
 zstd -q -19 -f "$core" -o "$out/crash-core.zst"
 zstd -q -19 -f "$work/crash" -o "$out/crash.zst"
-cp "$work/crash.c" "$out/crash.c"
 echo "regenerated: core of $(cc --version | head -1), $(stat -c %s "$core") bytes; see README.md" >&2
