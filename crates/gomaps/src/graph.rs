@@ -200,15 +200,10 @@ fn span_objects(index: &ObjectIndex, span: usize) -> impl Iterator<Item = u64> +
 }
 
 impl ObjectGraph {
-    /// Scans every allocated object of every scannable span for words
-    /// pointing into an allocated object, in parallel over chunks of spans;
-    /// the core pages of each chunk are released once scanned, so the
-    /// process never holds the whole heap resident.
-    pub fn build(process: &GoProcess, heap: &Heap) -> ObjectGraph {
-        Self::build_with(process, heap, &PointerMaps::load(process, heap))
-    }
-
-    /// [`ObjectGraph::build`] with the process's pointer maps already loaded.
+    /// Scans every allocated object of every scannable span for the words
+    /// `pointers` says hold pointers into an allocated object, in parallel
+    /// over chunks of spans; the core pages of each chunk are released once
+    /// scanned, so the process never holds the whole heap resident.
     pub fn build_with(process: &GoProcess, heap: &Heap, pointers: &PointerMaps) -> ObjectGraph {
         let index = heap.object_index();
         let mem = process.memory();
@@ -327,11 +322,6 @@ impl ObjectGraph {
 
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
-    }
-
-    /// Number of edges (distinct pointers from one object to another).
-    pub fn edge_count(&self) -> usize {
-        self.chunks.iter().map(|c| c.edges.len()).sum()
     }
 
     fn id_of(&self, addr: u64) -> Option<u32> {
