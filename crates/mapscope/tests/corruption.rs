@@ -112,11 +112,7 @@ fn truncation_chain(name: &str, commands: &[Cmd]) {
         for &cmd in cmds {
             let args = cmd.args(&core, Some(&s.exe), Some(&s.profile));
             // A cut core must never pass as complete.
-            let demand = if cmd == Cmd::Check {
-                Demand::Fail
-            } else {
-                Demand::WarnIfOk
-            };
+            let demand = bad_input_demand(cmd);
             results.push(run(
                 dir.path(),
                 &label,
@@ -153,11 +149,7 @@ fn executable_from_another_build() {
         let c = sample(core_of);
         let e = sample(exe_of);
         for cmd in Cmd::CORE {
-            let demand = if cmd == Cmd::Check {
-                Demand::Fail
-            } else {
-                Demand::WarnIfOk
-            };
+            let demand = bad_input_demand(cmd);
             results.push(run(
                 dir.path(),
                 &format!("{core_of} core + {exe_of} exe"),
@@ -169,11 +161,7 @@ fn executable_from_another_build() {
         }
         // A profile of the other build with the right core and executable.
         for cmd in [Cmd::Check, Cmd::Analyze] {
-            let demand = if cmd == Cmd::Check {
-                Demand::Fail
-            } else {
-                Demand::WarnIfOk
-            };
+            let demand = bad_input_demand(cmd);
             results.push(run(
                 dir.path(),
                 &format!("{core_of} core + {exe_of} profile"),
@@ -402,4 +390,14 @@ fn profile_with_flipped_bytes() {
         ));
     }
     report(&results);
+}
+
+/// What a cut core or inputs from different builds demand of a command:
+/// `check` must fail, every other command must warn if it exits 0.
+fn bad_input_demand(cmd: Cmd) -> Demand {
+    if cmd == Cmd::Check {
+        Demand::Fail
+    } else {
+        Demand::WarnIfOk
+    }
 }
