@@ -1,4 +1,10 @@
 //! The accounting table: from what the kernel charged down to what maps hold.
+//!
+//! Owns the rows and their order only; the numbers come from the caller
+//! (cgroup and smaps parsing are here too, as small text parsers). When
+//! there is no usable heap profile (`MemProfileRate` was 0, or the profile
+//! holds no live samples) the two profile layers are replaced by one row
+//! saying so: a near-empty profile is not a layer of memory.
 
 use serde::Serialize;
 
@@ -22,6 +28,10 @@ pub struct AccountingInput {
     pub profile_inuse: Option<u64>,
     pub maps_attributed: Option<u64>,
     pub maps_retained: Option<u64>,
+    /// Why there is no usable heap profile (e.g. `no heap profile:
+    /// MemProfileRate=0`): the profile rows are left out and this is the
+    /// last row, with 0 bytes.
+    pub no_profile: Option<String>,
 }
 
 /// Builds the rows top→bottom, each with why the next one is smaller.
@@ -46,18 +56,28 @@ pub fn accounting(i: &AccountingInput) -> Vec<Layer> {
         i.rss,
         "goroutine stacks, runtime metadata (spans, GC bitmaps), free-but-unreturned spans, non-Go (cgo) memory, executable text",
     );
-    push(
-        "Go heap in use (heap walk)",
-        i.go_heap_in_use,
-        "sampling error of the profile, objects allocated since the last GC cycle published",
-    );
-    push(
-        "heap profile inuse_space",
-        i.profile_inuse,
-        "objects not held by any map (other data structures), stacks not matched to live objects",
-    );
-    push("attributed to maps (profile)", i.maps_attributed, "");
-    push("retained by maps (heap walk)", i.maps_retained, "");
+    if let Some(reason) = &i.no_profile {
+        push(
+            "Go heap in use (heap walk)",
+            i.go_heap_in_use,
+            "objects not held by any map (other data structures)",
+        );
+        push("retained by maps (heap walk)", i.maps_retained, "");
+        push(reason, Some(0), "");
+    } else {
+        push(
+            "Go heap in use (heap walk)",
+            i.go_heap_in_use,
+            "sampling error of the profile, objects allocated since the last GC cycle published",
+        );
+        push(
+            "heap profile inuse_space",
+            i.profile_inuse,
+            "objects not held by any map (other data structures), stacks not matched to live objects",
+        );
+        push("attributed to maps (profile)", i.maps_attributed, "");
+        push("retained by maps (heap walk)", i.maps_retained, "");
+    }
     for r in rows.iter_mut() {
         if r.gap_to_next.as_deref() == Some("") {
             r.gap_to_next = None;
@@ -121,6 +141,32 @@ pub fn parse_smaps_rss(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn no_profile_replaces_the_profile_layers() {
+        let input = AccountingInput {
+            rss: Some(100),
+            rss_source: "x".into(),
+            go_heap_in_use: Some(50),
+            profile_inuse: Some(1024),
+            maps_attributed: Some(1024),
+            maps_retained: Some(10),
+            no_profile: Some("no heap profile: MemProfileRate=0".into()),
+            ..Default::default()
+        };
+        let rows = accounting(&input);
+        let names: Vec<&str> = rows.iter().map(|r| r.layer.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "process RSS (x)",
+                "Go heap in use (heap walk)",
+                "retained by maps (heap walk)",
+                "no heap profile: MemProfileRate=0"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.bytes != 1024));
+    }
+
     #[test]
     fn parses() {
         assert_eq!(parse_cgroup("12345\n"), Some(12345));

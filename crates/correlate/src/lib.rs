@@ -33,5 +33,8 @@ pub use accounting::{accounting, AccountingInput, Layer};
 pub use attribution::{
     attribute, object_weight, Attribution, ProfileStack, SampledObject, Site, SiteValue,
 };
-pub use findings::{findings, Finding, MapFacts, Severity};
+pub use findings::{
+    findings, map_findings, rank, threshold_bytes, Finding, FindingGroup, Findings, MapFacts,
+    Severity,
+};
 pub use join::{join_profile, Joined, ProfileFile, ProfileSource};

@@ -1,7 +1,9 @@
 //! Getting a file's bytes as one read-only memory map: plain files are mapped
 //! directly; zstd, gzip and xz streams (recognised by their magic bytes) are
 //! decompressed into an unnamed temporary file in `$TMPDIR` first, and that
-//! file is mapped. Nothing is ever read whole into memory.
+//! file is mapped. Nothing is ever read whole into memory. The mapped file
+//! also answers which of its byte ranges hold data and which are holes
+//! (`MappedFile::data_extents`, `SEEK_DATA`/`SEEK_HOLE`).
 
 use crate::error::CoreError;
 use memmap2::Mmap;
@@ -53,9 +55,10 @@ impl std::fmt::Debug for FileBytes {
 pub(crate) struct MappedFile {
     pub map: FileBytes,
     pub compression: Compression,
-    /// Keeps the unnamed temporary file alive for as long as the map
-    /// (the map alone would too; this makes it explicit).
-    _temp: Option<File>,
+    /// The mapped file (the input, or the unnamed temporary file holding
+    /// its decompressed bytes): kept for [`MappedFile::data_extents`], and
+    /// keeps a temporary file alive as long as the map.
+    file: Option<File>,
 }
 
 impl MappedFile {
@@ -75,10 +78,47 @@ impl MappedFile {
         Ok(MappedFile {
             map: FileBytes::Memory(bytes),
             compression: Compression::None,
-            _temp: None,
+            file: None,
         })
     }
+
+    /// The parts of `[start, end)` (file offsets) the file system holds
+    /// data for, from `SEEK_DATA`/`SEEK_HOLE`: everything else reads as
+    /// zeros without being stored (the kernel writes untouched pages of a
+    /// core as holes; decompression writes zero blocks as holes). `None`
+    /// when the file system cannot say (or the bytes are in memory, or
+    /// there are more than [`MAX_EXTENTS`] pieces): treat all as data.
+    pub fn data_extents(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        use rustix::fs::{seek, SeekFrom};
+        let file = self.file.as_ref()?;
+        let mut out = Vec::new();
+        let mut at = start;
+        while at < end {
+            if out.len() >= MAX_EXTENTS {
+                return None;
+            }
+            let data = match seek(file, SeekFrom::Data(at)) {
+                Ok(d) => d,
+                // ENXIO: no data at or after `at`.
+                Err(rustix::io::Errno::NXIO) => break,
+                Err(_) => return None,
+            };
+            if data >= end {
+                break;
+            }
+            let hole = seek(file, SeekFrom::Hole(data)).ok()?.min(end);
+            if hole <= data {
+                return None;
+            }
+            out.push((data.max(start), hole));
+            at = hole;
+        }
+        Some(out)
+    }
 }
+
+/// Most data extents [`MappedFile::data_extents`] lists for one range.
+const MAX_EXTENTS: usize = 1 << 20;
 
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
@@ -139,15 +179,9 @@ pub(crate) fn open_mapped(path: &Path) -> Result<MappedFile, CoreError> {
     };
     // Re-open rather than seek: simplest way to start the stream from byte 0.
     let file = File::open(path).map_err(io_err(path, "cannot open"))?;
-    let (mapped_file, temp) = match compression {
-        Compression::None => (file, None),
-        _ => {
-            let temp = decompress_to_temp(path, file, compression)?;
-            let handle = temp
-                .try_clone()
-                .map_err(io_err(path, "cannot reopen decompressed copy"))?;
-            (handle, Some(temp))
-        }
+    let mapped_file = match compression {
+        Compression::None => file,
+        _ => decompress_to_temp(path, file, compression)?,
     };
     let len = mapped_file
         .metadata()
@@ -164,7 +198,7 @@ pub(crate) fn open_mapped(path: &Path) -> Result<MappedFile, CoreError> {
     Ok(MappedFile {
         map: FileBytes::Map(map),
         compression,
-        _temp: temp,
+        file: Some(mapped_file),
     })
 }
 

@@ -2,6 +2,8 @@
 //! segments merged with `NT_FILE` mappings and labelled with a
 //! [`RegionKind`]. A higher layer (the Go runtime model) may relabel ranges
 //! as [`RegionKind::GoHeap`] / [`RegionKind::GoStack`] with [`relabel`].
+//! [`Core::nonzero_bytes`] estimates what of a region was resident (its
+//! non-zero pages), for an RSS when no smaps file was saved.
 
 use crate::core::{Core, Perms};
 use crate::executable::Executable;
@@ -119,6 +121,73 @@ impl Core {
     pub fn regions_with_executable(&self, exe: &Executable, placement: &Placement) -> Vec<Region> {
         build_regions(self, Some((exe, placement)))
     }
+}
+
+/// Granularity of [`Core::nonzero_bytes`]: the smallest page size of the
+/// architectures mapscope reads (a larger page is several of these).
+const ZERO_SCAN_PAGE: u64 = 4096;
+
+impl Core {
+    /// Bytes of `region`'s part held by the core file that lie in 4 KiB
+    /// pages with at least one non-zero byte: an estimate of what was
+    /// resident. A core holds every page of a dumped mapping, resident or
+    /// not — the kernel writes holes for pages never touched, and gdb's
+    /// `gcore` writes zeros for whole reserved (`---p`) ranges, gigabytes
+    /// for a Go process — so the present bytes overstate RSS; untouched and
+    /// released (`MADV_DONTNEED`) pages read as zeros. A resident page that
+    /// holds only zeros is missed, so this is a lower bound (apart from
+    /// swapped-out pages, which the core holds but RSS does not count).
+    pub fn nonzero_bytes(&self, region: &Region) -> u64 {
+        let Some(seg) = self.segment_at(region.start) else {
+            return 0;
+        };
+        let skip = region.start - seg.vaddr;
+        let len = region.present_bytes.min(seg.present.saturating_sub(skip));
+        let bytes = seg
+            .offset
+            .checked_add(skip)
+            .and_then(|o| usize::try_from(o).ok())
+            .zip(usize::try_from(len).ok())
+            .and_then(|(o, n)| self.data().get(o..o.checked_add(n)?));
+        let Some(bytes) = bytes else { return 0 };
+        let base = seg.offset.saturating_add(skip);
+        // Holes read as zeros: only the file's data extents are scanned
+        // (touching gigabytes of holes costs seconds of page faults).
+        let extents = self
+            .mapped()
+            .data_extents(base, base.saturating_add(len))
+            .unwrap_or_else(|| vec![(base, base.saturating_add(len))]);
+        let mut sum = 0u64;
+        let mut scanned_to = 0u64; // relative to `base`, page aligned
+        for (lo, hi) in extents {
+            let lo = ((lo - base) & !(ZERO_SCAN_PAGE - 1)).max(scanned_to);
+            let hi = (hi - base).min(len);
+            if lo >= hi {
+                continue;
+            }
+            // Whole pages: the extent's last page up to its end.
+            let hi = (hi.saturating_add(ZERO_SCAN_PAGE - 1) & !(ZERO_SCAN_PAGE - 1)).min(len);
+            scanned_to = hi;
+            let piece = usize::try_from(lo)
+                .ok()
+                .zip(usize::try_from(hi).ok())
+                .and_then(|(l, h)| bytes.get(l..h))
+                .unwrap_or(&[]);
+            sum = piece
+                .chunks(ZERO_SCAN_PAGE as usize)
+                .filter(|p| !all_zero(p))
+                .map(|p| p.len() as u64)
+                .fold(sum, u64::saturating_add);
+        }
+        sum
+    }
+}
+
+/// Whether every byte is zero (blockwise OR, which vectorizes).
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(256)
+        .all(|block| block.iter().fold(0u8, |acc, b| acc | b) == 0)
 }
 
 impl ProcessMemory {

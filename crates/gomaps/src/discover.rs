@@ -3,9 +3,10 @@
 //!
 //! Owns: the order of the discovery pipeline — the typed root walk
 //! ([`crate::walker`]), pointer maps and the object graph
-//! ([`crate::graph`]), the GC's root set ([`crate::roots`]), unrooted map
-//! storage ([`crate::unrooted`]) and the retained-size measurement — and
-//! its result types ([`FoundMap`], [`Discovery`]).
+//! ([`crate::graph`]), the GC's root set ([`crate::roots`]) and the
+//! shortest paths from it, unrooted map storage and garbage
+//! ([`crate::unrooted`]) and the retained-size measurement — and its
+//! result types ([`FoundMap`], [`Discovery`]).
 //! Must not touch: decoding one map (the decoder modules), graph
 //! algorithms, or the heap walk itself (mapscope-goruntime).
 
@@ -19,6 +20,7 @@ use crate::walker::Walker;
 use crate::{MapInstance, MapKind};
 
 pub use crate::graph::{ObjectGraph, RetainedMany, Structure};
+pub use crate::unrooted::{Garbage, GarbagePart};
 
 /// Deepest family nesting followed up from a member to its map.
 const MAX_NESTING: usize = 8;
@@ -62,6 +64,15 @@ pub struct FoundMap {
     pub live_entries: u64,
     pub capacity: u64,
     pub tombstones: u64,
+    /// Entries the storage proves the map once held at the same time (0:
+    /// no proof). Classic maps only: a finished doubling grow (`oldbuckets`
+    /// nil, `nevacuate` = 2^(B−1)) started on an insert when the count
+    /// passed the load factor × 2^(B−1), at least 6 × 2^(B−1) in every Go
+    /// version — a map made with a size hint starts with `nevacuate` 0.
+    /// The findings tell a map that was filled and emptied from one made
+    /// large by `make(map, hint)` with it.
+    #[serde(skip)]
+    pub peak_len_at_least: u64,
     pub growing: bool,
     pub storage_bytes: u64,
     /// Bytes freed if this structure were dropped; `None` when not measured.
@@ -107,12 +118,25 @@ impl FoundMap {
             live_entries: inst.live_entries,
             capacity: inst.capacity,
             tombstones: inst.tombstones,
+            peak_len_at_least: peak_len_at_least(&inst.header),
             growing: inst.growing,
             storage_bytes: inst.storage_bytes,
             retained_bytes: None,
             children: Vec::new(),
             owned,
         }
+    }
+}
+
+/// See [`FoundMap::peak_len_at_least`].
+fn peak_len_at_least(header: &crate::model::Header) -> u64 {
+    match header {
+        crate::model::Header::Classic(h)
+            if h.oldbuckets == 0 && h.b >= 1 && h.b < 64 && h.nevacuate == 1u64 << (h.b - 1) =>
+        {
+            6u64.saturating_mul(1u64 << (h.b - 1))
+        }
+        _ => 0,
     }
 }
 
@@ -126,6 +150,16 @@ pub struct Discovery {
     pub graph: ObjectGraph,
     /// Graph ids of the objects the roots (globals, live stacks) point at.
     pub root_ids: Vec<u32>,
+    /// Map storage no root reaches (garbage awaiting collection): one
+    /// summary, never listed in `maps` ([`crate::unrooted`]).
+    pub garbage: Garbage,
+    /// The GC's roots one by one (globals, goroutines, finalizers by
+    /// type) with the ids each points at ([`crate::roots::RootSet`]).
+    pub roots: crate::roots::RootSet,
+    /// Retained bytes of each of `roots.named` (objects only that root
+    /// reaches), and the shared and unreached rest
+    /// ([`ObjectGraph::label_roots`]).
+    pub root_retention: crate::graph::RootRetention,
     /// The retained-size pass over `maps` (and their first members), kept
     /// to answer "which map retains this object" without another walk.
     retained: Option<Retention>,
@@ -209,13 +243,23 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
     let roots = phase("maps: roots", || {
         crate::roots::collect(process, &graph, &pointers, goroutines.as_ref().ok())
     });
-    warnings.extend(roots.warnings);
-    let root_ids = roots.ids;
-    // Map storage the heap names by type that no root path reached.
-    let unrooted = phase("maps: unrooted storage", || {
-        crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps)
+    let mut roots = roots;
+    warnings.append(&mut roots.warnings);
+    let root_ids = roots.ids.clone();
+    // Shortest paths from the roots: what is reachable, and from where.
+    let paths = phase("maps: root paths", || {
+        let tiers = crate::unrooted::root_tiers(&roots);
+        let tiers: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
+        graph.shortest_paths(&tiers)
     });
-    maps.extend(unrooted);
+    // Map storage the heap names by type that no typed root path reached:
+    // maps named by their path, and garbage.
+    let unrooted = phase("maps: unrooted storage", || {
+        crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps, &roots, &paths)
+    });
+    drop(paths);
+    maps.extend(unrooted.maps);
+    let garbage = unrooted.garbage;
     // Members largest first: those are measured and listed (addresses
     // are unique, so the order is total; a family may have millions).
     for m in &mut maps {
@@ -243,11 +287,17 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
     }
     let maps: Vec<FoundMap> = order.into_iter().map(|(m, _)| m).collect();
     warnings.extend(heap.warnings().iter().take(20).cloned());
+    let root_retention = phase("maps: root retention", || {
+        graph.label_roots(&roots.target_lists())
+    });
     Ok(Discovery {
         maps,
         warnings,
         graph,
         root_ids,
+        roots,
+        root_retention,
+        garbage,
         retained: Some(Retention {
             result,
             parents,

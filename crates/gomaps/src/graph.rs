@@ -5,7 +5,9 @@
 //! [`crate::pointers`], conservatively where there are none) and the
 //! reachability questions asked of it: retained bytes and objects of one
 //! structure ([`ObjectGraph::retained`]) or of many at once
-//! ([`ObjectGraph::retained_many`]), predecessors, scans of root ranges.
+//! ([`ObjectGraph::retained_many`]), retained bytes of every root
+//! ([`ObjectGraph::label_roots`]), shortest paths from the roots
+//! ([`ObjectGraph::shortest_paths`]), predecessors, scans of root ranges.
 //! Must not touch: finding maps or decoding them, or the heap walk itself
 //! (object ids come from mapscope-goruntime's [`ObjectIndex`]).
 //!
@@ -773,6 +775,115 @@ impl ObjectGraph {
     }
 }
 
+/// What [`ObjectGraph::label_roots`] measured: per root, the bytes and
+/// objects only it reaches; and the rest of the heap (reached from several
+/// roots, or from none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootRetention {
+    /// Per root (in the order given): bytes of the objects reachable from
+    /// its targets and from no other root's.
+    pub bytes: Vec<u64>,
+    /// The same objects, counted.
+    pub objects: Vec<u64>,
+    /// Objects reachable from two roots or more.
+    pub shared_bytes: u64,
+    pub shared_objects: u64,
+    /// Objects no root reaches (garbage the next GC would free).
+    pub unreached_bytes: u64,
+    pub unreached_objects: u64,
+}
+
+impl ObjectGraph {
+    /// Retained bytes of every root at once, dominator-exact for single
+    /// roots: an object is retained by root `i` when every path from the
+    /// roots to it passes through `i` — it is reachable from `roots[i]`
+    /// (the ids root `i` points at) and from no other root. One
+    /// multi-source walk labels each object with the one root that reaches
+    /// it, or shared once a second one does; labels only move up (unseen →
+    /// a root → shared), so each object is pushed at most twice and the
+    /// parallel walk ends with the labels a sequential one would give.
+    pub fn label_roots(&self, roots: &[&[u32]]) -> RootRetention {
+        let n = self.len();
+        let k = roots.len().min(SHARED as usize);
+        let labels: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(UNSEEN)).collect();
+        // Raises the label of `id` to `l` joined with what it is; whether
+        // it changed (then the object must be (re)visited).
+        let raise = |id: u32, l: u32| -> bool {
+            let Some(slot) = labels.get(id as usize) else {
+                return false;
+            };
+            let mut cur = slot.load(Relaxed);
+            loop {
+                let new = match cur {
+                    UNSEEN => l,
+                    SHARED => return false,
+                    c if c == l => return false,
+                    _ => SHARED,
+                };
+                match slot.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
+                    Ok(_) => return true,
+                    Err(now) => cur = now,
+                }
+            }
+        };
+        let mut seeds: Vec<u32> = Vec::new();
+        for (i, targets) in roots.iter().take(k).enumerate() {
+            for &id in targets.iter() {
+                if raise(id, i as u32) {
+                    seeds.push(id);
+                }
+            }
+        }
+        let step = |v: u32, stack: &mut Vec<u32>| {
+            let l = labels.get(v as usize).map_or(SHARED, |l| l.load(Relaxed));
+            for &s in self.succ(v) {
+                if raise(s, l) {
+                    stack.push(s);
+                }
+            }
+        };
+        rayon::scope(|scope| {
+            for chunk in seeds.chunks(256) {
+                let stack = chunk.to_vec();
+                scope.spawn(|scope| walk_split(scope, stack, &step));
+            }
+        });
+        let labels: Vec<u32> = labels.into_iter().map(AtomicU32::into_inner).collect();
+        let mut out = RootRetention {
+            bytes: vec![0; roots.len()],
+            objects: vec![0; roots.len()],
+            ..RootRetention::default()
+        };
+        for (_, first, count, size, _) in self.index.span_id_ranges() {
+            for &l in labels
+                .get(first as usize..(first as usize).saturating_add(count as usize))
+                .unwrap_or(&[])
+            {
+                match l {
+                    UNSEEN => {
+                        out.unreached_bytes += size;
+                        out.unreached_objects += 1;
+                    }
+                    SHARED => {
+                        out.shared_bytes += size;
+                        out.shared_objects += 1;
+                    }
+                    l => {
+                        if let (Some(b), Some(o)) = (
+                            out.bytes.get_mut(l as usize),
+                            out.objects.get_mut(l as usize),
+                        ) {
+                            *b += size;
+                            *o += 1;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Joins the build tasks' chunks (consecutive ids, in order) into one, so
 /// that finding an object's edges is two loads; each chunk is freed as soon
 /// as it is copied. Kept apart when the edges outgrow `u32` offsets.
@@ -903,5 +1014,81 @@ fn scan_words(
             // Skip to the next page.
             Err(_) => a = (a | 0xfff).saturating_add(1),
         }
+    }
+}
+
+/// Parent of an object no root reaches, in [`ObjectGraph::shortest_paths`].
+pub const UNREACHED: u32 = u32::MAX;
+
+impl ObjectGraph {
+    /// Shortest paths from the roots, breadth-first: per object id, the
+    /// object it was first reached from ([`UNREACHED`] when no root
+    /// reaches it; a root is its own parent). The tiers are walked one
+    /// after the other, each to the end, so an object any root of an
+    /// earlier tier reaches is named from that tier (globals before
+    /// goroutines before finalizers, as the typed walk prefers them). Each
+    /// level is expanded in parallel; among the objects of one level that
+    /// point at a new object, the lowest id becomes its parent, so the
+    /// answer does not depend on the threads. Every object enters a level
+    /// at most once: the walk is bounded by the objects and edges.
+    pub fn shortest_paths(&self, tiers: &[&[u32]]) -> Vec<u32> {
+        let n = self.len();
+        let parent: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(UNREACHED)).collect();
+        let mut seen = IdSet::new(n);
+        // Below this many objects a level is expanded on this thread (long
+        // chains make many tiny levels).
+        const PARALLEL_LEVEL: usize = 4096;
+        for tier in tiers {
+            let mut frontier: Vec<u32> = Vec::new();
+            for &r in tier.iter() {
+                if (r as usize) < n && seen.insert(r) {
+                    if let Some(p) = parent.get(r as usize) {
+                        p.store(r, Relaxed);
+                    }
+                    frontier.push(r);
+                }
+            }
+            frontier.sort_unstable();
+            while !frontier.is_empty() {
+                let expand = |v: u32, next: &mut Vec<u32>| {
+                    for &s in self.succ(v) {
+                        if seen.contains(s) {
+                            continue;
+                        }
+                        if let Some(p) = parent.get(s as usize) {
+                            if p.fetch_min(v, Relaxed) == UNREACHED {
+                                next.push(s);
+                            }
+                        }
+                    }
+                };
+                let mut next: Vec<u32> = if frontier.len() < PARALLEL_LEVEL {
+                    let mut next = Vec::new();
+                    for &v in &frontier {
+                        expand(v, &mut next);
+                    }
+                    next
+                } else {
+                    frontier
+                        .par_chunks(256)
+                        .fold(Vec::new, |mut next, chunk| {
+                            for &v in chunk {
+                                expand(v, &mut next);
+                            }
+                            next
+                        })
+                        .reduce(Vec::new, |mut a, b| {
+                            a.extend(b);
+                            a
+                        })
+                };
+                next.sort_unstable();
+                for &s in &next {
+                    seen.insert(s);
+                }
+                frontier = next;
+            }
+        }
+        parent.into_iter().map(AtomicU32::into_inner).collect()
     }
 }

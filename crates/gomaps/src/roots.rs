@@ -11,27 +11,62 @@
 //! reported. Objects with finalizers are roots too (their specials), as
 //! the runtime's `markrootSpans` makes them.
 //!
-//! Owns: turning goroutines and pointer maps into graph root ids. Must not
-//! touch: graph construction (discover.rs) or the heap walk.
+//! Besides the union of root ids, [`RootSet`] keeps a per-root view
+//! ([`NamedRoot`]): each global variable (named from DWARF by the address
+//! of its pointer slots), each goroutine (`goroutine N` and its innermost
+//! function outside the runtime) and the finalizers of one type, each with
+//! the graph ids it points at — what the per-root retained bytes
+//! ([`crate::graph::ObjectGraph::label_roots`]) start from.
+//!
+//! Owns: turning goroutines and pointer maps into graph root ids, named
+//! per root. Must not touch: graph construction (discover.rs) or the heap
+//! walk.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mapscope_goruntime::dwarf::TypeId;
 use mapscope_goruntime::goroutines::{FrameRoots, Goroutines};
 use mapscope_goruntime::heap::{Heap, SpecialKind};
 use mapscope_goruntime::GoProcess;
 
+use crate::discover::RootKind;
 use crate::graph::ObjectGraph;
 use crate::pointers::PointerMaps;
 
 /// Bound on stack objects scanned per goroutine.
 const MAX_STACK_OBJECTS: usize = 1 << 16;
 
+/// Name of the root holding data/bss pointer words no DWARF global covers.
+pub const UNNAMED_GLOBALS: &str = "(data/bss without DWARF name)";
+
+/// One root of the per-root view: a global variable, a goroutine's stack,
+/// or the finalizers of one type; its targets are
+/// [`RootSet::targets_of`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedRoot {
+    /// `main.registry`, `goroutine 7 main.worker`, `finalizer(*os.File)`.
+    pub name: String,
+    pub kind: RootKind,
+    /// The global's DWARF type, the finalized objects' `*T`; empty for a
+    /// goroutine.
+    pub type_name: String,
+    /// Range of this root's ids in the set's flat target list.
+    start: u32,
+    end: u32,
+}
+
 /// What [`collect`] found.
 #[derive(Debug, Default)]
 pub struct RootSet {
-    /// Graph ids of the heap objects the roots point at (sorted, unique).
+    /// Graph ids of the heap objects the roots point at (sorted, unique):
+    /// the union of every named root's targets.
     pub ids: Vec<u32>,
+    /// The roots one by one (globals, goroutines, finalizers by type);
+    /// only roots that point at a heap object are kept.
+    pub named: Vec<NamedRoot>,
+    /// Targets of all named roots, each root's sorted and unique, one
+    /// after the other ([`NamedRoot`]'s range).
+    targets: Vec<u32>,
     /// Frames scanned precisely with stack maps.
     pub precise_frames: usize,
     /// Frames scanned conservatively (see [`RootSet::fallbacks`]).
@@ -47,6 +82,73 @@ pub struct RootSet {
     pub warnings: Vec<String>,
 }
 
+impl RootSet {
+    /// The graph ids root `i` of [`RootSet::named`] points at (sorted,
+    /// unique; empty for an unknown index).
+    pub fn targets_of(&self, i: usize) -> &[u32] {
+        self.named
+            .get(i)
+            .and_then(|r| self.targets.get(r.start as usize..r.end as usize))
+            .unwrap_or(&[])
+    }
+
+    /// Every named root's targets, in the order of [`RootSet::named`].
+    pub fn target_lists(&self) -> Vec<&[u32]> {
+        (0..self.named.len()).map(|i| self.targets_of(i)).collect()
+    }
+
+    /// Adds a named root pointing at `ids` (sorted, unique); a root
+    /// pointing at no heap object is left out.
+    fn push(&mut self, name: String, kind: RootKind, type_name: String, ids: &[u32]) {
+        if ids.is_empty() {
+            return;
+        }
+        let (Ok(start), Ok(end)) = (
+            u32::try_from(self.targets.len()),
+            u32::try_from(self.targets.len() + ids.len()),
+        ) else {
+            return;
+        };
+        self.targets.extend_from_slice(ids);
+        self.named.push(NamedRoot {
+            name,
+            kind,
+            type_name,
+            start,
+            end,
+        });
+    }
+}
+
+/// Index in `globals` (sorted by address) of the global whose bytes hold
+/// `address` (as [`mapscope_goruntime::dwarf::Globals::containing`]).
+fn global_index(globals: &[mapscope_goruntime::dwarf::Global], address: u64) -> Option<usize> {
+    let after = globals.partition_point(|g| g.address <= address);
+    (after.saturating_sub(8)..after)
+        .rev()
+        .find(|&i| globals.get(i).is_some_and(|g| address < g.end()))
+}
+
+/// What a goroutine is named by in the per-root view: `goroutine N` and
+/// its innermost function outside the runtime (else its innermost
+/// function, else the function that started it).
+fn goroutine_name(g: &mapscope_goruntime::goroutines::Goroutine) -> String {
+    let runtime = |f: &str| {
+        f.starts_with("runtime.") || f.starts_with("internal/runtime") || f.starts_with("runtime/")
+    };
+    let func = g
+        .frames
+        .iter()
+        .map(|f| f.function.as_str())
+        .find(|f| !runtime(f))
+        .or_else(|| g.frames.first().map(|f| f.function.as_str()))
+        .or_else(|| g.created_by.as_ref().map(|c| c.function.as_str()));
+    match func {
+        Some(f) if !f.is_empty() => format!("goroutine {} {f}", g.id),
+        _ => format!("goroutine {}", g.id),
+    }
+}
+
 /// Computes the roots: globals and goroutine stacks (see the module doc).
 pub fn collect(
     process: &GoProcess,
@@ -55,30 +157,66 @@ pub fn collect(
     goroutines: Option<&Goroutines>,
 ) -> RootSet {
     let mut set = RootSet::default();
-    let mut ids: Vec<u32> = match pointers.global_words() {
+    let dwarf = process.dwarf();
+    let bias = process.load_bias();
+    let global_type = |g: &mapscope_goruntime::dwarf::Global| {
+        dwarf.map_or(String::new(), |d| d.types().get(g.ty).name.clone())
+    };
+    match pointers.global_words() {
         Some(words) => {
             set.precise_globals = true;
             let mem = process.memory();
-            let values: Vec<u64> = words.iter().filter_map(|&a| mem.read_u64(a).ok()).collect();
-            graph.ids_of_values(&values)
+            // Pointer words grouped by the global holding them (words are
+            // sorted, so each global's words are consecutive).
+            let mut current: Option<(usize, Vec<u64>)> = None;
+            let mut unnamed: Vec<u64> = Vec::new();
+            let globals = dwarf.map(|d| d.globals().all()).unwrap_or(&[]);
+            let flush = |set: &mut RootSet, cur: Option<(usize, Vec<u64>)>| {
+                if let Some((gi, values)) = cur {
+                    if let Some(g) = globals.get(gi) {
+                        let ids = graph.ids_of_values(&values);
+                        set.push(g.name.clone(), RootKind::Global, global_type(g), &ids);
+                    }
+                }
+            };
+            for &a in words {
+                let Ok(v) = mem.read_u64(a) else { continue };
+                let gi = global_index(globals, a.wrapping_sub(bias));
+                match gi {
+                    Some(gi) => match &mut current {
+                        Some((cur, values)) if *cur == gi => values.push(v),
+                        _ => {
+                            let prev = current.replace((gi, vec![v]));
+                            flush(&mut set, prev);
+                        }
+                    },
+                    None => unnamed.push(v),
+                }
+            }
+            flush(&mut set, current.take());
+            let ids = graph.ids_of_values(&unnamed);
+            set.push(
+                UNNAMED_GLOBALS.to_string(),
+                RootKind::Global,
+                String::new(),
+                &ids,
+            );
         }
         None => {
-            let ranges: Vec<(u64, u64)> = process
-                .dwarf()
-                .map(|d| {
-                    d.globals()
-                        .all()
-                        .iter()
-                        .filter(|g| g.size > 0 && g.size < (1 << 30))
-                        .map(|g| (g.address, g.end()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            graph.scan_ranges(process, &ranges)
+            for g in dwarf
+                .map(|d| d.globals().all())
+                .unwrap_or(&[])
+                .iter()
+                .filter(|g| g.size > 0 && g.size < (1 << 30))
+            {
+                let lo = g.address.wrapping_add(bias);
+                let ids = graph.scan_ranges(process, &[(lo, lo.saturating_add(g.size))]);
+                set.push(g.name.clone(), RootKind::Global, global_type(g), &ids);
+            }
         }
-    };
+    }
     let mem = process.memory();
-    let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut reasons: BTreeMap<String, usize> = Default::default();
     if let Some(gs) = goroutines {
         for g in &gs.goroutines {
             let Some((lo, hi)) = g.stack_range() else {
@@ -153,14 +291,20 @@ pub fn collect(
                 work.extend(found.iter().copied().filter(|v| (lo..hi).contains(v)));
                 heap_values.extend(found);
             }
-            ids.extend(graph.ids_of_values(&heap_values));
+            let ids = graph.ids_of_values(&heap_values);
+            set.push(goroutine_name(g), RootKind::Goroutine, String::new(), &ids);
         }
     }
     // Finalizers: what a finalized object points to, and the finalizer's
     // closure, stay alive (runtime markrootSpans); the object itself does
     // not.
     if let Ok(heap) = process.heap() {
-        let mut values = Vec::new();
+        // One root per finalized type (`finalizer(*os.File)`).
+        let names: HashMap<u64, String> = finalizer_objects(process, heap)
+            .into_iter()
+            .map(|(object, _, name)| (object, name))
+            .collect();
+        let mut by_type: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let fn_off = process
             .dwarf()
             .and_then(|d| d.types().field_offset("runtime.specialfinalizer", "fn"));
@@ -169,6 +313,8 @@ pub fn collect(
             .iter()
             .filter(|s| s.kind == SpecialKind::Finalizer)
         {
+            let ty = names.get(&sp.object).map_or("?", |n| n.as_str());
+            let values = by_type.entry(ty.to_string()).or_default();
             if let Some(v) = fn_off.and_then(|o| mem.read_u64(sp.record.checked_add(o)?).ok()) {
                 values.push(v);
             }
@@ -184,7 +330,10 @@ pub fn collect(
             }
             set.finalizers += 1;
         }
-        ids.extend(graph.ids_of_values(&values));
+        for (ty, values) in by_type {
+            let ids = graph.ids_of_values(&values);
+            set.push(format!("finalizer({ty})"), RootKind::Finalizer, ty, &ids);
+        }
     }
     set.fallbacks = reasons.into_iter().collect();
     if set.conservative_frames > 0 || set.conservative_stacks > 0 {
@@ -201,6 +350,7 @@ pub fn collect(
             why.join("; ")
         ));
     }
+    let mut ids = set.targets.clone();
     ids.sort_unstable();
     ids.dedup();
     set.ids = ids;

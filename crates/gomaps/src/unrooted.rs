@@ -2,28 +2,62 @@
 //! group arrays the heap walk names by their runtime type (malloc header or
 //! `mspan.largeType`: `map.bucket[K]V`, `noalg.map.group[K]V`) that belong
 //! to no map found from the roots — maps held only through an
-//! `unsafe.Pointer`, a `uintptr`, an interface or a runtime structure.
+//! `unsafe.Pointer`, a `uintptr`, an interface or a runtime structure, and
+//! storage nothing holds any more.
 //!
-//! Each is listed with `root_kind: unknown` rather than dropped. Its header
-//! is searched among the objects pointing (transitively, a few levels: a
-//! Swiss group array ← table ← directory ← map) at the storage, and kept
-//! only when decoding that candidate as `map[K]V` claims the storage; with
-//! no header, the storage itself is listed.
+//! Each such storage object is split by reachability from the GC's root
+//! set ([`crate::roots`], over the object graph's shortest paths,
+//! [`ObjectGraph::shortest_paths`]):
+//!
+//! - **Reachable**: listed as a map named by its shortest object path from
+//!   a root (`main.opaqueIndex (unsafe.Pointer) → map`, `goroutine 7
+//!   main.worker → main.Job → map`); the root end is the global variable,
+//!   goroutine or finalizer whose pointer slot starts the path (the named
+//!   roots of [`RootSet::named`]).
+//! - **Unreachable**: garbage awaiting collection, summed in one
+//!   [`Garbage`] line, never listed as a map (nor in findings). It is split
+//!   by what can be proved from the heap: a *dropped map* when a map header
+//!   (itself unreachable) still points at the storage; *old storage left
+//!   by growth* when no map header points at it and a map of the same type
+//!   is in the core (live, or a dropped one) — a map header always points
+//!   at its current storage (and at the old one while it grows), so an
+//!   array no header points at is one a map let go of: a classic bucket
+//!   array after evacuation, a Swiss table's groups after the table grew or
+//!   split. *Other* is the rest (no header, no map of its type: e.g. a map
+//!   whose header was a stack object of a finished call). Only storage the
+//!   heap types is counted; [`Garbage::heap_unreachable`] is every
+//!   unreachable object.
+//!
+//! Headers are searched among the objects pointing (transitively, a few
+//! levels: a Swiss group array ← table ← directory ← map) at the storage,
+//! and kept only when decoding that candidate as `map[K]V` claims the
+//! storage; with no header, the storage itself is listed.
+//!
+//! Type names are DWARF's (`map[string]*cmd/compile/internal/types.Sym`,
+//! as the typed walk spells them): a runtime storage name
+//! (`map.bucket[string]*types.Sym`) is looked up among DWARF's map types
+//! by its package-name spelling, and kept as the runtime spells it only
+//! when DWARF has no such map type or several (two packages named
+//! `types`).
 //!
 //! Limits: pointer-free storage (`map[int]int`) and arrays of 512 bytes or
 //! less carry no type in the heap, so they cannot be found this way.
 //!
-//! Owns: finding those maps. Must not touch: the typed root walk
-//! (walker.rs) or the graph (graph.rs).
+//! Owns: finding those maps, naming their paths, and the garbage summary.
+//! Must not touch: the typed root walk (walker.rs), the graph's algorithms
+//! (graph.rs) or the root set (roots.rs).
 
 use std::collections::{HashMap, HashSet};
 
-use mapscope_goruntime::heap::Heap;
+use mapscope_goruntime::dwarf::{DwarfInfo, TypeId};
+use mapscope_goruntime::heap::{Heap, HeapObject};
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::discover::{FoundMap, RootKind};
-use crate::graph::ObjectGraph;
+use crate::graph::{ObjectGraph, UNREACHED};
+use crate::roots::RootSet;
 use crate::{MapDecoder, MapInstance, MapLayout, MapTarget};
 
 /// How many levels of pointers above the storage a header is looked for.
@@ -147,17 +181,210 @@ fn bases(heap: &Heap, inst: &MapInstance, out: &mut Vec<u64>) {
     }
 }
 
-/// The maps whose storage the heap walk typed but no root path reached.
+/// Bytes and objects of one part of [`Garbage`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GarbagePart {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+impl GarbagePart {
+    fn add(&mut self, bytes: u64) {
+        self.objects += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+}
+
+/// Map storage no root reaches: garbage the next GC cycle frees, reported
+/// as one line instead of as maps (see the module doc for the parts).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Garbage {
+    /// Map storage objects (and dropped maps' headers and overflow
+    /// buckets) no root reaches: the sum of the three parts below.
+    pub objects: u64,
+    pub bytes: u64,
+    /// Storage no map header points at, of a type a map in the core
+    /// (live or dropped) has.
+    pub left_by_growth: GarbagePart,
+    /// Whole maps no root reaches: header, storage, overflow.
+    pub dropped_maps: GarbagePart,
+    /// How many maps `dropped_maps` holds.
+    pub dropped_map_count: u64,
+    /// Storage no map header points at, of a type no map in the core has.
+    pub other: GarbagePart,
+    /// Every heap object no root reaches, map storage or not (all the next
+    /// GC frees; the heap's in-use bytes minus the live bytes).
+    pub heap_unreachable: GarbagePart,
+}
+
+impl Garbage {
+    /// The one line reports print, or `None` when no map storage is
+    /// garbage.
+    pub fn describe(&self) -> Option<String> {
+        if self.objects == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.left_by_growth.objects > 0 {
+            parts.push(format!(
+                "{} objects, {} B old storage left by growth",
+                self.left_by_growth.objects, self.left_by_growth.bytes
+            ));
+        }
+        if self.dropped_map_count > 0 {
+            parts.push(format!(
+                "{} dropped maps, {} objects, {} B",
+                self.dropped_map_count, self.dropped_maps.objects, self.dropped_maps.bytes
+            ));
+        }
+        if self.other.objects > 0 {
+            parts.push(format!(
+                "{} objects, {} B other storage no header points at",
+                self.other.objects, self.other.bytes
+            ));
+        }
+        Some(format!(
+            "garbage awaiting collection: {} map storage objects, {} B no root reaches ({}); not listed as maps; {} B of heap unreachable in all",
+            self.objects,
+            self.bytes,
+            parts.join("; "),
+            self.heap_unreachable.bytes
+        ))
+    }
+}
+
+/// What [`unrooted_maps`] found.
+#[derive(Default)]
+pub struct Unrooted {
+    /// Maps no typed root path reaches but a root does, named by path.
+    pub maps: Vec<FoundMap>,
+    pub garbage: Garbage,
+}
+
+/// The tiers of [`ObjectGraph::shortest_paths`] from a root set: the
+/// targets of its globals, then of its goroutines, then of its finalizers
+/// (the typed walk's order); its union of ids when it names no roots.
+pub fn root_tiers(roots: &RootSet) -> Vec<Vec<u32>> {
+    if roots.named.is_empty() {
+        return vec![roots.ids.clone()];
+    }
+    let mut tiers: Vec<Vec<u32>> = Vec::new();
+    for kinds in TIER_KINDS {
+        let mut t: Vec<u32> = roots
+            .named
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| kinds.contains(&r.kind))
+            .flat_map(|(i, _)| roots.targets_of(i).iter().copied())
+            .collect();
+        t.sort_unstable();
+        t.dedup();
+        tiers.push(t);
+    }
+    tiers
+}
+
+/// Root kinds of each tier, in order.
+const TIER_KINDS: [&[RootKind]; 3] = [
+    &[RootKind::Global, RootKind::Heap, RootKind::Unknown],
+    &[RootKind::Goroutine],
+    &[RootKind::Finalizer],
+];
+
+/// Longest object path followed back to its root.
+const MAX_PATH: usize = 1 << 20;
+/// Objects of a path shown at each end before the middle is elided.
+const PATH_HEAD: usize = 2;
+const PATH_TAIL: usize = 3;
+
+/// The object path from a root to `id` (root first), or `None` when no
+/// root reaches it.
+fn path_to(parents: &[u32], mut id: u32) -> Option<Vec<u32>> {
+    let mut path = vec![id];
+    for _ in 0..MAX_PATH {
+        let p = *parents.get(id as usize)?;
+        if p == UNREACHED {
+            return None;
+        }
+        if p == id {
+            path.reverse();
+            return Some(path);
+        }
+        path.push(p);
+        id = p;
+    }
+    None
+}
+
+/// Names heap objects by their type for paths: DWARF's name of the heap
+/// type (`[]T` when the object holds several), else the runtime's, else
+/// its size.
+struct Labeller<'a> {
+    process: &'a GoProcess,
+    heap: &'a Heap,
+    dwarf: &'a DwarfInfo,
+    names: HashMap<u64, Option<(String, u64)>>,
+}
+
+impl Labeller<'_> {
+    fn label(&mut self, obj: &HeapObject) -> String {
+        let data = obj
+            .size
+            .saturating_sub(obj.data_start().saturating_sub(obj.address));
+        let (process, heap, dwarf) = (self.process, self.heap, self.dwarf);
+        let named = heap.object_type_address(process, obj).and_then(|t| {
+            self.names
+                .entry(t)
+                .or_insert_with(|| {
+                    let rt = heap.runtime_type(process, t)?;
+                    let name = dwarf
+                        .type_by_runtime_address(t.wrapping_sub(process.load_bias()))
+                        .map(|id| dwarf.types().get(id).name.clone())
+                        .unwrap_or(rt.name);
+                    Some((name, rt.size))
+                })
+                .clone()
+        });
+        match named {
+            Some((name, size)) if size > 0 && data >= size.saturating_mul(2) => format!("[]{name}"),
+            Some((name, _)) => name,
+            None => format!("{}-byte object", obj.size),
+        }
+    }
+}
+
+/// The maps whose storage the heap walk typed but no typed root path
+/// reached: those a root reaches, named by path, and the garbage summary
+/// of those none reaches. `parents` is
+/// [`ObjectGraph::shortest_paths`] over [`root_tiers`] of `roots`.
 pub fn unrooted_maps(
     process: &GoProcess,
     heap: &Heap,
     decoder: &MapDecoder<'_>,
     graph: &ObjectGraph,
     found: &[FoundMap],
-) -> Vec<FoundMap> {
+    roots: &RootSet,
+    parents: &[u32],
+) -> Unrooted {
+    let mut out = Unrooted::default();
+    // Every heap object no root reaches.
+    let n = u32::try_from(graph.len()).unwrap_or(u32::MAX);
+    let (objects, bytes) = (0..n)
+        .into_par_iter()
+        .with_min_len(1 << 14)
+        .filter(|&id| parents.get(id as usize).map_or(true, |&p| p == UNREACHED))
+        .map(|id| (1u64, graph.object(id).map_or(0, |o| o.size)))
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1.saturating_add(b.1)));
+    out.garbage.heap_unreachable = GarbagePart { objects, bytes };
+    let reached = |a: u64| {
+        graph
+            .id_of_address(a)
+            .and_then(|id| parents.get(id as usize))
+            .is_some_and(|&p| p != UNREACHED)
+    };
     let mut owned = Claimed::of(graph, found);
     let Some(dwarf) = process.dwarf() else {
-        return Vec::new();
+        return out;
     };
     // Objects with a heap type (malloc header or large type) no found map
     // claims, with their type's address: spans in parallel, in order.
@@ -199,23 +426,73 @@ pub fn unrooted_maps(
         }
     }
     if storage.is_empty() {
-        return Vec::new();
+        return out;
     }
-    let headers = find_headers(heap, decoder, graph, dwarf, &storage);
-    let mut out = Vec::new();
-    for ((object, map_name), header) in storage.into_iter().zip(headers) {
+    let tys = dwarf_map_types(dwarf, &storage);
+    let headers = find_headers(heap, decoder, graph, &tys, &storage);
+    // Types of the maps in the core (live, and dropped ones below), in
+    // both spellings.
+    let mut live_types: HashSet<String> = HashSet::new();
+    fn note_types(maps: &[FoundMap], set: &mut HashSet<String>) {
+        for m in maps {
+            if !set.contains(&m.type_name) {
+                set.insert(runtime_spelling(&m.type_name));
+                set.insert(m.type_name.clone());
+            }
+            note_types(&m.children, set);
+        }
+    }
+    note_types(found, &mut live_types);
+    // Maps a root reaches, with the object their path ends at.
+    let mut listed: Vec<(FoundMap, u32, bool)> = Vec::new();
+    let mut listed_at: HashSet<u64> = HashSet::new();
+    let mut garbage_storage: Vec<(u64, String)> = Vec::new();
+    let size_of = |a: u64| heap.object_at(a).map_or(0, |o| o.size);
+    for (((object, runtime_name), header), ty) in storage.into_iter().zip(headers).zip(&tys) {
         if owned.contains(graph, object) {
             continue;
         }
-        let m = match header {
+        // DWARF's spelling when DWARF has this map type (see the module doc).
+        let map_name = ty.map_or(runtime_name, |t| dwarf.types().get(t).name.clone());
+        if !reached(object) {
+            match header {
+                Some(inst) => {
+                    live_types.insert(runtime_spelling(&inst.type_name));
+                    live_types.insert(inst.type_name.clone());
+                    let mut own = Vec::new();
+                    bases(heap, &inst, &mut own);
+                    own.push(object);
+                    own.sort_unstable();
+                    own.dedup();
+                    out.garbage.dropped_map_count += 1;
+                    for a in own {
+                        if !owned.contains(graph, a) {
+                            owned.insert(graph, a);
+                            out.garbage.dropped_maps.add(size_of(a));
+                        }
+                    }
+                }
+                None => {
+                    owned.insert(graph, object);
+                    garbage_storage.push((object, map_name));
+                }
+            }
+            continue;
+        }
+        let (m, target, has_header) = match header {
             Some(inst) => {
                 let mut own = Vec::new();
                 bases(heap, &inst, &mut own);
-                FoundMap::new(&inst, UNKNOWN_ROOT.to_string(), RootKind::Unknown, own)
+                let at = if reached(inst.address) {
+                    inst.address
+                } else {
+                    object
+                };
+                let m = FoundMap::new(&inst, UNKNOWN_ROOT.to_string(), RootKind::Unknown, own);
+                (m, at, at == inst.address)
             }
             None => {
-                let size = heap.object_at(object).map_or(0, |o| o.size);
-                FoundMap {
+                let m = FoundMap {
                     root: UNKNOWN_ROOT.to_string(),
                     root_kind: RootKind::Unknown,
                     type_name: map_name,
@@ -225,25 +502,170 @@ pub fn unrooted_maps(
                     live_entries: 0,
                     capacity: 0,
                     tombstones: 0,
+                    peak_len_at_least: 0,
                     growing: false,
-                    storage_bytes: size,
+                    storage_bytes: size_of(object),
                     retained_bytes: None,
                     children: Vec::new(),
                     owned: vec![object],
-                }
+                };
+                (m, object, false)
             }
         };
         // Several arrays of one map (Swiss tables) yield it once.
-        if out.iter().any(|o: &FoundMap| o.address == m.address) {
+        if !listed_at.insert(m.address) {
             continue;
         }
         for &a in &m.owned {
             owned.insert(graph, a);
         }
         owned.insert(graph, object);
+        let Some(target) = graph.id_of_address(target) else {
+            continue;
+        };
+        listed.push((m, target, has_header));
+    }
+    // Garbage storage no header points at: left by growth when a map of
+    // its type is in the core (live, or dropped: its own old arrays).
+    for (object, name) in garbage_storage {
+        let live = live_types.contains(&name) || live_types.contains(&runtime_spelling(&name));
+        let part = if live {
+            &mut out.garbage.left_by_growth
+        } else {
+            &mut out.garbage.other
+        };
+        part.add(size_of(object));
+    }
+    let g = &mut out.garbage;
+    g.objects = g.left_by_growth.objects + g.dropped_maps.objects + g.other.objects;
+    g.bytes = g
+        .left_by_growth
+        .bytes
+        .saturating_add(g.dropped_maps.bytes)
+        .saturating_add(g.other.bytes);
+    out.maps = name_paths(process, heap, dwarf, graph, roots, parents, listed);
+    out
+}
+
+/// Names each map by its shortest path from a root (see the module doc).
+fn name_paths(
+    process: &GoProcess,
+    heap: &Heap,
+    dwarf: &DwarfInfo,
+    graph: &ObjectGraph,
+    roots: &RootSet,
+    parents: &[u32],
+    listed: Vec<(FoundMap, u32, bool)>,
+) -> Vec<FoundMap> {
+    let paths: Vec<Option<Vec<u32>>> = listed
+        .iter()
+        .map(|(_, target, _)| path_to(parents, *target))
+        .collect();
+    // The first named root (tier order) pointing at each path's root end:
+    // one pass over the roots' targets.
+    let mut wanted: HashMap<u32, Option<usize>> = paths
+        .iter()
+        .flatten()
+        .filter_map(|p| p.first().map(|&r| (r, None)))
+        .collect();
+    for kinds in TIER_KINDS {
+        for (i, r) in roots.named.iter().enumerate() {
+            if !kinds.contains(&r.kind) {
+                continue;
+            }
+            for t in roots.targets_of(i) {
+                if let Some(slot @ None) = wanted.get_mut(t) {
+                    *slot = Some(i);
+                }
+            }
+        }
+    }
+    let mut labeller = Labeller {
+        process,
+        heap,
+        dwarf,
+        names: HashMap::new(),
+    };
+    let mut out = Vec::with_capacity(listed.len());
+    for ((mut m, _, has_header), path) in listed.into_iter().zip(paths) {
+        if let Some(path) = path {
+            let root = path
+                .first()
+                .and_then(|r| wanted.get(r).copied().flatten())
+                .and_then(|i| roots.named.get(i));
+            let mut s = match root {
+                Some(r) if r.type_name.is_empty() => r.name.clone(),
+                Some(r) => format!("{} ({})", r.name, r.type_name),
+                None => "(root)".to_string(),
+            };
+            // The objects before the map itself.
+            let before = path.get(..path.len().saturating_sub(1)).unwrap_or(&[]);
+            let mut label = |id: &u32| {
+                graph
+                    .object(*id)
+                    .map_or_else(|| "?".to_string(), |o| labeller.label(&o))
+            };
+            if before.len() > PATH_HEAD + PATH_TAIL + 1 {
+                for id in before.iter().take(PATH_HEAD) {
+                    s.push_str(&format!(" → {}", label(id)));
+                }
+                let skipped = before.len() - PATH_HEAD - PATH_TAIL;
+                s.push_str(&format!(" → … {skipped} objects …"));
+                for id in before.iter().skip(before.len() - PATH_TAIL) {
+                    s.push_str(&format!(" → {}", label(id)));
+                }
+            } else {
+                for id in before {
+                    s.push_str(&format!(" → {}", label(id)));
+                }
+            }
+            s.push_str(if has_header {
+                " → map"
+            } else {
+                " → map storage"
+            });
+            m.root = s;
+            m.root_kind = match root.map(|r| r.kind) {
+                // A global that points at the map header itself holds the
+                // map as a map variable does; through heap objects, it is
+                // reached from the heap (the typed walk's convention).
+                Some(RootKind::Global) if before.is_empty() && has_header => RootKind::Global,
+                Some(RootKind::Global | RootKind::Heap) => RootKind::Heap,
+                Some(k) => k,
+                None => RootKind::Unknown,
+            };
+        }
         out.push(m);
     }
     out
+}
+
+/// DWARF's map type for each storage's `map[K]V` name: by DWARF's name,
+/// else by the runtime's package-name spelling when exactly one DWARF map
+/// type has it.
+fn dwarf_map_types(dwarf: &DwarfInfo, storage: &[(u64, String)]) -> Vec<Option<TypeId>> {
+    let types = dwarf.types();
+    // DWARF map types by their runtime spelling (`json.field` for
+    // `encoding/json.field`); `None` when two packages share a name.
+    let mut by_short: HashMap<String, Option<TypeId>> = HashMap::new();
+    for (id, _) in types.map_types() {
+        by_short
+            .entry(runtime_spelling(&types.get(id).name))
+            .and_modify(|e| {
+                if *e != Some(id) {
+                    *e = None;
+                }
+            })
+            .or_insert(Some(id));
+    }
+    storage
+        .iter()
+        .map(|(_, n)| {
+            types
+                .by_name(n)
+                .or_else(|| by_short.get(&runtime_spelling(n)).copied().flatten())
+        })
+        .collect()
 }
 
 /// For each storage object, walks up through the objects pointing at it
@@ -255,25 +677,10 @@ fn find_headers(
     heap: &Heap,
     decoder: &MapDecoder<'_>,
     graph: &ObjectGraph,
-    dwarf: &mapscope_goruntime::dwarf::DwarfInfo,
+    tys: &[Option<TypeId>],
     storage: &[(u64, String)],
 ) -> Vec<Option<MapInstance>> {
-    let types = dwarf.types();
     let mut found: Vec<Option<MapInstance>> = vec![None; storage.len()];
-    // DWARF map types by their runtime spelling too (`json.field` for
-    // `encoding/json.field`).
-    let by_short: HashMap<String, mapscope_goruntime::dwarf::TypeId> = types
-        .map_types()
-        .map(|(id, _)| (runtime_spelling(&types.get(id).name), id))
-        .collect();
-    let tys: Vec<Option<mapscope_goruntime::dwarf::TypeId>> = storage
-        .iter()
-        .map(|(_, n)| {
-            types
-                .by_name(n)
-                .or_else(|| by_short.get(&runtime_spelling(n)).copied())
-        })
-        .collect();
     // Allocated size of each storage's map header, when its layout is known.
     let header_sizes: Vec<Option<u64>> = tys
         .iter()

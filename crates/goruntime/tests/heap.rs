@@ -504,19 +504,21 @@ fn stripped_executable_degrades_with_a_typed_error() {
 /// every Go version. Run with `cargo test -p mapscope-goruntime --test heap
 /// -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "needs generated incidents: MAPSCOPE_INCIDENTS=DIR (scripts/gen-samples.sh)"]
 fn generated_incidents() {
-    let Some(root) = std::env::var_os("MAPSCOPE_INCIDENTS") else {
-        eprintln!("MAPSCOPE_INCIDENTS not set: nothing to do");
-        return;
-    };
-    let mut dirs: Vec<String> = std::fs::read_dir(root)
-        .unwrap()
+    let root = std::env::var_os("MAPSCOPE_INCIDENTS")
+        .expect("MAPSCOPE_INCIDENTS must name the generated incidents (scripts/gen-samples.sh)");
+    let mut dirs: Vec<String> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&root).display()))
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("core").is_file() && e.path().join("truth.json").is_file())
         .map(|e| format!("dir:{}", e.path().display()))
         .collect();
     dirs.sort();
+    assert!(
+        !dirs.is_empty(),
+        "no incident (core + truth.json) under {root:?}"
+    );
     let names: Vec<&str> = dirs.iter().map(String::as_str).collect();
     check_walk_matches_truth_and_runtime_stats(&names);
     check_size_classes_match_by_size(&names);

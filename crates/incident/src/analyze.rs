@@ -10,13 +10,14 @@
 use crate::checks::{run_checks, Status};
 use crate::discover::Incident;
 use crate::error::IncidentError;
+use crate::open::{choose_profile, open, ExeChoice};
 use mapscope_correlate::accounting::{parse_cgroup, parse_smaps_rss};
 use mapscope_correlate::{
-    accounting, findings, join_profile, AccountingInput, Finding, Layer, MapFacts, ProfileFile,
-    Severity, SiteValue,
+    accounting, join_profile, map_findings, rank, threshold_bytes, AccountingInput, Finding,
+    FindingGroup, Layer, MapFacts, ProfileFile, Severity, SiteValue,
 };
 use mapscope_elfcore::RegionKind;
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind, LISTED_CHILDREN};
+use mapscope_gomaps::discover::{discover, FoundMap, Garbage, RootKind, LISTED_CHILDREN};
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
@@ -27,10 +28,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default, Clone)]
 pub struct AnalyzeInputs {
     pub core: PathBuf,
-    /// Default: the core's `NT_FILE` path of its executable.
+    /// Default: the core's `NT_FILE` path of its executable. Whichever is
+    /// used must match the core ([`crate::open`]).
     pub exe: Option<PathBuf>,
-    /// Default: the profile rebuilt from the core's buckets.
+    /// Default: the one of `profiles` with the executable's build ID, else
+    /// the profile rebuilt from the core's buckets.
     pub profile: Option<PathBuf>,
+    /// The incident directory's profiles (see [`crate::open::choose_profile`]).
+    pub profiles: Vec<PathBuf>,
     /// `/proc/PID/smaps` (or maps), for RSS.
     pub smaps: Option<PathBuf>,
     /// cgroup `memory.stat` or `memory.current`.
@@ -45,7 +50,8 @@ impl From<Incident> for AnalyzeInputs {
         AnalyzeInputs {
             core: i.core,
             exe: i.exe,
-            profile: i.profile,
+            profile: None,
+            profiles: i.profiles,
             smaps: i.smaps,
             memory_stat: i.memory_stat,
             children: None,
@@ -127,9 +133,28 @@ pub struct Report {
     pub go_version: String,
     pub headline: String,
     pub maps: Vec<MapReport>,
+    /// Map storage no root reaches: garbage awaiting collection, one
+    /// summary instead of map rows (never in `findings`).
+    pub garbage: Garbage,
+    /// Every live heap object by type, largest first; the rows sum to the
+    /// heap in use ([`crate::heapview::type_rows`]).
+    pub types: Vec<crate::heapview::TypeReport>,
+    /// The roots retaining the most (any type), largest first
+    /// ([`crate::heapview::retainer_rows`]).
+    pub retainers: Vec<crate::heapview::RetainerReport>,
+    /// What no single root retains (shared by roots, or unreachable).
+    pub retainers_rest: crate::heapview::RetentionRest,
     pub profile: ProfileReport,
     pub accounting: Vec<Layer>,
+    /// Ranked by bytes at stake, largest first within each group of
+    /// `finding_groups`; those under `finding_threshold_bytes` are counted
+    /// in their group, not listed, and each code lists at most
+    /// `mapscope_correlate::findings::LISTED_PER_CODE`.
     pub findings: Vec<Finding>,
+    /// One per finding code, ranked: counts and bytes of all its findings.
+    pub finding_groups: Vec<FindingGroup>,
+    /// max(64 KiB, 0.1% of the Go heap in use).
+    pub finding_threshold_bytes: u64,
     pub warnings: Vec<String>,
     /// The core analysed (the rendered header names it; not in the JSON).
     #[serde(skip)]
@@ -166,13 +191,9 @@ pub fn analyze_with_progress(
     let core_path = &inputs.core;
     let mut warnings: Vec<String> = Vec::new();
     on_stage(Stage::Open);
-    let process =
-        phase("open", || GoProcess::open(core_path, inputs.exe.as_deref())).map_err(|source| {
-            IncidentError::Process {
-                path: core_path.clone(),
-                source,
-            }
-        })?;
+    let (process, _notes) = phase("open", || {
+        open(core_path, ExeChoice::from_option(inputs.exe.as_deref()))?.into_go()
+    })?;
     warnings.extend(process.warnings().iter().cloned());
     on_stage(Stage::HeapWalk);
     let _walk = Phase::start("heap walk");
@@ -192,7 +213,18 @@ pub fn analyze_with_progress(
     // The profile file, cross-checked against this core and executable.
     on_stage(Stage::Profile);
     let mut all_findings: Vec<Finding> = Vec::new();
-    let profile = match &inputs.profile {
+    let profile_path = match &inputs.profile {
+        Some(p) => Some(p.clone()),
+        None => {
+            let dir = inputs
+                .profiles
+                .first()
+                .and_then(|p| p.parent())
+                .unwrap_or(Path::new("."));
+            choose_profile(dir, &inputs.profiles, process.memory().executable())?
+        }
+    };
+    let profile = match &profile_path {
         Some(pp) => {
             let profile = Profile::from_path(pp).map_err(|source| IncidentError::Profile {
                 path: pp.clone(),
@@ -205,7 +237,7 @@ pub fn analyze_with_progress(
     };
 
     on_stage(Stage::Attribution);
-    let file = match (&inputs.profile, &profile) {
+    let file = match (&profile_path, &profile) {
         (Some(path), Some(profile)) => Some(ProfileFile { path, profile }),
         _ => None,
     };
@@ -217,7 +249,20 @@ pub fn analyze_with_progress(
     let maps = &discovery.maps;
 
     on_stage(Stage::Findings);
-    let (rss, rss_source) = rss(&process, inputs.smaps.as_deref());
+    let (rss, rss_source) = phase("rss", || rss(&process, inputs.smaps.as_deref()));
+    let no_profile = match heap.mem_profile_rate() {
+        Some(0) => Some("no heap profile: MemProfileRate=0".to_string()),
+        _ if attribution.total <= 0 => Some(format!(
+            "no heap profile: the {} profile holds no live samples",
+            joined.source.as_str()
+        )),
+        _ => None,
+    };
+    if let Some(why) = &no_profile {
+        warnings.push(format!(
+            "{why}: nothing is attributed to maps from a profile (the heap walk's retained bytes still are)"
+        ));
+    }
     if let (Some(p), false) = (&inputs.smaps, rss_source.starts_with("smaps")) {
         warnings.push(format!(
             "{}: unreadable or no Rss lines; RSS estimated from the core",
@@ -250,8 +295,10 @@ pub fn analyze_with_progress(
         profile_inuse: u64::try_from(attribution.total).ok(),
         maps_attributed: u64::try_from(attribution.attributed()).ok(),
         maps_retained: Some(maps_retained),
+        no_profile,
     });
-    all_findings.extend(findings(&map_facts(&process, maps)));
+    all_findings.extend(map_findings(&map_facts(&process, maps)));
+    let ranked = rank(all_findings, threshold_bytes(heap.in_use_bytes()));
 
     let listed = inputs.children.unwrap_or(LISTED_CHILDREN);
     let map_rows: Vec<MapReport> = maps
@@ -268,13 +315,28 @@ pub fn analyze_with_progress(
         })
         .collect();
     let heap_bytes = heap.in_use_bytes();
+    // The rest of the heap: objects by type, the roots retaining most.
+    let types = phase("heap types", || crate::heapview::type_rows(heap));
+    let (retainers, retainers_rest) = crate::heapview::retainer_rows(&discovery);
+    let top = top_rooted(maps);
+    let mut headline = headline(top, heap_bytes);
+    headline.push_str(&crate::heapview::retainer_headline(
+        top.map(|m| (m.root.as_str(), m.retained_bytes.unwrap_or(m.storage_bytes))),
+        retainers.first(),
+        &retainers_rest,
+        heap_bytes,
+    ));
     Ok(Report {
         go_version: process.version_string().to_string(),
-        headline: headline(top_rooted(maps), heap_bytes),
+        headline,
         maps: map_rows,
+        garbage: discovery.garbage.clone(),
+        types,
+        retainers,
+        retainers_rest,
         profile: ProfileReport {
             source: joined.source.as_str().to_string(),
-            path: inputs.profile.as_ref().map(|p| p.display().to_string()),
+            path: profile_path.as_ref().map(|p| p.display().to_string()),
             inuse_space_total: attribution.total,
             attributed: attribution.attributed(),
             non_map: attribution.non_map,
@@ -289,7 +351,9 @@ pub fn analyze_with_progress(
             mem_profile_rate: heap.mem_profile_rate(),
         },
         accounting: acc,
-        findings: all_findings,
+        findings: ranked.findings,
+        finding_groups: ranked.groups,
+        finding_threshold_bytes: ranked.threshold_bytes,
         warnings,
         core: core_path.clone(),
         heap_in_use_bytes: heap_bytes,
@@ -309,6 +373,7 @@ fn profile_mismatches(process: &GoProcess, profile: &Profile, path: &Path) -> Ve
             severity: Severity::High,
             map: String::new(),
             code: "profile-mismatch".into(),
+            bytes: 0,
             message: format!(
                 "the profile {} may not be from this build or moment: {}: {}",
                 path.display(),
@@ -319,8 +384,10 @@ fn profile_mismatches(process: &GoProcess, profile: &Profile, path: &Path) -> Ve
         .collect()
 }
 
-/// RSS from the smaps file when it parses, else the core's present bytes
-/// of anonymous regions.
+/// RSS from the smaps file when it parses, else the core's non-zero pages
+/// of anonymous regions (`Core::nonzero_bytes`: present bytes would count
+/// the reserved ranges gdb writes and the untouched pages the kernel
+/// writes as holes).
 fn rss(process: &GoProcess, smaps: Option<&Path>) -> (Option<u64>, String) {
     let from_file = smaps
         .and_then(|p| read_small_text(p).ok())
@@ -328,22 +395,24 @@ fn rss(process: &GoProcess, smaps: Option<&Path>) -> (Option<u64>, String) {
     match from_file {
         Some(r) => (Some(r), "smaps Rss".to_string()),
         None => {
-            let sum = process
-                .memory()
-                .core()
+            let core = process.memory().core();
+            let sum = core
                 .regions()
                 .iter()
                 .filter(|r| {
                     !matches!(
                         r.kind,
-                        RegionKind::File | RegionKind::Vdso | RegionKind::Vvar
+                        RegionKind::File
+                            | RegionKind::Vdso
+                            | RegionKind::Vvar
+                            | RegionKind::Vsyscall
                     )
                 })
-                .map(|r| r.present_bytes)
+                .map(|r| core.nonzero_bytes(r))
                 .fold(0u64, u64::saturating_add);
             (
                 Some(sum),
-                "core present bytes, anonymous regions".to_string(),
+                "core non-zero pages, anonymous regions".to_string(),
             )
         }
     }
@@ -361,18 +430,33 @@ fn map_facts(process: &GoProcess, maps: &[FoundMap]) -> Vec<MapFacts> {
             })
             .unwrap_or(0)
     };
+    // Function names, to split `func.local.field` roots (built only when a
+    // goroutine holds a map).
+    let funcs: Option<std::collections::HashSet<&str>> = maps
+        .iter()
+        .any(|m| m.root_kind == RootKind::Goroutine)
+        .then(|| process.pclntab())
+        .flatten()
+        .map(|p| p.funcs().map(|f| f.name()).collect());
     maps.iter()
         .map(|m| {
             let (k, v) = key_elem_names(&m.type_name).unwrap_or_default();
             let goroutine = if m.root_kind == RootKind::Goroutine {
-                let mut it = m.root.split_whitespace().skip(1);
+                // `goroutine N pkg.func.local`, or a path from the stack
+                // `goroutine N pkg.func → T → map` (gomaps::unrooted).
+                let (head, by_path) = match m.root.split_once(" → ") {
+                    Some((h, _)) => (h, true),
+                    None => (m.root.as_str(), false),
+                };
+                let mut it = head.split_whitespace().skip(1);
                 let id = it.next().and_then(|s| s.parse::<u64>().ok());
                 let path = it.next().unwrap_or_default();
-                let func = path
-                    .rsplit_once('.')
-                    .map(|x| x.0)
-                    .unwrap_or(path)
-                    .to_string();
+                let func = if by_path {
+                    path
+                } else {
+                    frame_function(path, funcs.as_ref())
+                }
+                .to_string();
                 id.map(|id| (id, func))
             } else {
                 None
@@ -387,9 +471,19 @@ fn map_facts(process: &GoProcess, maps: &[FoundMap]) -> Vec<MapFacts> {
                 key_type: k,
                 elem_size,
                 indirect_elems: elem_size > 128,
-                len: m.len,
+                // A family's entries are its members' (its len counts
+                // members).
+                len: if m.kind == "map-family" {
+                    m.children
+                        .iter()
+                        .map(|c| c.len)
+                        .fold(0u64, u64::saturating_add)
+                } else {
+                    m.len
+                },
                 capacity: m.capacity,
                 tombstones: m.tombstones,
+                peak_len_at_least: m.peak_len_at_least,
                 growing: m.growing,
                 storage_bytes: m.storage_bytes,
                 retained_bytes: m.retained_bytes.unwrap_or(0),
@@ -399,6 +493,27 @@ fn map_facts(process: &GoProcess, maps: &[FoundMap]) -> Vec<MapFacts> {
             }
         })
         .collect()
+}
+
+/// The frame function of a goroutine root's `func.local.field…` path: the
+/// longest prefix ending before a `.` that `funcs` names, else all but the
+/// last element.
+fn frame_function<'a>(path: &'a str, funcs: Option<&std::collections::HashSet<&str>>) -> &'a str {
+    if let Some(funcs) = funcs {
+        // The longest: the last '.' that ends a known function.
+        let mut best = None;
+        for (i, _) in path.match_indices('.') {
+            if let Some(prefix) = path.get(..i) {
+                if funcs.contains(prefix) {
+                    best = Some(prefix);
+                }
+            }
+        }
+        if let Some(b) = best {
+            return b;
+        }
+    }
+    path.rsplit_once('.').map(|x| x.0).unwrap_or(path)
 }
 
 /// The first map (they come sorted by retained bytes) reached from a
@@ -527,6 +642,26 @@ fn read_small_text(p: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_function_of_goroutine_roots() {
+        let funcs: std::collections::HashSet<&str> = [
+            "go/types.(*Config).Check",
+            "main.main",
+            "main.stackOnlyWorker",
+        ]
+        .into_iter()
+        .collect();
+        let f = |p| frame_function(p, Some(&funcs));
+        assert_eq!(
+            f("go/types.(*Config).Check.info.Types"),
+            "go/types.(*Config).Check"
+        );
+        assert_eq!(f("main.stackOnlyWorker.m"), "main.stackOnlyWorker");
+        assert_eq!(f("main.main.m"), "main.main");
+        // Unknown functions (no pclntab): all but the last element.
+        assert_eq!(frame_function("a/b.f.x.y", None), "a/b.f.x");
+    }
 
     #[test]
     fn key_and_elem_of_nested_map_types() {

@@ -7,7 +7,10 @@
 //!   executable's GNU build ID;
 //! - `executable-matches-core`: the executable is the file the core's
 //!   process ran (NT_FILE name, mapping layout vs program headers, build-id
-//!   note bytes in the core's copy of the first page);
+//!   note bytes in the core's copy of the first page). [`check_files`]
+//!   opens a given executable without refusing it
+//!   ([`crate::open::ExeChoice::Examine`]): a mismatch is this check
+//!   failing (exit 1), where every other command refuses to start;
 //! - `sample-addresses`: every sample location address, relocated from the
 //!   profile's mapping to the core (PIE: vaddr = address − mapping.start +
 //!   mapping.offset − p_offset + p_vaddr, then + the core's load bias), lies
@@ -21,13 +24,14 @@
 //! Does not touch: the Go runtime model, rendering.
 
 use crate::error::IncidentError;
+use crate::open::{open, ExeChoice};
 use mapscope_elfcore::{
     match_executable, place_executable, Core, Executable, ExecutableMatch, Placement, Region,
     RegionKind, Verdict,
 };
 use mapscope_pprof::{Mapping, Profile};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn hex_addr(v: u64) -> String {
     format!("{v:#x}")
@@ -49,8 +53,10 @@ impl CheckReport {
     }
 }
 
-/// Opens the three files and runs every check. `exe: None`: the core's
-/// `NT_FILE` path of its executable, when that file exists.
+/// Opens the three files and runs every check. A given executable is
+/// examined, not refused ([`crate::open::ExeChoice::Examine`]): a mismatch
+/// is a failed check. `exe: None`: the core's `NT_FILE` path of its
+/// executable, when that file exists and matches.
 pub fn check_files(
     profile_path: &Path,
     core_path: &Path,
@@ -60,25 +66,19 @@ pub fn check_files(
         path: profile_path.to_path_buf(),
         source,
     })?;
-    let core = Core::open(core_path).map_err(|source| IncidentError::Core {
-        path: core_path.to_path_buf(),
-        source,
-    })?;
-    let mut notes = Vec::new();
-    let exe = match exe_path {
-        Some(p) => Some(
-            Executable::open(p).map_err(|source| IncidentError::Executable {
-                path: p.to_path_buf(),
-                source,
-            })?,
-        ),
-        None => discover_executable(&core, &mut notes),
+    let choice = match exe_path {
+        Some(p) => ExeChoice::Examine(p),
+        None => ExeChoice::Discover,
     };
-    let checks = run_checks(&profile, &core, exe.as_ref(), &notes);
+    let opened = open(core_path, choice)?;
+    let notes: Vec<String> = opened.missing_executable.iter().cloned().collect();
+    let core = opened.memory.core();
+    let exe = opened.memory.executable();
+    let checks = run_checks(&profile, core, exe, &notes);
     Ok(CheckReport {
         profile: profile_path.display().to_string(),
         core: core_path.display().to_string(),
-        executable: exe.as_ref().map(|e| e.path().display().to_string()),
+        executable: exe.map(|e| e.path().display().to_string()),
         checks,
     })
 }
@@ -113,25 +113,6 @@ fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check
         name,
         status,
         detail: detail.into(),
-    }
-}
-
-/// The core's NT_FILE path of its executable, if that file exists and opens.
-fn discover_executable(core: &Core, notes: &mut Vec<String>) -> Option<Executable> {
-    let path = PathBuf::from(core.executable_path()?);
-    if !path.is_file() {
-        notes.push(format!(
-            "{} (the core's executable) does not exist here; pass --exe",
-            path.display()
-        ));
-        return None;
-    }
-    match Executable::open(&path) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            notes.push(format!("{e}"));
-            None
-        }
     }
 }
 

@@ -2,6 +2,15 @@
 //! directory is the core, the Go executable, the heap profile, smaps/maps
 //! and memory.stat — and, for `batch`, every incident under a tree.
 //!
+//! `analyze DIR` ([`discover_incident`]) and `batch` ([`find_incidents`])
+//! read a directory the same way (both through one function); neither
+//! decides anything about the executable beyond the directory: an incident
+//! without one in its directory is still an incident, and
+//! [`crate::open::open`] falls back to the core's `NT_FILE` path and
+//! validates whatever executable is used. Several profiles are all listed
+//! ([`Incident::profiles`]); [`crate::open::choose_profile`] picks by build
+//! ID once the executable is known.
+//!
 //! Does not analyse anything: it opens a core only to pick among several
 //! executables (by GNU build ID or the core's `NT_FILE` path, through
 //! `mapscope_elfcore::match_executable`).
@@ -23,10 +32,11 @@ pub struct Incident {
     /// The directory itself.
     pub dir: PathBuf,
     pub core: PathBuf,
-    /// `None` when the directory holds no Go executable (the caller may
-    /// fall back to the core's `NT_FILE` path).
+    /// `None` when the directory holds no Go executable (opening falls
+    /// back to the core's `NT_FILE` path).
     pub exe: Option<PathBuf>,
-    pub profile: Option<PathBuf>,
+    /// Every heap profile of the directory, in name order.
+    pub profiles: Vec<PathBuf>,
     pub smaps: Option<PathBuf>,
     pub memory_stat: Option<PathBuf>,
 }
@@ -103,7 +113,11 @@ fn from_files(dir: &Path, names: &[PathBuf]) -> Result<Incident, IncidentError> 
         core,
         ..Default::default()
     };
-    inc.profile = names.iter().find(|p| is_profile_name(&name_of(p))).cloned();
+    inc.profiles = names
+        .iter()
+        .filter(|p| is_profile_name(&name_of(p)))
+        .cloned()
+        .collect();
     inc.smaps = names
         .iter()
         .find(|p| name_of(p) == "smaps.txt" || name_of(p) == "smaps")
@@ -197,8 +211,9 @@ fn looks_like_elf_or_zst(p: &Path) -> bool {
 pub enum Candidate {
     /// An incident to analyse.
     Incident(Incident),
-    /// It holds a core but cannot be analysed as found (no executable,
-    /// several cores, unreadable): a failed incident.
+    /// It holds a core but cannot be analysed as found (several cores,
+    /// several executables none of which matches, unreadable): a failed
+    /// incident.
     Broken { dir: PathBuf, error: IncidentError },
     /// It holds files but no core: not an incident.
     Skipped { dir: PathBuf, reason: String },
@@ -217,9 +232,11 @@ impl Candidate {
 /// path order, classified. Symlinked directories are not followed (no
 /// cycles); depth and directory count are bounded ([`MAX_DEPTH`],
 /// [`MAX_DIRECTORIES`]). A directory holding only subdirectories is a
-/// container and not listed. An incident's executable must be in its
-/// directory: a saved incident is self-contained, and the core's `NT_FILE`
-/// path on this machine may be another build by now.
+/// container and not listed. Each directory is read exactly as
+/// [`discover_incident`] reads it; an incident without an executable in
+/// its directory is still an incident (its analysis uses the core's
+/// `NT_FILE` path if that file is the very build, and fails naming it
+/// otherwise).
 ///
 /// `Err` only when `root` itself cannot be listed.
 pub fn find_incidents(root: &Path) -> Result<Vec<Candidate>, IncidentError> {
@@ -290,24 +307,6 @@ fn classify(dir: &Path, files: &[PathBuf]) -> Candidate {
             dir: dir.to_path_buf(),
             error,
         },
-        Ok(inc) if inc.exe.is_none() => {
-            // The core's NT_FILE path, for the message; a compressed core is
-            // not decompressed just for that.
-            let compressed = [".zst", ".gz", ".xz"]
-                .iter()
-                .any(|s| name_of(&inc.core).ends_with(s));
-            let named = (!compressed)
-                .then(|| Core::open(&inc.core).ok())
-                .flatten()
-                .and_then(|c| c.executable_path().map(str::to_string));
-            Candidate::Broken {
-                dir: dir.to_path_buf(),
-                error: IncidentError::NoExecutable {
-                    dir: dir.to_path_buf(),
-                    named,
-                },
-            }
-        }
         Ok(inc) => Candidate::Incident(inc),
     }
 }

@@ -23,9 +23,26 @@ pub enum IncidentError {
     /// An incident directory holds several cores and none is plain `core`.
     #[error("{}: more than one core in incident directory ({names})", dir.display())]
     SeveralCores { dir: PathBuf, names: String },
-    /// An incident directory holds no Go executable.
-    #[error("{}: no Go executable in incident directory (the core's process ran {})", dir.display(), named.as_deref().unwrap_or("an unknown file"))]
-    NoExecutable { dir: PathBuf, named: Option<String> },
+    /// No executable for a core: none given, none in its incident
+    /// directory, and the core's `NT_FILE` path is missing or another build.
+    #[error("{}: no Go executable: {why}; pass --exe EXE or put the executable in the incident directory", core.display())]
+    NoExecutable { core: PathBuf, why: String },
+    /// The executable given (or found in the incident directory) is not
+    /// the file the core's process ran.
+    #[error("{}: executable does not match the core {}: {why}", exe.display(), core.display())]
+    ExecutableMismatch {
+        exe: PathBuf,
+        core: PathBuf,
+        why: String,
+    },
+    /// Several heap profiles in an incident directory and not exactly one
+    /// has the executable's build ID.
+    #[error("{}: several heap profiles ({names}) and {why}; pass --profile", dir.display())]
+    SeveralProfiles {
+        dir: PathBuf,
+        names: String,
+        why: String,
+    },
     /// Several Go executables, and none matches the core.
     #[error("{}: {count} Go executables and none matches the core by build ID or NT_FILE path", dir.display())]
     NoMatchingExecutable { dir: PathBuf, count: usize },
@@ -46,6 +63,13 @@ pub enum IncidentError {
     /// The executable could not be opened.
     #[error("cannot read executable")]
     Executable {
+        path: PathBuf,
+        #[source]
+        source: CoreError,
+    },
+    /// The core and the executable do not make one process image.
+    #[error("cannot combine core and executable")]
+    Combine {
         path: PathBuf,
         #[source]
         source: CoreError,

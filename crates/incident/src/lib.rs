@@ -1,8 +1,12 @@
 //! mapscope-incident: one incident, end to end, as library calls.
 //!
 //! Owns: incident directories ([`discover`]: which file is the core, the Go
-//! executable, the profile, smaps, memory.stat; every incident under a
-//! tree for `batch`), the `analyze` pipeline ([`analyze`]: process → heap
+//! executable, the profiles, smaps, memory.stat; every incident under a
+//! tree for `batch`, read the same way as one directory), opening a core
+//! with its executable under one matching policy for every command
+//! ([`open`]: `--exe`, the directory's executable or the core's `NT_FILE`
+//! path, refused when it is not the build the core ran; the profile among
+//! several by build ID), the `analyze` pipeline ([`analyze`]: process → heap
 //! walk → maps → profile join → accounting → findings, returning the
 //! serde report model the command prints), and the profile ↔ core ↔
 //! executable cross-checks of `check` ([`checks`]).
@@ -15,8 +19,11 @@ pub mod analyze;
 pub mod checks;
 pub mod discover;
 pub mod error;
+pub mod heapview;
+pub mod open;
 
 pub use analyze::{analyze, analyze_with_progress, AnalyzeInputs, Report, Stage};
 pub use checks::{check_files, run_checks, Check, CheckReport, Status};
 pub use discover::{discover_incident, find_incidents, Candidate, Incident};
 pub use error::IncidentError;
+pub use open::{choose_profile, open, ExeChoice, OpenedIncident};

@@ -35,14 +35,16 @@ fn incident_files_are_found_and_the_cores_executable_is_picked() {
     let inc = discover_incident(&d).unwrap();
     assert_eq!(inc.core, d.join("core.zst"));
     assert_eq!(inc.exe.as_deref(), Some(d.join("mapzoo").as_path()));
-    assert_eq!(inc.profile.as_deref(), Some(d.join("heap.pb.gz").as_path()));
+    assert_eq!(inc.profiles, vec![d.join("heap.pb.gz")]);
     assert_eq!(inc.smaps.as_deref(), Some(d.join("smaps.txt").as_path()));
     assert_eq!(
         inc.memory_stat.as_deref(),
         Some(d.join("memory.stat").as_path())
     );
 
-    // A tree: the incident, a core without executable, notes, a container.
+    // A tree: the incident, a core without executable (still an incident:
+    // its analysis falls back to the core's NT_FILE path, as `analyze DIR`
+    // does), notes, a container.
     link(
         &old.core,
         &tmp.path().join("deep").join("x").join("noexe"),
@@ -61,11 +63,8 @@ fn incident_files_are_found_and_the_cores_executable_is_picked() {
                 .display()
                 .to_string();
             let kind = match c {
+                Candidate::Incident(i) if i.exe.is_none() => "no-exe",
                 Candidate::Incident(_) => "incident",
-                Candidate::Broken {
-                    error: IncidentError::NoExecutable { .. },
-                    ..
-                } => "no-exe",
                 Candidate::Broken { .. } => "broken",
                 Candidate::Skipped { .. } => "skipped",
             };

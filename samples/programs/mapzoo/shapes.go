@@ -123,6 +123,7 @@ func buildAll(t *Truth, scale, noiseMB int) {
 	t.Maps = append(t.Maps, buildTokenCache(scale))
 	t.Maps = append(t.Maps, buildSmallMaps(scale))
 	t.Maps = append(t.Maps, buildGrowingIndex(scale))
+	t.Maps = append(t.Maps, buildLoader(scale)...)
 	m, g := buildStackOnly(scale)
 	t.Maps = append(t.Maps, m)
 	t.Goroutines = append(t.Goroutines, g)

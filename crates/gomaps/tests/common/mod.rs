@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use mapscope_elfcore::{Core, Executable, ProcessMemory};
 use mapscope_gomaps::{Header, MapDecoder, MapInstance, NoHeapIndex, Storage};
-use mapscope_goruntime::dwarf::{DwarfInfo, TypeId, TypeKind};
+use mapscope_goruntime::dwarf::{DwarfInfo, FieldRef, TypeId, TypeKind};
 use serde_json::{json, Value};
 
 pub struct Incident {
@@ -70,13 +70,31 @@ pub fn resolve_root(inc: &Incident, root: &str) -> Option<(TypeId, u64)> {
                 addr = inc.mem.read_u64(addr).ok()?;
                 ty = t;
             }
-            let f = types.field_path(ty, field)?;
+            let f = types
+                .field_path(ty, field)
+                .or_else(|| promoted_field(inc, ty, field))?;
             addr += f.offset;
             ty = f.ty;
         }
         return Some((ty, addr));
     }
     None
+}
+
+/// A field promoted from an embedded struct (`loader.counts` for
+/// `loader.Reporter.counts`), as Go selectors allow.
+fn promoted_field(inc: &Incident, ty: TypeId, name: &str) -> Option<FieldRef> {
+    let types = inc.dwarf.types();
+    let t = types.get(types.resolve(ty));
+    t.fields.iter().filter(|f| f.embedded).find_map(|e| {
+        let inner = types
+            .field_path(e.ty, name)
+            .or_else(|| promoted_field(inc, e.ty, name))?;
+        Some(FieldRef {
+            offset: e.offset + inner.offset,
+            ty: inner.ty,
+        })
+    })
 }
 
 /// The value a map variable at `var_addr` holds (the header pointer).
@@ -288,7 +306,13 @@ pub fn check_incident(inc: &Incident) -> Vec<Checked> {
         };
         // The root walk must reach the recorded address.
         if let Some(var) = var_addr {
-            let reached = if kind == "sync.Map" {
+            // A sync.Map is its variable; so is an array family (inline:
+            // truth records the array's address).
+            let is_array = matches!(
+                inc.dwarf.types().get(inc.dwarf.types().resolve(ty)).kind,
+                TypeKind::Array { .. }
+            );
+            let reached = if kind == "sync.Map" || (kind == "map-family" && is_array) {
                 var
             } else {
                 map_pointer(inc, var)

@@ -21,6 +21,7 @@
 //!   a bad span is skipped with a warning, never a panic;
 //! - every list read from the core is walked with a bound.
 
+mod histogram;
 mod index;
 mod profile;
 mod spans;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+pub use histogram::{TypeRow, UNTYPED_POINTER_FREE, UNTYPED_WITH_POINTERS};
 pub use index::ObjectIndex;
 pub use profile::{scale_heap_sample, MemCounts, ProfileBucket, SpecialKind, SpecialRecord};
 pub use stats::RuntimeStats;
@@ -248,7 +250,7 @@ impl Heap {
             ..Heap::default()
         };
         heap.summarize(layout);
-        heap.type_histogram(process, layout);
+        heap.read_types(process, layout);
         profile::read_buckets(&mut heap, process, layout, &mut warnings);
         profile::read_specials(&mut heap, process, layout, &mut warnings);
         heap.stats = stats::read_stats(process, layout, &heap, &mut warnings);
@@ -288,7 +290,7 @@ impl Heap {
     }
 
     /// Histogram of recorded object types (malloc headers, large spans).
-    fn type_histogram(&mut self, process: &GoProcess, layout: &RuntimeLayout) {
+    fn read_types(&mut self, process: &GoProcess, layout: &RuntimeLayout) {
         let mem = process.memory();
         let counts: HashMap<u64, (u64, u64)> = (0..self.spans.len())
             .into_par_iter()

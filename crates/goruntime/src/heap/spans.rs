@@ -350,8 +350,11 @@ impl SpanContext<'_> {
         let min_header = c.malloc_header.map(|(_, m)| m).unwrap_or(512);
         let has_header =
             l.large_type.is_some() && !noscan && size_class != 0 && elem_size > min_header;
+        // A pointer-free large span's `largeType` is never read by the
+        // runtime and may be stale: Go 1.22 does not clear it when a span
+        // of a typed object is reused for a noscan one.
         let large_type = match (size_class, l.large_type) {
-            (0, Some(off)) => word_at(raw, off).unwrap_or(0),
+            (0, Some(off)) if !noscan => word_at(raw, off).unwrap_or(0),
             _ => 0,
         };
         Ok(Some((

@@ -247,7 +247,7 @@ fn run_one(
     row.heap_in_use_bytes = Some(report.heap_in_use_bytes);
     row.top_map = report.top_map().map(|m| m.root.clone());
     row.top_map_retained_bytes = report.top_map().and_then(|m| m.retained_bytes);
-    row.findings = Some(report.findings.len());
+    row.findings = Some(report.finding_groups.iter().map(|g| g.count).sum::<u64>() as usize);
     let dir = args.outdir.join(&row.name);
     match write_reports(&dir, &report, args.top) {
         Ok(()) => {

@@ -2,14 +2,14 @@
 //! its status and stack, printed like the Go runtime's own traceback, plus
 //! the threads and what each was doing.
 
-use crate::commands::regions::{hex_addr, open_process, ExeChoice};
+use crate::commands::regions::hex_addr;
 use crate::output::OutputArgs;
 use crate::Outcome;
 use anyhow::Context as _;
 use mapscope_goruntime::goroutines::{
     Frame, GoThread, Goroutine, GoroutineOptions, Goroutines, LocalPlace, StackStart, ThreadStack,
 };
-use mapscope_goruntime::GoProcess;
+use mapscope_incident::ExeChoice;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -305,12 +305,10 @@ fn first_user_frame(g: &Goroutine) -> Option<(String, String)> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let choice = match &args.exe {
-        Some(p) => ExeChoice::Given(p),
-        None => ExeChoice::Discover,
-    };
-    let opened = open_process(&args.core, choice)?;
-    let process = GoProcess::new(opened.memory).with_context(|| args.core.display().to_string())?;
+    // The executable: chosen and validated as for every command.
+    let (process, notes) =
+        mapscope_incident::open(&args.core, ExeChoice::from_option(args.exe.as_deref()))?
+            .into_go()?;
     let options = GoroutineOptions {
         include_dead: args.all,
         ..GoroutineOptions::default()
@@ -319,7 +317,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .goroutines_with(&options)
         .with_context(|| format!("{}: cannot list goroutines", args.core.display()))?;
 
-    let mut warnings: Vec<String> = opened.notes.clone();
+    let mut warnings: Vec<String> = notes;
     warnings.extend(process.warnings().iter().cloned());
     warnings.extend(gs.warnings.iter().cloned());
 

@@ -3,12 +3,12 @@
 //! class and per recorded type, and the runtime's own statistics beside
 //! the walk's totals (a mismatch over 1% is a warning with both numbers).
 
-use crate::commands::regions::{format_bytes, hex_addr, open_process, ExeChoice};
+use crate::commands::regions::{format_bytes, hex_addr};
 use crate::output::OutputArgs;
 use crate::Outcome;
 use anyhow::Context as _;
 use mapscope_goruntime::dwarf::MapFlavour;
-use mapscope_goruntime::GoProcess;
+use mapscope_incident::ExeChoice;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -93,16 +93,13 @@ struct Report {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     args.threads.apply();
-    let choice = match &args.exe {
-        Some(p) => ExeChoice::Given(p),
-        None => ExeChoice::Discover,
-    };
-    let opened = open_process(&args.core, choice)?;
+    // The executable: chosen and validated as for every command.
+    let (process, notes) =
+        mapscope_incident::open(&args.core, ExeChoice::from_option(args.exe.as_deref()))?
+            .into_go()?;
     let core_display = args.core.display().to_string();
-    let process = GoProcess::new(opened.memory).with_context(|| core_display.clone())?;
     let heap = process.heap().with_context(|| core_display.clone())?;
 
-    let notes = opened.notes.clone();
     let mut warnings: Vec<String> = process.warnings().to_vec();
     warnings.extend(heap.warnings().iter().cloned());
     if heap.suppressed_warnings() > 0 {

@@ -3,12 +3,11 @@
 //! bytes each would free (retained bytes). Owns only presentation; the
 //! discovery lives in `mapscope_gomaps::discover`.
 
-use crate::commands::regions::{format_bytes, hex_addr, open_process, ExeChoice};
+use crate::commands::regions::{format_bytes, hex_addr};
 use crate::output::OutputArgs;
 use crate::Outcome;
-use anyhow::Context as _;
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind, LISTED_CHILDREN};
-use mapscope_goruntime::GoProcess;
+use mapscope_gomaps::discover::{discover, FoundMap, Garbage, RootKind, LISTED_CHILDREN};
+use mapscope_incident::ExeChoice;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -41,6 +40,8 @@ pub struct Args {
 struct Report {
     go_version: String,
     maps: Vec<MapJson>,
+    /// Map storage no root reaches (garbage awaiting collection).
+    garbage: Garbage,
     warnings: Vec<String>,
 }
 
@@ -108,23 +109,22 @@ fn row(table: &mut Table, m: &FoundMap, indent: &str) {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     args.threads.apply();
-    let choice = match &args.exe {
-        Some(p) => ExeChoice::Given(p),
-        None => ExeChoice::Discover,
-    };
-    let opened = open_process(&args.core, choice)?;
-    let process = GoProcess::new(opened.memory).with_context(|| args.core.display().to_string())?;
+    // The executable: chosen and validated as for every command.
+    let (process, notes) =
+        mapscope_incident::open(&args.core, ExeChoice::from_option(args.exe.as_deref()))?
+            .into_go()?;
     let found = discover(&process).map_err(|e| anyhow::anyhow!("{}: {e}", args.core.display()))?;
     let mut maps = found.maps;
     if let Some(n) = args.top {
         maps.truncate(n);
     }
-    let mut warnings = opened.notes.clone();
+    let mut warnings = notes;
     warnings.extend(process.warnings().iter().cloned());
     warnings.extend(found.warnings.iter().cloned());
     let report = Report {
         go_version: process.version_string().to_string(),
         maps: maps.iter().map(|m| map_json(m, args.children)).collect(),
+        garbage: found.garbage.clone(),
         warnings: warnings.clone(),
     };
     let mut doc = Document::new();
@@ -162,6 +162,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     doc.table(table);
+    if let Some(line) = found.garbage.describe() {
+        doc.paragraph(line);
+    }
     doc.list(warnings.iter().map(|w| format!("warning: {w}")).collect());
     args.out.emit(&doc, &report)?;
     Ok(Outcome::Clean)

@@ -1,22 +1,21 @@
 //! `mapscope regions CORE [--exe EXE]`: the core's memory regions like
 //! `/proc/PID/maps`, totals per kind, the threads and the fatal signal.
 //!
-//! Also owns opening a core together with its executable for other
-//! commands ([`open_process`]): the executable comes from `--exe`, else from
-//! the core's `NT_FILE` path when that file exists.
+//! The executable is chosen and validated by `mapscope_incident::open`,
+//! as for every command: `--exe` must match the core (else exit 2, one
+//! line naming both files); without it the core's `NT_FILE` path is used
+//! when that file exists and matches.
 
 use crate::output::OutputArgs;
 use crate::Outcome;
-use anyhow::Context as _;
-use mapscope_elfcore::{
-    match_executable, relabel, Core, CoreProducer, Executable, ProcessMemory, Region, RegionKind,
-};
+use mapscope_elfcore::{relabel, CoreProducer, ProcessMemory, Region, RegionKind};
 use mapscope_goruntime::GoProcess;
+use mapscope_incident::{open, ExeChoice};
 use mapscope_render::units::human_bytes;
 use mapscope_render::{Document, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -31,83 +30,10 @@ pub struct Args {
     pub out: OutputArgs,
 }
 
-/// A core with its executable, and notes about how the executable was found.
-pub struct OpenedProcess {
-    pub memory: ProcessMemory,
-    /// Human notes (executable discovered, or ignored and why).
-    pub notes: Vec<String>,
-}
-
 /// A process image with, when the executable is a Go program, its Go view.
 enum View {
     Go(Box<GoProcess>),
     Plain(Box<ProcessMemory>),
-}
-
-/// Where the executable came from.
-#[derive(Clone, Copy)]
-pub enum ExeChoice<'a> {
-    /// `--exe`: must match the core, else an error.
-    Given(&'a Path),
-    /// Look for the core's NT_FILE path on disk; ignore it if it does not match.
-    Discover,
-}
-
-/// Opens `core` and its executable. A given executable that cannot be
-/// opened, is for another machine or does not match the core is an error
-/// (exit 2); a discovered one that does not match is left out with a note.
-pub fn open_process(core_path: &Path, exe: ExeChoice<'_>) -> anyhow::Result<OpenedProcess> {
-    let core = Core::open(core_path).context("cannot read core")?;
-    let mut notes = Vec::new();
-    let exe = match exe {
-        ExeChoice::Given(p) => {
-            let exe = Executable::open(p).context("cannot read executable")?;
-            let m = match_executable(&core, &exe);
-            if m.is_mismatch() {
-                let why: Vec<String> = [&m.arch, &m.name, &m.layout, &m.build_id]
-                    .iter()
-                    .filter(|e| e.verdict == mapscope_elfcore::Verdict::Disagrees)
-                    .map(|e| e.detail.clone())
-                    .collect();
-                anyhow::bail!(
-                    "{}: executable does not match the core {}: {}",
-                    p.display(),
-                    core_path.display(),
-                    why.join("; ")
-                );
-            }
-            Some(exe)
-        }
-        ExeChoice::Discover => match core
-            .executable_path()
-            .map(PathBuf::from)
-            .filter(|p| p.is_file())
-        {
-            None => None,
-            Some(p) => match Executable::open(&p) {
-                Ok(exe) if !match_executable(&core, &exe).is_mismatch() => {
-                    notes.push(format!(
-                        "executable: {} (from the core's NT_FILE note)",
-                        p.display()
-                    ));
-                    Some(exe)
-                }
-                Ok(_) => {
-                    notes.push(format!(
-                        "{} exists but does not match the core; not used",
-                        p.display()
-                    ));
-                    None
-                }
-                Err(e) => {
-                    notes.push(format!("{e}; not used"));
-                    None
-                }
-            },
-        },
-    };
-    let memory = ProcessMemory::new(core, exe).context("cannot combine core and executable")?;
-    Ok(OpenedProcess { memory, notes })
 }
 
 /// Byte counts for people (binary units, like pprof).
@@ -200,11 +126,8 @@ fn maps_path(r: &Region) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let choice = match &args.exe {
-        Some(p) => ExeChoice::Given(p),
-        None => ExeChoice::Discover,
-    };
-    let opened = open_process(&args.core, choice)?;
+    let choice = ExeChoice::from_option(args.exe.as_deref());
+    let opened = open(&args.core, choice)?;
     let mut notes = opened.notes;
     // The Go layer names heap arenas and goroutine stacks. A core of a
     // non-Go program (or one without its executable) keeps the ELF kinds.
@@ -215,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 notes.push(format!(
                     "no Go runtime view ({e}): go-heap/go-stack not labelled"
                 ));
-                View::Plain(Box::new(open_process(&args.core, choice)?.memory))
+                View::Plain(Box::new(open(&args.core, choice)?.memory))
             }
         }
     } else {

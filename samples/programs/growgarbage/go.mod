@@ -1,0 +1,3 @@
+module growgarbage
+
+go 1.22
