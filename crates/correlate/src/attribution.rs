@@ -38,7 +38,8 @@ pub struct SiteValue {
     pub inuse_space: i64,
 }
 
-/// The result of [`attribute`]. `per_map + non_map + unattributed == total`.
+/// The result of [`attribute`]. `per_map + non_map + unattributed + cut ==
+/// total`.
 #[derive(Clone, Debug, Default)]
 pub struct Attribution {
     pub total: i64,
@@ -51,6 +52,13 @@ pub struct Attribution {
     /// Stacks with no sampled live object in the core.
     pub unattributed: i64,
     pub unattributed_sites: Vec<SiteValue>,
+    /// The part of the profile that fell into the cut part of a partial
+    /// core ([`CutPart`]): stacks whose sampled objects could not be
+    /// looked for (the span records holding their profile specials are
+    /// absent), and the shares of sampled objects whose own bytes are
+    /// absent. Always 0 on a complete core.
+    pub cut: i64,
+    pub cut_sites: Vec<SiteValue>,
     /// Sampled objects found in more than one map (given to the first;
     /// counted by the caller that decides [`SampledObject::map`]).
     pub shared_objects: u64,
@@ -153,13 +161,50 @@ fn sorted_sites(acc: HashMap<Site, i64>) -> Vec<SiteValue> {
     v
 }
 
+/// What of a partial core is missing, as [`attribute_partial`] needs it.
+pub struct CutPart<'a> {
+    /// The search for sampled objects was incomplete (some in-use span
+    /// records, which hold the profile specials, are absent): a stack with
+    /// no sampled object found may have its objects there, so it counts in
+    /// [`Attribution::cut`], not `unattributed`.
+    pub objects_unsearched: bool,
+    /// Whether an object's bytes (`address`, `size`) are absent from the
+    /// core: its share counts in [`Attribution::cut`] (nothing can say
+    /// what it holds or what holds it).
+    pub absent: &'a dyn Fn(u64, u64) -> bool,
+    /// Per bucket id, the live sampled objects the core's bucket record
+    /// counts (all cycles, published or not) and their size, when known.
+    /// With [`CutPart::objects_unsearched`], a stack whose search found
+    /// fewer objects than that gives the missing ones' share (weighted
+    /// like any sampled object of that size) to the cut part.
+    pub sampled_live: &'a dyn Fn(u32) -> Option<(u64, u64)>,
+}
+
 /// Attributes every profile stack's `inuse_space` to maps, non-map objects
-/// or "unattributed", exactly (see the crate docs for the split).
+/// or "unattributed", exactly (see the crate docs for the split), on a
+/// complete core: [`attribute_partial`] with nothing cut.
 pub fn attribute(
     stacks: &[ProfileStack],
     objects: &[SampledObject],
     maps: usize,
     rate: i64,
+) -> Attribution {
+    let cut = CutPart {
+        objects_unsearched: false,
+        absent: &|_, _| false,
+        sampled_live: &|_| None,
+    };
+    attribute_partial(stacks, objects, maps, rate, &cut)
+}
+
+/// [`attribute`] over the objects a partial core can place; what fell into
+/// the cut part goes to [`Attribution::cut`]. Conserves the total exactly.
+pub fn attribute_partial(
+    stacks: &[ProfileStack],
+    objects: &[SampledObject],
+    maps: usize,
+    rate: i64,
+    cut: &CutPart<'_>,
 ) -> Attribution {
     // Bucket → its sampled objects, sorted by address for determinism.
     let mut by_bucket: HashMap<u32, Vec<SampledObject>> = HashMap::new();
@@ -177,20 +222,45 @@ pub fn attribute(
     };
     let mut map_sites: Vec<HashMap<Site, i64>> = vec![HashMap::new(); maps];
     let mut unattributed_sites: HashMap<Site, i64> = HashMap::new();
+    let mut cut_sites: HashMap<Site, i64> = HashMap::new();
     for s in stacks {
         out.total += s.inuse_space;
         let objs = s.bucket.and_then(|b| by_bucket.get(&b));
         let objs = match objs {
             Some(o) if !o.is_empty() => o,
+            _ if cut.objects_unsearched => {
+                out.cut += s.inuse_space;
+                add_site(&mut cut_sites, &s.site, s.inuse_space);
+                continue;
+            }
             _ => {
                 out.unattributed += s.inuse_space;
                 add_site(&mut unattributed_sites, &s.site, s.inuse_space);
                 continue;
             }
         };
-        let weights: Vec<f64> = objs.iter().map(|o| object_weight(o.size, rate)).collect();
-        let shares = split_exact(s.inuse_space, &weights);
+        let mut weights: Vec<f64> = objs.iter().map(|o| object_weight(o.size, rate)).collect();
+        // Objects the bucket counts but the incomplete search did not
+        // find: one aggregate weight (no allocation sized by the count).
+        let (missing, size) = match (cut.objects_unsearched, s.bucket.and_then(cut.sampled_live)) {
+            (true, Some((live, size))) => (live.saturating_sub(objs.len() as u64), size),
+            _ => (0, 0),
+        };
+        if missing > 0 {
+            weights.push(missing as f64 * object_weight(size, rate));
+        }
+        let mut shares = split_exact(s.inuse_space, &weights);
+        if missing > 0 {
+            let share = shares.pop().unwrap_or(0);
+            out.cut += share;
+            add_site(&mut cut_sites, &s.site, share);
+        }
         for (o, share) in objs.iter().zip(shares) {
+            if (cut.absent)(o.address, o.size) {
+                out.cut += share;
+                add_site(&mut cut_sites, &s.site, share);
+                continue;
+            }
             match o.map {
                 Some(mi) => {
                     if let Some(p) = out.per_map.get_mut(mi) {
@@ -206,6 +276,7 @@ pub fn attribute(
     }
     out.sites = map_sites.into_iter().map(sorted_sites).collect();
     out.unattributed_sites = sorted_sites(unattributed_sites);
+    out.cut_sites = sorted_sites(cut_sites);
     out
 }
 
@@ -279,5 +350,40 @@ mod tests {
         assert_eq!(a.unattributed, 788);
         assert!(a.per_map[0] > 0 && a.non_map > a.per_map[0]);
         assert_eq!(a.sites[1][0].site.function, "b");
+        assert_eq!(a.cut, 0);
+
+        // The object at 0x20 absent, and the search for objects incomplete:
+        // its share and the stacks with no object found are cut; the rest
+        // is unchanged and the total still conserved.
+        let absent = |addr: u64, _size: u64| addr == 0x20;
+        let partial = CutPart {
+            objects_unsearched: true,
+            absent: &absent,
+            sampled_live: &|_| None,
+        };
+        let p = attribute_partial(&stacks, &objects, 2, 4096, &partial);
+        assert_eq!(p.total, a.total);
+        assert_eq!(p.attributed() + p.non_map + p.unattributed + p.cut, p.total);
+        assert_eq!((p.unattributed, p.non_map), (0, 0));
+        assert_eq!(p.cut, 788 + a.non_map);
+        assert_eq!(p.per_map, a.per_map);
+
+        // Bucket 1 counts 3 live sampled objects of 16 bytes, one found:
+        // two thirds of its stack are cut. A huge count allocates nothing.
+        let live = |b: u32| match b {
+            1 => Some((3, 16)),
+            0 => Some((u64::MAX, 48)),
+            _ => None,
+        };
+        let counted = CutPart {
+            objects_unsearched: true,
+            absent: &|_, _| false,
+            sampled_live: &live,
+        };
+        let c = attribute_partial(&stacks, &objects, 2, 4096, &counted);
+        assert_eq!(c.attributed() + c.non_map + c.unattributed + c.cut, c.total);
+        assert_eq!(c.per_map[1], 1_667);
+        assert!(c.per_map[0] + c.non_map <= 1, "{c:?}");
+        assert_eq!(c.cut, c.total - c.per_map[1] - c.per_map[0] - c.non_map);
     }
 }

@@ -5,18 +5,18 @@
 //!
 //! Owns: the rules (when a finding is raised, which evidence it needs, its
 //! bytes at stake), the threshold ([`threshold_bytes`]) and the grouping.
-//! Must not touch: how the facts are gathered (mapscope-incident builds
-//! [`MapFacts`] from the discovered maps) or how findings are rendered.
+//! Must not touch: how maps are found (the rules read the one map record,
+//! [`FoundMap`], as discovery made it: typed root, kind and key/value
+//! types, nothing parsed back from strings) or how findings are rendered.
 //!
 //! Rules that keep a real program's report short (`docs/decisions.md`,
 //! "Findings"):
-//! - no finding on storage no root reaches (`root_kind` `unknown` or
-//!   `unreachable`): it is garbage or unowned, and the report summarises it
-//!   elsewhere;
+//! - no finding on storage no root reaches (`root_kind` `unknown`): it is
+//!   garbage or unowned, and the report summarises it elsewhere;
 //! - no key/value-size finding on a map with no entries;
 //! - `never-shrank` needs evidence of deletion — tombstones, or a finished
 //!   growth that proves the map once held many more entries
-//!   ([`MapFacts::peak_len_at_least`]); a large capacity alone is what
+//!   ([`FoundMap::peak_len_at_least`]); a large capacity alone is what
 //!   `make(map, hint)` gives and proves nothing;
 //! - `goroutine-only` is not raised for maps held by the frame of
 //!   `main.main` (or `runtime.main`): that frame lives as long as the
@@ -24,6 +24,7 @@
 //! - a finding about fewer bytes than [`threshold_bytes`] is counted in its
 //!   group, not listed.
 
+use mapscope_gomaps::discover::{FoundKind, FoundMap, RootKind, RootOrigin};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -45,37 +46,6 @@ pub struct Finding {
     /// it keeps alive; per code in [`map_findings`]); 0 for profile-wide
     /// findings, which are never thresholded.
     pub bytes: u64,
-}
-
-/// What the findings need to know about a map.
-#[derive(Clone, Debug, Default)]
-pub struct MapFacts {
-    pub root: String,
-    pub root_kind: String,
-    /// `map`, `sync.Map`, `map-family`.
-    pub kind: String,
-    pub type_name: String,
-    pub key_type: String,
-    pub key_size: u64,
-    pub elem_size: u64,
-    pub indirect_elems: bool,
-    /// Entries; for a family, the members' entries summed.
-    pub len: u64,
-    pub capacity: u64,
-    pub tombstones: u64,
-    /// Entries the storage proves the map once held at the same time (0:
-    /// no proof); see `mapscope_gomaps::discover::FoundMap`.
-    pub peak_len_at_least: u64,
-    pub growing: bool,
-    pub storage_bytes: u64,
-    pub retained_bytes: u64,
-    /// Members of a family.
-    pub members: u64,
-    /// Goroutine holding a goroutine-only map: (id, function).
-    pub goroutine: Option<(u64, String)>,
-    /// Swiss maps: slots a map of this len would need (grow at 7/8) — the
-    /// caller may leave 0 to use `len*8/7`.
-    pub needed_capacity: u64,
 }
 
 /// The smallest threshold: below 64 KiB a map's waste is not worth a line
@@ -136,7 +106,7 @@ impl Findings {
     }
 }
 
-fn f(sev: Severity, m: &MapFacts, code: &str, bytes: u64, message: String) -> Finding {
+fn f(sev: Severity, m: &FoundMap, code: &str, bytes: u64, message: String) -> Finding {
     Finding {
         severity: sev,
         map: m.root.clone(),
@@ -160,8 +130,8 @@ fn mul_div(a: u64, b: u64, c: u64) -> u64 {
 }
 
 /// Storage no root reaches: garbage or unowned, no findings.
-fn is_garbage(m: &MapFacts) -> bool {
-    matches!(m.root_kind.as_str(), "unknown" | "unreachable")
+fn is_garbage(m: &FoundMap) -> bool {
+    m.root_kind == RootKind::Unknown
 }
 
 /// Frames that live as long as the program: a map only they hold is as
@@ -178,23 +148,32 @@ fn program_long_frame(func: &str) -> bool {
 /// - `nested-map-family`, `goroutine-only`: the retained bytes;
 /// - `indirect-values`: `len × value size`; `time-keys`, `large-keys`:
 ///   `len × key size`.
-pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
+pub fn map_findings(maps: &[FoundMap]) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in maps.iter().filter(|m| !is_garbage(m)) {
+        // A family's entries are its members' (its len counts members).
+        let len = m.entries();
+        let members = if m.kind == FoundKind::Family {
+            m.children.len() as u64
+        } else {
+            0
+        };
+        let (key_type, key_size) = m.key.as_ref().map_or(("", 0), |k| (&*k.type_name, k.size));
+        let (elem_size, indirect_elems) = m
+            .value
+            .as_ref()
+            .map_or((0, false), |v| (v.size, v.indirect));
+        let retained = m.retained_bytes.unwrap_or(0);
         // Never shrank: the table is far larger than a map of this len
         // would have, and the storage shows entries were deleted (Go maps
         // never shrink). A capacity ≥ 4× what the len needs is not left by
         // growth alone (≤ 2×), but `make(map, hint)` gives any capacity:
         // the evidence of deletion is tombstones, or a finished growth
         // that proves the map held more entries than it has.
-        if m.kind == "map" && m.capacity >= 64 {
-            let needed = if m.needed_capacity > 0 {
-                m.needed_capacity
-            } else {
-                pow2_at_least(m.len.saturating_mul(8).div_ceil(7).max(1))
-            };
+        if m.kind == FoundKind::Map && m.capacity >= 64 {
+            let needed = pow2_at_least(len.saturating_mul(8).div_ceil(7).max(1));
             let oversized = m.capacity >= needed.saturating_mul(4);
-            let deleted = m.tombstones > 0 || m.peak_len_at_least > m.len;
+            let deleted = m.tombstones > 0 || m.peak_len_at_least > len;
             if oversized && deleted {
                 let wasted = mul_div(
                     m.storage_bytes,
@@ -216,13 +195,13 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                     wasted,
                     format!(
                         "{} has {} entries in {} slots ({evidence}): it was filled and then emptied, and Go maps never shrink; {} of its {} bytes of storage are slots a map of {} entries would not have (about {} slots) — copy it into a new map",
-                        m.root, m.len, m.capacity, wasted, m.storage_bytes, m.len, needed
+                        m.root, len, m.capacity, wasted, m.storage_bytes, len, needed
                     ),
                 ));
             }
         }
-        if m.kind == "map-family" && m.members >= 100 && m.len > 0 {
-            let per_entry = m.storage_bytes / m.len.max(1);
+        if m.kind == FoundKind::Family && members >= 100 && len > 0 {
+            let per_entry = m.storage_bytes / len.max(1);
             if per_entry >= 64 {
                 out.push(f(
                     Severity::Warning,
@@ -231,25 +210,25 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                     m.storage_bytes,
                     format!(
                         "{} is {} maps holding {} entries: {} bytes of map storage, {} bytes per entry — consider one map with a composite key",
-                        m.root, m.members, m.len, m.storage_bytes, per_entry
+                        m.root, members, len, m.storage_bytes, per_entry
                     ),
                 ));
             }
-        } else if m.kind == "map-family" && m.members > 0 {
+        } else if m.kind == FoundKind::Family && members > 0 {
             out.push(f(
                 Severity::Info,
                 m,
                 "nested-map-family",
-                m.retained_bytes,
+                retained,
                 format!(
                     "{} is a family of {} nested maps retaining {} bytes",
-                    m.root, m.members, m.retained_bytes
+                    m.root, members, retained
                 ),
             ));
         }
-        let has_entries = m.len > 0 && m.kind != "map-family";
-        if has_entries && (m.indirect_elems || m.elem_size > 128) {
-            let bytes = m.elem_size.saturating_mul(m.len);
+        let has_entries = len > 0 && m.kind != FoundKind::Family;
+        if has_entries && (indirect_elems || elem_size > 128) {
+            let bytes = elem_size.saturating_mul(len);
             out.push(f(
                 Severity::Info,
                 m,
@@ -257,12 +236,12 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                 bytes,
                 format!(
                     "{} stores {}-byte values indirectly (over 128 bytes): one extra allocation per entry ({} entries, {} bytes of values)",
-                    m.root, m.elem_size, m.len, bytes
+                    m.root, elem_size, len, bytes
                 ),
             ));
         }
-        if has_entries && m.key_type == "time.Time" {
-            let bytes = m.key_size.saturating_mul(m.len);
+        if has_entries && key_type == "time.Time" {
+            let bytes = key_size.saturating_mul(len);
             out.push(f(
                 Severity::Info,
                 m,
@@ -270,11 +249,11 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                 bytes,
                 format!(
                     "{} is keyed by time.Time ({} bytes per key, with a *Location pointer; == compares the monotonic reading and location): {} bytes of keys for {} entries — key by UnixNano int64",
-                    m.root, m.key_size, bytes, m.len
+                    m.root, key_size, bytes, len
                 ),
             ));
-        } else if has_entries && m.key_size > 32 && m.kind == "map" {
-            let bytes = m.key_size.saturating_mul(m.len);
+        } else if has_entries && key_size > 32 && m.kind == FoundKind::Map {
+            let bytes = key_size.saturating_mul(len);
             out.push(f(
                 Severity::Info,
                 m,
@@ -282,11 +261,11 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                 bytes,
                 format!(
                     "{} has {}-byte keys ({}): {} bytes of keys for {} entries",
-                    m.root, m.key_size, m.key_type, bytes, m.len
+                    m.root, key_size, key_type, bytes, len
                 ),
             ));
         }
-        if m.kind == "sync.Map" && m.len >= 100 {
+        if m.kind == FoundKind::SyncMap && len >= 100 {
             out.push(f(
                 Severity::Info,
                 m,
@@ -296,8 +275,8 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                     "{} is a sync.Map: {} bytes of storage for {} entries ({} per entry)",
                     m.root,
                     m.storage_bytes,
-                    m.len,
-                    m.storage_bytes / m.len.max(1)
+                    len,
+                    m.storage_bytes / len.max(1)
                 ),
             ));
         }
@@ -313,16 +292,21 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
                 ),
             ));
         }
-        if let Some((id, func)) = &m.goroutine {
-            if !program_long_frame(func) {
+        if let RootOrigin::Goroutine {
+            goroutine: id,
+            function: func,
+        } = &m.origin
+        {
+            // A goroutine holds the map only when its path starts there.
+            if m.root_kind == RootKind::Goroutine && !program_long_frame(func) {
                 out.push(f(
                     Severity::Warning,
                     m,
                     "goroutine-only",
-                    m.retained_bytes,
+                    retained,
                     format!(
                         "{} is held only by goroutine {id} in {func}: {} bytes live as long as that goroutine",
-                        m.root, m.retained_bytes
+                        m.root, retained
                     ),
                 ));
             }
@@ -333,7 +317,7 @@ pub fn map_findings(maps: &[MapFacts]) -> Vec<Finding> {
 
 /// Findings for every map, ranked, thresholded against `heap_in_use` (see
 /// [`threshold_bytes`]) and grouped.
-pub fn findings(maps: &[MapFacts], heap_in_use: u64) -> Findings {
+pub fn findings(maps: &[FoundMap], heap_in_use: u64) -> Findings {
     rank(map_findings(maps), threshold_bytes(heap_in_use))
 }
 
@@ -418,18 +402,28 @@ pub fn rank(all: Vec<Finding>, threshold: u64) -> Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mapscope_gomaps::discover::SlotType;
 
-    fn map(root: &str, len: u64, capacity: u64, tombstones: u64) -> MapFacts {
-        MapFacts {
+    fn map(root: &str, len: u64, capacity: u64, tombstones: u64) -> FoundMap {
+        FoundMap {
             root: root.into(),
-            root_kind: "global".into(),
-            kind: "map".into(),
+            root_kind: RootKind::Global,
+            kind: FoundKind::Map,
             len,
             capacity,
             tombstones,
             storage_bytes: capacity * 18,
             ..Default::default()
         }
+    }
+
+    fn slot(name: &str, size: u64, indirect: bool) -> Option<SlotType> {
+        Some(SlotType {
+            type_name: name.into(),
+            size,
+            indirect,
+            type_id: mapscope_goruntime::dwarf::TypeId::UNKNOWN,
+        })
     }
 
     fn codes<'a>(fs: &'a [Finding], code: &str) -> Vec<&'a str> {
@@ -464,7 +458,7 @@ mod tests {
         )
         .is_empty());
         // A finished doubling grow proves it once held ≥ 6 × 2^(B−1).
-        let grown = MapFacts {
+        let grown = FoundMap {
             peak_len_at_least: 6 * 8192,
             ..hinted.clone()
         };
@@ -472,7 +466,7 @@ mod tests {
         assert_eq!(codes(&fs, "never-shrank"), vec!["hinted"]);
         assert!(fs[0].message.contains("held at least 49152 entries"));
         // A proof that does not exceed len is no evidence.
-        let small_peak = MapFacts {
+        let small_peak = FoundMap {
             peak_len_at_least: 3,
             ..hinted
         };
@@ -481,21 +475,18 @@ mod tests {
 
     #[test]
     fn no_size_findings_on_empty_maps() {
-        let empty = MapFacts {
-            key_type: "main.Key40".into(),
-            key_size: 40,
-            elem_size: 256,
-            indirect_elems: true,
+        let empty = FoundMap {
+            key: slot("main.Key40", 40, false),
+            value: slot("main.Value", 256, true),
             ..map("main.empty", 0, 8, 0)
         };
-        let time_keyed = MapFacts {
-            key_type: "time.Time".into(),
-            key_size: 24,
+        let time_keyed = FoundMap {
+            key: slot("time.Time", 24, false),
             ..map("main.times", 0, 8, 0)
         };
         let fs = map_findings(&[empty.clone(), time_keyed]);
         assert!(fs.is_empty(), "{fs:?}");
-        let full = MapFacts { len: 10, ..empty };
+        let full = FoundMap { len: 10, ..empty };
         let fs = map_findings(&[full]);
         let lk = fs.iter().find(|f| f.code == "large-keys").unwrap();
         assert_eq!(lk.bytes, 400);
@@ -505,24 +496,24 @@ mod tests {
 
     #[test]
     fn no_findings_on_unrooted_storage() {
-        for kind in ["unknown", "unreachable"] {
-            let m = MapFacts {
-                root_kind: kind.into(),
-                key_type: "time.Time".into(),
-                key_size: 24,
-                growing: true,
-                ..map("(unknown)", 100, 32768, 5000)
-            };
-            assert!(map_findings(&[m]).is_empty(), "{kind}");
-        }
+        let m = FoundMap {
+            root_kind: RootKind::Unknown,
+            key: slot("time.Time", 24, false),
+            growing: true,
+            ..map("(unknown)", 100, 32768, 5000)
+        };
+        assert!(map_findings(&[m]).is_empty());
     }
 
     #[test]
     fn goroutine_only_skips_main_main() {
-        let g = |id: u64, func: &str| MapFacts {
-            root_kind: "goroutine".into(),
-            goroutine: Some((id, func.to_string())),
-            retained_bytes: 1 << 20,
+        let g = |id: u64, func: &str| FoundMap {
+            root_kind: RootKind::Goroutine,
+            origin: RootOrigin::Goroutine {
+                goroutine: id,
+                function: func.into(),
+            },
+            retained_bytes: Some(1 << 20),
             ..map(&format!("goroutine {id} {func}.m"), 10, 16, 0)
         };
         let fs = map_findings(&[g(1, "main.main"), g(7, "main.worker")]);

@@ -25,7 +25,9 @@
 //! [`Discovery`]'s graph and roots), cross-checking a profile's build
 //! against the executable (`mapscope-incident` does that), rendering.
 
-use crate::attribution::{attribute, Attribution, ProfileStack, SampledObject, Site};
+use crate::attribution::{
+    attribute_partial, Attribution, CutPart, ProfileStack, SampledObject, Site,
+};
 use mapscope_gomaps::discover::Discovery;
 use mapscope_goruntime::heap::Heap;
 use mapscope_goruntime::timing::phase;
@@ -66,7 +68,8 @@ impl ProfileSource {
 /// What [`join_profile`] concluded.
 pub struct Joined {
     /// Per map (in [`Discovery::maps`] order) attributed `inuse_space`, the
-    /// non-map and unattributed remainders; conserves the profile total.
+    /// non-map, unattributed and cut remainders; conserves the profile
+    /// total.
     pub attribution: Attribution,
     pub source: ProfileSource,
     /// With a file: whether it equals the core's rebuilt profile stack by
@@ -135,8 +138,28 @@ pub fn join_profile(
         let shared = found.iter().filter(|(_, also)| *also).count() as u64;
         (found.into_iter().map(|(o, _)| o).collect(), shared)
     });
+    // A partial core: with span records missing, the profile specials on
+    // them (the sampled objects) cannot be looked for; an object whose
+    // bytes are absent cannot be placed. Both count as cut, not as
+    // unattributed or non-map.
+    let mem = process.memory();
+    let absent = |address: u64, size: u64| !mem.is_readable(address, size.max(1));
+    let buckets = heap.profile_buckets();
+    let sampled_live = |bucket: u32| {
+        let b = buckets.get(bucket as usize)?;
+        let allocs = b.published.allocs.saturating_add(b.unpublished.allocs);
+        let frees = b.published.frees.saturating_add(b.unpublished.frees);
+        Some((allocs.saturating_sub(frees), b.size))
+    };
+    let cut = CutPart {
+        // Only a cut core: on a complete one with damaged span records
+        // the stacks stay unattributed (nothing is in a cut part).
+        objects_unsearched: !heap.spans_complete() && !mem.core().is_complete(),
+        absent: &absent,
+        sampled_live: &sampled_live,
+    };
     let mut attribution = phase("join: attribute", || {
-        attribute(&stacks, &objects, discovery.maps.len(), rate)
+        attribute_partial(&stacks, &objects, discovery.maps.len(), rate, &cut)
     });
     attribution.shared_objects = shared;
     Joined {

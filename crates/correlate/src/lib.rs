@@ -22,7 +22,11 @@
 //! file value `V`. The integer remainder goes one unit at a time to the
 //! objects with the largest fractional parts (ties: lower address), so the
 //! shares sum to `V` exactly. A stack of the file with no sampled live object
-//! in the core (or no matching bucket) stays *unattributed*.
+//! in the core (or no matching bucket) stays *unattributed* — on a partial
+//! core, where the span records holding the profile specials are
+//! incomplete, it is *cut* instead (its objects may be in the cut part),
+//! and so is the share of a sampled object whose bytes are absent
+//! ([`attribution::attribute_partial`]).
 
 pub mod accounting;
 pub mod attribution;
@@ -34,7 +38,6 @@ pub use attribution::{
     attribute, object_weight, Attribution, ProfileStack, SampledObject, Site, SiteValue,
 };
 pub use findings::{
-    findings, map_findings, rank, threshold_bytes, Finding, FindingGroup, Findings, MapFacts,
-    Severity,
+    findings, map_findings, rank, threshold_bytes, Finding, FindingGroup, Findings, Severity,
 };
 pub use join::{join_profile, Joined, ProfileFile, ProfileSource};

@@ -184,8 +184,11 @@ impl Core {
         segments.sort_by_key(|s| (s.vaddr, s.index));
         let truncated = segments.iter().filter(|s| s.truncated).count();
         if truncated > 0 {
+            let declared = declared_size(&program_headers);
+            let missing = declared.saturating_sub(file_len);
             warnings.push(format!(
-                "the core is truncated: {truncated} of {} segments end past the end of the file ({file_len} bytes)",
+                "the core is truncated: the file has {file_len} of the {declared} bytes its headers declare ({missing} bytes, {:.1}% missing); {truncated} of {} segments end past the end of the file",
+                if declared > 0 { missing as f64 * 100.0 / declared as f64 } else { 0.0 },
                 segments.len()
             ));
         }
@@ -277,6 +280,12 @@ impl Core {
     /// The file behind [`Core::data`] (for page-cache advice in `memory`).
     pub(crate) fn mapped(&self) -> &MappedFile {
         &self.file
+    }
+    /// Bytes the core's headers declare: the end of the furthest segment
+    /// or note in the file (`p_offset + p_filesz`), at least the file's
+    /// size. Larger than [`Core::file_size`] for a cut core.
+    pub fn declared_size(&self) -> u64 {
+        declared_size(&self.program_headers).max(self.file_size())
     }
     /// Size of the (decompressed) core file in bytes.
     pub fn file_size(&self) -> u64 {
@@ -410,6 +419,15 @@ impl Core {
         self.read_present(image_start, &mut page)?;
         Ok(scan_build_id_notes(&page))
     }
+}
+
+/// The end of the furthest program header's bytes in the file.
+fn declared_size(program_headers: &[ProgramHeader]) -> u64 {
+    program_headers
+        .iter()
+        .map(|ph| ph.offset.saturating_add(ph.filesz))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Build ids found in the first page of a mapped ELF image.

@@ -17,7 +17,10 @@ pub enum CoreError {
         source: std::io::Error,
     },
     /// Decompressing a `.zst`/`.gz`/`.xz` file into a temporary file failed.
-    #[error("{}: cannot decompress {format} data (into a temporary file under {}): {source}", path.display(), temp_dir.display())]
+    /// The message names the compressed file; the temporary directory only
+    /// when the failure is on its side (full, read-only, missing), never a
+    /// temporary file.
+    #[error("{}: cannot decompress {format} data{}: {source}", path.display(), temp_side(temp_dir, source))]
     Decompress {
         path: PathBuf,
         format: &'static str,
@@ -105,5 +108,21 @@ impl ReadError {
             | ReadError::Overflow { addr, .. }
             | ReadError::Discontiguous { addr, .. } => addr,
         }
+    }
+}
+
+/// " (into a temporary file under DIR)" when `e` is a failure to create or
+/// write the temporary file, else nothing: damaged compressed data is the
+/// input's fault and names the input alone.
+fn temp_side(temp_dir: &std::path::Path, e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull
+        | K::QuotaExceeded
+        | K::FileTooLarge
+        | K::PermissionDenied
+        | K::ReadOnlyFilesystem
+        | K::NotFound => format!(" (into a temporary file under {})", temp_dir.display()),
+        _ => String::new(),
     }
 }

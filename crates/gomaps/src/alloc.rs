@@ -66,16 +66,24 @@ impl AllocationLookup for mapscope_goruntime::heap::Heap {
                 base: object.address,
                 size: object.size,
             },
-            None if self.span_index_of(addr).is_none() => Allocation::NotInHeap,
+            // With every span known, an address in none is not a heap
+            // object; with spans missing (a cut core), only an address
+            // outside every known arena is, and the rest is estimated.
+            None if self.span_index_of(addr).is_none()
+                && (self.spans_complete() || self.outside_known_arenas(addr)) =>
+            {
+                Allocation::NotInHeap
+            }
             None => Allocation::Unknown,
         }
     }
 
     /// The heap walk keeps only sorted, non-overlapping spans of
     /// `nelems × elemsize` (elemsize > 0) bytes, and answers an interior
-    /// address with the slot that contains it.
+    /// address with the slot that contains it. Not so when spans are
+    /// missing: estimated objects are not slots.
     fn exact_slots(&self) -> bool {
-        true
+        self.spans_complete()
     }
 
     fn as_sync(&self) -> Option<&(dyn AllocationLookup + Sync)> {

@@ -4,9 +4,17 @@
 //! Owns: the order of the discovery pipeline — the typed root walk
 //! ([`crate::walker`]), pointer maps and the object graph
 //! ([`crate::graph`]), the GC's root set ([`crate::roots`]) and the
-//! shortest paths from it, unrooted map storage and garbage
-//! ([`crate::unrooted`]) and the retained-size measurement — and its
-//! result types ([`FoundMap`], [`Discovery`]).
+//! shortest paths from it, the dominator tree's retainers
+//! ([`crate::dominators`], named by [`crate::unrooted::name_objects`]),
+//! unrooted map storage and garbage ([`crate::unrooted`]) and the
+//! retained-size measurement — and its
+//! result types ([`FoundMap`] — the one typed record of a map, with its
+//! root ([`RootKind`], [`RootOrigin`], [`RootVia`]), kind ([`FoundKind`])
+//! and key/value types ([`SlotType`]) — and [`Discovery`]).
+//! On a heap whose span list is incomplete (a cut core lost `allspans` or
+//! the mspans) the typed walk still finds every map whose header and
+//! storage are in the core, sized from its header; retained bytes are
+//! then lower bounds ([`Discovery::retained_lower_bound`]).
 //! Must not touch: decoding one map (the decoder modules), graph
 //! algorithms, or the heap walk itself (mapscope-goruntime).
 
@@ -15,6 +23,11 @@ use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use mapscope_goruntime::dwarf::{TypeId, TypeTable};
+
+use crate::model::Storage;
 use crate::pointers::PointerMaps;
 use crate::walker::Walker;
 use crate::{MapInstance, MapKind};
@@ -33,8 +46,10 @@ const MEASURED_CHILDREN: usize = 8;
 /// would make a report of hundreds of MB that nobody reads.
 pub const LISTED_CHILDREN: usize = 100;
 
-/// Where the path to a map starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where the path to a map starts, as the contract's `root_kind` says it
+/// (`docs/cli.md`): `heap` is a global's path that goes through a heap
+/// pointer. The typed start of the path is [`RootOrigin`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RootKind {
     Global,
@@ -43,21 +58,218 @@ pub enum RootKind {
     /// Reached from an object with a finalizer (the runtime keeps what a
     /// finalized object points to alive).
     Finalizer,
+    #[default]
     Unknown,
 }
 
-/// One map, `sync.Map` or family found from the roots.
-#[derive(Clone, Debug, Serialize)]
+impl RootKind {
+    /// The JSON spelling (`global`, `heap`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RootKind::Global => "global",
+            RootKind::Heap => "heap",
+            RootKind::Goroutine => "goroutine",
+            RootKind::Finalizer => "finalizer",
+            RootKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RootKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RootKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for RootKind {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// The root a map's path starts at, typed: what `root` names in its
+/// first words, never parsed back from it. JSON: `root_origin`, an object
+/// tagged by `kind`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RootOrigin {
+    /// A global variable (`main.registry`).
+    Global {
+        #[serde(serialize_with = "arc_str")]
+        variable: Arc<str>,
+    },
+    /// A goroutine: by a local of one of its frames (the typed walk:
+    /// `function` is that frame's), or by its stack as a whole (an object
+    /// path: `function` is its first non-runtime frame's, possibly empty).
+    Goroutine {
+        goroutine: u64,
+        #[serde(serialize_with = "arc_str")]
+        function: Arc<str>,
+    },
+    /// The objects with a finalizer of one type (`*os.File`).
+    Finalizer {
+        #[serde(serialize_with = "arc_str")]
+        object_type: Arc<str>,
+    },
+    /// No root is known (`root` is `(unknown)`).
+    #[default]
+    Unknown,
+}
+
+/// How `root` goes from its origin to the map. JSON: `root_via`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootVia {
+    /// The root is the variable holding the structure itself (the map,
+    /// `sync.Map` or family slice: `main.sessionsByID`, `main.smallMaps`,
+    /// `goroutine 5 main.worker.m`).
+    Variable,
+    /// A Go selector path of DWARF-typed fields, pointers and elements
+    /// (`main.registry.endpoints`, `main.tenantConfigs[*]`).
+    Typed,
+    /// The shortest path through heap objects, some untyped
+    /// (`main.x (unsafe.Pointer) → map`; [`crate::unrooted`]).
+    Objects,
+    /// No path (`(unknown)`).
+    #[default]
+    None,
+}
+
+/// What a record is. JSON: `kind` (`map`, `sync.Map`, `map-family`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum FoundKind {
+    #[default]
+    #[serde(rename = "map")]
+    Map,
+    #[serde(rename = "sync.Map")]
+    SyncMap,
+    /// A map of maps, or a slice/array of maps: `len` counts members.
+    #[serde(rename = "map-family")]
+    Family,
+}
+
+impl FoundKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundKind::Map => "map",
+            FoundKind::SyncMap => "sync.Map",
+            FoundKind::Family => "map-family",
+        }
+    }
+}
+
+impl std::fmt::Display for FoundKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FoundKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for FoundKind {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// A map's key or value type as its storage holds it (DWARF's type and
+/// size; `indirect`: the slot holds a pointer to it, Go's rule for keys
+/// and values over 128 bytes, read from the decoded layout). JSON: `key`
+/// and `value`, `{"type","size","indirect"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SlotType {
+    #[serde(rename = "type", serialize_with = "arc_str")]
+    pub type_name: Arc<str>,
+    /// The type's own size (not the slot's when indirect).
+    pub size: u64,
+    pub indirect: bool,
+    #[serde(skip)]
+    pub type_id: TypeId,
+}
+
+/// The key and value types of a decoded map (`None` when the decoder did
+/// not know one).
+pub type KeyValue = (Option<SlotType>, Option<SlotType>);
+
+fn arc_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
+/// The key and value of `inst` with DWARF's names and sizes.
+pub(crate) fn key_value(types: &TypeTable, inst: &MapInstance) -> KeyValue {
+    let (ik, ie) = indirect_flags(inst);
+    let slot = |id: TypeId, indirect: bool| {
+        (id != TypeId::UNKNOWN).then(|| SlotType {
+            type_name: Arc::from(types.get(id).name.as_str()),
+            size: types.size_of(id).unwrap_or(0),
+            indirect,
+            type_id: id,
+        })
+    };
+    (slot(inst.key_type, ik), slot(inst.elem_type, ie))
+}
+
+/// [`key_value`], reusing `cached` (a family's members share their type)
+/// when it describes the same types.
+pub(crate) fn key_value_cached(
+    types: &TypeTable,
+    inst: &MapInstance,
+    cached: &std::sync::OnceLock<KeyValue>,
+) -> KeyValue {
+    let kv = cached.get_or_init(|| key_value(types, inst));
+    let (ik, ie) = indirect_flags(inst);
+    let same = |s: &Option<SlotType>, id: TypeId, ind: bool| match s {
+        Some(s) => s.type_id == id && s.indirect == ind,
+        None => id == TypeId::UNKNOWN,
+    };
+    if same(&kv.0, inst.key_type, ik) && same(&kv.1, inst.elem_type, ie) {
+        kv.clone()
+    } else {
+        key_value(types, inst)
+    }
+}
+
+fn indirect_flags(inst: &MapInstance) -> (bool, bool) {
+    match &inst.storage {
+        Storage::Classic(s) => (s.indirect_keys, s.indirect_elems),
+        Storage::Swiss(s) => (s.indirect_keys, s.indirect_elems),
+        Storage::None => (false, false),
+    }
+}
+
+/// One map, `sync.Map` or family found from the roots: the one record of
+/// a map that discovery, findings, `maps` and `analyze` share. Printed by
+/// one serializer, `mapscope_incident::analyze::MapReport` (the MAP
+/// object of `docs/cli.md`), which names its fields as this record does
+/// except `origin` (`root_origin`), `via` (`root_via`) and `type_name`
+/// (`type`).
+#[derive(Clone, Debug, Default)]
 pub struct FoundMap {
-    /// Go-syntax path from a root (`main.registry.endpoints`).
+    /// The path from a root as printed (`main.registry.endpoints`,
+    /// `goroutine 7 main.worker.m`, `main.x (unsafe.Pointer) → map`).
     pub root: String,
     pub root_kind: RootKind,
+    /// The root the path starts at (typed).
+    pub origin: RootOrigin,
+    pub via: RootVia,
     /// `%T` of the structure (`map[int64]*main.Session`, `sync.Map`,
     /// `[]map[string]int`).
-    #[serde(rename = "type")]
     pub type_name: String,
-    /// `map`, `sync.Map` or `map-family`.
-    pub kind: &'static str,
+    pub kind: FoundKind,
+    /// Key and value types (`None` for a family — its members have
+    /// theirs — and when the decoder did not know them).
+    pub key: Option<SlotType>,
+    pub value: Option<SlotType>,
     /// Map header, `sync.Map` value, or a slice family's backing array.
     pub address: u64,
     pub len: u64,
@@ -71,7 +283,6 @@ pub struct FoundMap {
     /// version — a map made with a size hint starts with `nevacuate` 0.
     /// The findings tell a map that was filled and emptied from one made
     /// large by `make(map, hint)` with it.
-    #[serde(skip)]
     pub peak_len_at_least: u64,
     pub growing: bool,
     pub storage_bytes: u64,
@@ -79,8 +290,16 @@ pub struct FoundMap {
     pub retained_bytes: Option<u64>,
     pub children: Vec<FoundMap>,
     /// Heap objects the structure owns (header, storage, family container).
-    #[serde(skip)]
     pub owned: Vec<u64>,
+}
+
+/// Where a found map's path starts and how it is named.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Place {
+    pub root: String,
+    pub kind: RootKind,
+    pub origin: RootOrigin,
+    pub via: RootVia,
 }
 
 impl FoundMap {
@@ -96,23 +315,42 @@ impl FoundMap {
         (shown, (self.children.len() - shown.len()) as u64)
     }
 
+    /// Entries held: a family's members' `len` summed (its own `len`
+    /// counts members), else `len`.
+    pub fn entries(&self) -> u64 {
+        match self.kind {
+            FoundKind::Family => self
+                .children
+                .iter()
+                .map(|c| c.len)
+                .fold(0u64, u64::saturating_add),
+            _ => self.len,
+        }
+    }
+
+    /// `live_entries / capacity` of a map (`None` for `sync.Map`, families
+    /// and a zero capacity).
+    pub fn load_factor(&self) -> Option<f64> {
+        (self.capacity > 0 && self.kind == FoundKind::Map)
+            .then(|| self.live_entries as f64 / self.capacity as f64)
+    }
+
     /// A found map as decoded, before its retained bytes are measured;
     /// `owned` holds the base addresses of its storage objects.
-    pub(crate) fn new(
-        inst: &MapInstance,
-        root: String,
-        kind: RootKind,
-        owned: Vec<u64>,
-    ) -> FoundMap {
+    pub(crate) fn new(inst: &MapInstance, place: Place, owned: Vec<u64>, kv: KeyValue) -> FoundMap {
         FoundMap {
-            root,
-            root_kind: kind,
+            root: place.root,
+            root_kind: place.kind,
+            origin: place.origin,
+            via: place.via,
             type_name: inst.type_name.clone(),
             kind: if inst.kind == MapKind::SyncMap {
-                "sync.Map"
+                FoundKind::SyncMap
             } else {
-                "map"
+                FoundKind::Map
             },
+            key: kv.0,
+            value: kv.1,
             address: inst.address,
             len: inst.len,
             live_entries: inst.live_entries,
@@ -140,6 +378,37 @@ fn peak_len_at_least(header: &crate::model::Header) -> u64 {
     }
 }
 
+/// Top-level heap objects of the dominator tree named, largest first
+/// (the rest are counted, not named).
+pub const NAMED_TOP_OBJECTS: usize = 50_000;
+/// Groups of top-level objects kept in [`Discovery::object_retainers`].
+pub const KEPT_OBJECT_RETAINERS: usize = 1000;
+
+/// Heap objects at the top level of the dominator tree — several roots
+/// reach each, none alone retains it — with the same shortest path from
+/// a root and the same type (the elements of one slice, say), summed.
+/// Their retained sets never overlap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRetainer {
+    /// The largest member's address.
+    pub address: u64,
+    /// How many objects share this path and type.
+    pub count: u64,
+    /// `cmd/link/internal/ld.ctxt (*ld.Link) → ld.Link`: the root, then
+    /// the objects of the path, this object last
+    /// ([`crate::unrooted::name_objects`]).
+    pub path: String,
+    /// Kind of the root the path starts at.
+    pub root_kind: RootKind,
+    /// The object's heap type, else `N-byte object`.
+    pub type_name: String,
+    /// Bytes and objects the members dominate (themselves included),
+    /// summed: what dropping them one by one would free (together they
+    /// may free more — objects only they share).
+    pub retained_bytes: u64,
+    pub objects: u64,
+}
+
 /// Everything [`discover`] found.
 #[derive(Default)]
 pub struct Discovery {
@@ -156,10 +425,19 @@ pub struct Discovery {
     /// The GC's roots one by one (globals, goroutines, finalizers by
     /// type) with the ids each points at ([`crate::roots::RootSet`]).
     pub roots: crate::roots::RootSet,
-    /// Retained bytes of each of `roots.named` (objects only that root
-    /// reaches), and the shared and unreached rest
-    /// ([`ObjectGraph::label_roots`]).
-    pub root_retention: crate::graph::RootRetention,
+    /// The dominator tree's retained sizes ([`crate::dominators`]): per
+    /// root of `roots.named` (objects only that root reaches), the largest
+    /// heap objects at the tree's top level (reachable from several roots,
+    /// retained by none alone), and the reachable and unreached totals.
+    pub dominance: crate::dominators::Dominance,
+    /// The largest of `dominance.objects` named by their shortest path
+    /// from a root and grouped by path and type, largest first.
+    pub object_retainers: Vec<ObjectRetainer>,
+    /// The heap's span list is incomplete (a cut core: `allspans` or the
+    /// mspans are missing): object extents are unknown, and each map's
+    /// `retained_bytes` is a lower bound — its own storage as sized from
+    /// its header — not a measurement.
+    pub retained_lower_bound: bool,
     /// The retained-size pass over `maps` (and their first members), kept
     /// to answer "which map retains this object" without another walk.
     retained: Option<Retention>,
@@ -215,6 +493,19 @@ impl Discovery {
         }
         (found, more)
     }
+
+    /// Which measured member of map `map` (index into its `children`; the
+    /// first members only are measured) retains the object containing
+    /// `address`, if one does.
+    pub fn member_retaining(&self, address: u64, map: usize) -> Option<usize> {
+        let r = self.retained.as_ref()?;
+        let s = r.result.structure_of(address)?;
+        let family = r.parents.get(s).copied().flatten()?;
+        // Members are measured right after their family (see `measure`).
+        (r.map_of.get(family).copied().flatten() == Some(map))
+            .then(|| s.checked_sub(family + 1))
+            .flatten()
+    }
 }
 
 /// Finds every map reachable from the process's roots and measures the
@@ -246,11 +537,22 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
     let mut roots = roots;
     warnings.append(&mut roots.warnings);
     let root_ids = roots.ids.clone();
+    // What each root, and each object several roots reach, retains.
+    let dominance = phase("maps: dominator tree", || {
+        crate::dominators::retention(&graph, &roots.target_lists(), NAMED_TOP_OBJECTS)
+    });
+    let dominance = dominance.unwrap_or_else(|e| {
+        warnings.push(e.to_string());
+        crate::dominators::Dominance::default()
+    });
     // Shortest paths from the roots: what is reachable, and from where.
     let paths = phase("maps: root paths", || {
         let tiers = crate::unrooted::root_tiers(&roots);
         let tiers: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
         graph.shortest_paths(&tiers)
+    });
+    let object_retainers = phase("maps: retainer names", || {
+        object_retainers(process, heap, dwarf, &graph, &roots, &paths, &dominance)
     });
     // Map storage the heap names by type that no typed root path reached:
     // maps named by their path, and garbage.
@@ -285,19 +587,29 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
             alone.push((mi, *s));
         }
     }
-    let maps: Vec<FoundMap> = order.into_iter().map(|(m, _)| m).collect();
+    let mut maps: Vec<FoundMap> = order.into_iter().map(|(m, _)| m).collect();
+    let retained_lower_bound = !heap.spans_complete();
+    if retained_lower_bound {
+        // Without spans the graph has no objects to measure: a map frees
+        // at least its own storage (sized from its header).
+        lower_bound_retained(&mut maps);
+        maps.sort_by_key(|m| std::cmp::Reverse(m.retained_bytes));
+        warnings.push(format!(
+            "heap spans incomplete (from {}): retained bytes are lower bounds (each map's own storage, sized from its header); objects reachable only through a map are not counted",
+            heap.span_source().as_str()
+        ));
+    }
     warnings.extend(heap.warnings().iter().take(20).cloned());
-    let root_retention = phase("maps: root retention", || {
-        graph.label_roots(&roots.target_lists())
-    });
     Ok(Discovery {
         maps,
         warnings,
         graph,
         root_ids,
         roots,
-        root_retention,
+        dominance,
+        object_retainers,
         garbage,
+        retained_lower_bound,
         retained: Some(Retention {
             result,
             parents,
@@ -305,6 +617,73 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
             alone,
         }),
     })
+}
+
+/// The top-level objects of `dominance` named by their shortest path
+/// (`paths`) and grouped by path and type, largest first (at most
+/// [`KEPT_OBJECT_RETAINERS`]).
+fn object_retainers(
+    process: &GoProcess,
+    heap: &mapscope_goruntime::heap::Heap,
+    dwarf: &mapscope_goruntime::dwarf::DwarfInfo,
+    graph: &ObjectGraph,
+    roots: &crate::roots::RootSet,
+    paths: &[u32],
+    dominance: &crate::dominators::Dominance,
+) -> Vec<ObjectRetainer> {
+    let ids: Vec<u32> = dominance.objects.iter().map(|o| o.id).collect();
+    let names = crate::unrooted::name_objects(process, heap, dwarf, graph, roots, paths, &ids);
+    let mut groups: Vec<ObjectRetainer> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
+    // Objects come largest first: a group's address is its largest's.
+    for (o, name) in dominance.objects.iter().zip(names) {
+        let name = name.unwrap_or_else(|| crate::unrooted::ObjectName {
+            path: crate::unrooted::UNKNOWN_ROOT.to_string(),
+            root: None,
+            type_name: String::new(),
+        });
+        let kind = name
+            .root
+            .and_then(|i| roots.named.get(i))
+            .map_or(RootKind::Unknown, |r| r.kind);
+        let key = (name.path, name.type_name);
+        match index.get(&key) {
+            Some(&g) => {
+                if let Some(g) = groups.get_mut(g) {
+                    g.count += 1;
+                    g.retained_bytes = g.retained_bytes.saturating_add(o.bytes);
+                    g.objects = g.objects.saturating_add(o.objects);
+                }
+            }
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push(ObjectRetainer {
+                    address: graph.object(o.id).map_or(0, |x| x.address),
+                    count: 1,
+                    path: key.0,
+                    root_kind: kind,
+                    type_name: key.1,
+                    retained_bytes: o.bytes,
+                    objects: o.objects,
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.retained_bytes
+            .cmp(&a.retained_bytes)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    groups.truncate(KEPT_OBJECT_RETAINERS);
+    groups
+}
+
+/// Sets each map's and member's retained bytes to at least its storage.
+fn lower_bound_retained(maps: &mut [FoundMap]) {
+    for m in maps {
+        m.retained_bytes = Some(m.retained_bytes.unwrap_or(0).max(m.storage_bytes));
+        lower_bound_retained(&mut m.children);
+    }
 }
 
 /// Measures every map and its first members in one [`RetainedMany`] pass;

@@ -5,8 +5,8 @@
 //! [`crate::pointers`], conservatively where there are none) and the
 //! reachability questions asked of it: retained bytes and objects of one
 //! structure ([`ObjectGraph::retained`]) or of many at once
-//! ([`ObjectGraph::retained_many`]), retained bytes of every root
-//! ([`ObjectGraph::label_roots`]), shortest paths from the roots
+//! ([`ObjectGraph::retained_many`]), the one root reaching each object
+//! ([`ObjectGraph::root_labels`]), shortest paths from the roots
 //! ([`ObjectGraph::shortest_paths`]), predecessors, scans of root ranges.
 //! Must not touch: finding maps or decoding them, or the heap walk itself
 //! (object ids come from mapscope-goruntime's [`ObjectIndex`]).
@@ -55,6 +55,10 @@ const UNSEEN: u32 = u32::MAX;
 const FROM_ROOTS: u32 = u32::MAX - 1;
 /// Label of an object several unrelated structures reach.
 const SHARED: u32 = u32::MAX - 2;
+/// [`ObjectGraph::root_labels`]' label of an object several roots reach.
+pub const ROOT_SHARED: u32 = SHARED;
+/// [`ObjectGraph::root_labels`]' label of an object no root reaches.
+pub const ROOT_NONE: u32 = UNSEEN;
 /// Objects a graph walk takes from its stack at once (see walk 2 of
 /// [`ObjectGraph::retained_many`]).
 const WALK_BATCH: usize = 64;
@@ -279,7 +283,7 @@ impl ObjectGraph {
                             .map(|w| w.count_ones() as usize)
                             .sum();
                         let at = u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX);
-                        chunk.offsets.extend(std::iter::repeat(at).take(count));
+                        chunk.offsets.extend(std::iter::repeat_n(at, count));
                         continue;
                     }
                     let mut scan = pointers.span_scan(mem, s);
@@ -399,8 +403,9 @@ impl ObjectGraph {
         out
     }
 
+    /// Successors of `id` (sorted, unique; empty for an unknown id).
     #[inline]
-    fn succ(&self, id: u32) -> &[u32] {
+    pub(crate) fn succ(&self, id: u32) -> &[u32] {
         let c = match self.chunks.as_slice() {
             [one] => one,
             many => {
@@ -435,6 +440,14 @@ impl ObjectGraph {
                 prefetch(o);
             }
         }
+    }
+
+    /// Runs of consecutive ids of one object size: `(first id, count,
+    /// size)`, in id order.
+    pub(crate) fn id_ranges(&self) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
+        self.index
+            .span_id_ranges()
+            .map(|(_, first, count, size, _)| (first, count, size))
     }
 
     /// Bytes of the objects in `set`.
@@ -775,34 +788,17 @@ impl ObjectGraph {
     }
 }
 
-/// What [`ObjectGraph::label_roots`] measured: per root, the bytes and
-/// objects only it reaches; and the rest of the heap (reached from several
-/// roots, or from none).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RootRetention {
-    /// Per root (in the order given): bytes of the objects reachable from
-    /// its targets and from no other root's.
-    pub bytes: Vec<u64>,
-    /// The same objects, counted.
-    pub objects: Vec<u64>,
-    /// Objects reachable from two roots or more.
-    pub shared_bytes: u64,
-    pub shared_objects: u64,
-    /// Objects no root reaches (garbage the next GC would free).
-    pub unreached_bytes: u64,
-    pub unreached_objects: u64,
-}
-
 impl ObjectGraph {
-    /// Retained bytes of every root at once, dominator-exact for single
-    /// roots: an object is retained by root `i` when every path from the
-    /// roots to it passes through `i` — it is reachable from `roots[i]`
-    /// (the ids root `i` points at) and from no other root. One
-    /// multi-source walk labels each object with the one root that reaches
-    /// it, or shared once a second one does; labels only move up (unseen →
-    /// a root → shared), so each object is pushed at most twice and the
-    /// parallel walk ends with the labels a sequential one would give.
-    pub fn label_roots(&self, roots: &[&[u32]]) -> RootRetention {
+    /// Per object id, the index of the one root that reaches it (the
+    /// object is reachable from `roots[i]`, the ids root `i` points at,
+    /// and from no other root), [`ROOT_SHARED`] when several do,
+    /// [`ROOT_NONE`] when none does. One multi-source walk labels each
+    /// object with the one root that reaches it, or shared once a second
+    /// one does; labels only move up (unseen → a root → shared), so each
+    /// object is pushed at most twice and the parallel walk ends with the
+    /// labels a sequential one would give. (Retained bytes per root are
+    /// the dominator tree's: [`crate::dominators`].)
+    pub fn root_labels(&self, roots: &[&[u32]]) -> Vec<u32> {
         let n = self.len();
         let k = roots.len().min(SHARED as usize);
         let labels: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(UNSEEN)).collect();
@@ -848,39 +844,7 @@ impl ObjectGraph {
                 scope.spawn(|scope| walk_split(scope, stack, &step));
             }
         });
-        let labels: Vec<u32> = labels.into_iter().map(AtomicU32::into_inner).collect();
-        let mut out = RootRetention {
-            bytes: vec![0; roots.len()],
-            objects: vec![0; roots.len()],
-            ..RootRetention::default()
-        };
-        for (_, first, count, size, _) in self.index.span_id_ranges() {
-            for &l in labels
-                .get(first as usize..(first as usize).saturating_add(count as usize))
-                .unwrap_or(&[])
-            {
-                match l {
-                    UNSEEN => {
-                        out.unreached_bytes += size;
-                        out.unreached_objects += 1;
-                    }
-                    SHARED => {
-                        out.shared_bytes += size;
-                        out.shared_objects += 1;
-                    }
-                    l => {
-                        if let (Some(b), Some(o)) = (
-                            out.bytes.get_mut(l as usize),
-                            out.objects.get_mut(l as usize),
-                        ) {
-                            *b += size;
-                            *o += 1;
-                        }
-                    }
-                }
-            }
-        }
-        out
+        labels.into_iter().map(AtomicU32::into_inner).collect()
     }
 }
 
@@ -893,7 +857,7 @@ fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
         .iter()
         .map(|c| c.offsets.len().saturating_sub(1))
         .sum();
-    let contiguous = chunks.first().map_or(true, |c| c.first_id == 0)
+    let contiguous = chunks.first().is_none_or(|c| c.first_id == 0)
         && chunks.windows(2).all(|w| {
             w[0].first_id as usize + w[0].offsets.len().saturating_sub(1) == w[1].first_id as usize
         });

@@ -27,6 +27,7 @@ mod addrhash;
 mod alloc;
 mod classic;
 pub mod discover;
+pub mod dominators;
 mod error;
 pub mod graph;
 pub mod layout;

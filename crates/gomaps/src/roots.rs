@@ -16,7 +16,7 @@
 //! of its pointer slots), each goroutine (`goroutine N` and its innermost
 //! function outside the runtime) and the finalizers of one type, each with
 //! the graph ids it points at — what the per-root retained bytes
-//! ([`crate::graph::ObjectGraph::label_roots`]) start from.
+//! ([`crate::dominators::retention`]) start from.
 //!
 //! Owns: turning goroutines and pointer maps into graph root ids, named
 //! per root. Must not touch: graph construction (discover.rs) or the heap
@@ -29,7 +29,7 @@ use mapscope_goruntime::goroutines::{FrameRoots, Goroutines};
 use mapscope_goruntime::heap::{Heap, SpecialKind};
 use mapscope_goruntime::GoProcess;
 
-use crate::discover::RootKind;
+use crate::discover::{RootKind, RootOrigin};
 use crate::graph::ObjectGraph;
 use crate::pointers::PointerMaps;
 
@@ -50,6 +50,9 @@ pub struct NamedRoot {
     /// The global's DWARF type, the finalized objects' `*T`; empty for a
     /// goroutine.
     pub type_name: String,
+    /// The root typed (a goroutine's id and function are not parsed back
+    /// from `name`).
+    pub origin: RootOrigin,
     /// Range of this root's ids in the set's flat target list.
     start: u32,
     end: u32,
@@ -100,6 +103,26 @@ impl RootSet {
     /// Adds a named root pointing at `ids` (sorted, unique); a root
     /// pointing at no heap object is left out.
     fn push(&mut self, name: String, kind: RootKind, type_name: String, ids: &[u32]) {
+        let origin = match kind {
+            RootKind::Global | RootKind::Heap => RootOrigin::Global {
+                variable: name.as_str().into(),
+            },
+            RootKind::Finalizer => RootOrigin::Finalizer {
+                object_type: type_name.as_str().into(),
+            },
+            RootKind::Goroutine | RootKind::Unknown => RootOrigin::Unknown,
+        };
+        self.push_origin(name, kind, type_name, ids, origin);
+    }
+
+    fn push_origin(
+        &mut self,
+        name: String,
+        kind: RootKind,
+        type_name: String,
+        ids: &[u32],
+        origin: RootOrigin,
+    ) {
         if ids.is_empty() {
             return;
         }
@@ -114,6 +137,7 @@ impl RootSet {
             name,
             kind,
             type_name,
+            origin,
             start,
             end,
         });
@@ -132,7 +156,7 @@ fn global_index(globals: &[mapscope_goruntime::dwarf::Global], address: u64) -> 
 /// What a goroutine is named by in the per-root view: `goroutine N` and
 /// its innermost function outside the runtime (else its innermost
 /// function, else the function that started it).
-fn goroutine_name(g: &mapscope_goruntime::goroutines::Goroutine) -> String {
+fn goroutine_name(g: &mapscope_goruntime::goroutines::Goroutine) -> (String, RootOrigin) {
     let runtime = |f: &str| {
         f.starts_with("runtime.") || f.starts_with("internal/runtime") || f.starts_with("runtime/")
     };
@@ -143,10 +167,15 @@ fn goroutine_name(g: &mapscope_goruntime::goroutines::Goroutine) -> String {
         .find(|f| !runtime(f))
         .or_else(|| g.frames.first().map(|f| f.function.as_str()))
         .or_else(|| g.created_by.as_ref().map(|c| c.function.as_str()));
-    match func {
+    let name = match func {
         Some(f) if !f.is_empty() => format!("goroutine {} {f}", g.id),
         _ => format!("goroutine {}", g.id),
-    }
+    };
+    let origin = RootOrigin::Goroutine {
+        goroutine: g.id,
+        function: func.unwrap_or("").into(),
+    };
+    (name, origin)
 }
 
 /// Computes the roots: globals and goroutine stacks (see the module doc).
@@ -292,7 +321,8 @@ pub fn collect(
                 heap_values.extend(found);
             }
             let ids = graph.ids_of_values(&heap_values);
-            set.push(goroutine_name(g), RootKind::Goroutine, String::new(), &ids);
+            let (name, origin) = goroutine_name(g);
+            set.push_origin(name, RootKind::Goroutine, String::new(), &ids, origin);
         }
     }
     // Finalizers: what a finalized object points to, and the finalizer's

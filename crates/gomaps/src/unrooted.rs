@@ -43,7 +43,9 @@
 //! Limits: pointer-free storage (`map[int]int`) and arrays of 512 bytes or
 //! less carry no type in the heap, so they cannot be found this way.
 //!
-//! Owns: finding those maps, naming their paths, and the garbage summary.
+//! Owns: finding those maps, naming their paths (and any heap object's:
+//! [`name_objects`], for the dominator tree's top-level retainers), and
+//! the garbage summary.
 //! Must not touch: the typed root walk (walker.rs), the graph's algorithms
 //! (graph.rs) or the root set (roots.rs).
 
@@ -55,9 +57,9 @@ use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::discover::{FoundMap, RootKind};
+use crate::discover::{key_value, FoundMap, Place, RootKind, RootVia};
 use crate::graph::{ObjectGraph, UNREACHED};
-use crate::roots::RootSet;
+use crate::roots::{NamedRoot, RootSet};
 use crate::{MapDecoder, MapInstance, MapLayout, MapTarget};
 
 /// How many levels of pointers above the storage a header is looked for.
@@ -327,6 +329,12 @@ struct Labeller<'a> {
 }
 
 impl Labeller<'_> {
+    fn label_id(&mut self, graph: &ObjectGraph, id: u32) -> String {
+        graph
+            .object(id)
+            .map_or_else(|| "?".to_string(), |o| self.label(&o))
+    }
+
     fn label(&mut self, obj: &HeapObject) -> String {
         let data = obj
             .size
@@ -346,6 +354,7 @@ impl Labeller<'_> {
                 .clone()
         });
         match named {
+            Some((name, _)) if name.is_empty() => format!("{}-byte object", obj.size),
             Some((name, size)) if size > 0 && data >= size.saturating_mul(2) => format!("[]{name}"),
             Some((name, _)) => name,
             None => format!("{}-byte object", obj.size),
@@ -372,7 +381,7 @@ pub fn unrooted_maps(
     let (objects, bytes) = (0..n)
         .into_par_iter()
         .with_min_len(1 << 14)
-        .filter(|&id| parents.get(id as usize).map_or(true, |&p| p == UNREACHED))
+        .filter(|&id| parents.get(id as usize).is_none_or(|&p| p == UNREACHED))
         .map(|id| (1u64, graph.object(id).map_or(0, |o| o.size)))
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1.saturating_add(b.1)));
     out.garbage.heap_unreachable = GarbagePart { objects, bytes };
@@ -488,26 +497,23 @@ pub fn unrooted_maps(
                 } else {
                     object
                 };
-                let m = FoundMap::new(&inst, UNKNOWN_ROOT.to_string(), RootKind::Unknown, own);
+                let place = Place {
+                    root: UNKNOWN_ROOT.to_string(),
+                    ..Place::default()
+                };
+                let kv = key_value(dwarf.types(), &inst);
+                let m = FoundMap::new(&inst, place, own, kv);
                 (m, at, at == inst.address)
             }
             None => {
+                // Storage alone: no header, so no key/value layout read.
                 let m = FoundMap {
                     root: UNKNOWN_ROOT.to_string(),
-                    root_kind: RootKind::Unknown,
                     type_name: map_name,
-                    kind: "map",
                     address: object,
-                    len: 0,
-                    live_entries: 0,
-                    capacity: 0,
-                    tombstones: 0,
-                    peak_len_at_least: 0,
-                    growing: false,
                     storage_bytes: size_of(object),
-                    retained_bytes: None,
-                    children: Vec::new(),
                     owned: vec![object],
+                    ..FoundMap::default()
                 };
                 (m, object, false)
             }
@@ -561,25 +567,10 @@ fn name_paths(
         .iter()
         .map(|(_, target, _)| path_to(parents, *target))
         .collect();
-    // The first named root (tier order) pointing at each path's root end:
-    // one pass over the roots' targets.
-    let mut wanted: HashMap<u32, Option<usize>> = paths
-        .iter()
-        .flatten()
-        .filter_map(|p| p.first().map(|&r| (r, None)))
-        .collect();
-    for kinds in TIER_KINDS {
-        for (i, r) in roots.named.iter().enumerate() {
-            if !kinds.contains(&r.kind) {
-                continue;
-            }
-            for t in roots.targets_of(i) {
-                if let Some(slot @ None) = wanted.get_mut(t) {
-                    *slot = Some(i);
-                }
-            }
-        }
-    }
+    let wanted = first_roots(
+        roots,
+        paths.iter().flatten().filter_map(|p| p.first().copied()),
+    );
     let mut labeller = Labeller {
         process,
         heap,
@@ -593,38 +584,17 @@ fn name_paths(
                 .first()
                 .and_then(|r| wanted.get(r).copied().flatten())
                 .and_then(|i| roots.named.get(i));
-            let mut s = match root {
-                Some(r) if r.type_name.is_empty() => r.name.clone(),
-                Some(r) => format!("{} ({})", r.name, r.type_name),
-                None => "(root)".to_string(),
-            };
             // The objects before the map itself.
             let before = path.get(..path.len().saturating_sub(1)).unwrap_or(&[]);
-            let mut label = |id: &u32| {
-                graph
-                    .object(*id)
-                    .map_or_else(|| "?".to_string(), |o| labeller.label(&o))
-            };
-            if before.len() > PATH_HEAD + PATH_TAIL + 1 {
-                for id in before.iter().take(PATH_HEAD) {
-                    s.push_str(&format!(" → {}", label(id)));
-                }
-                let skipped = before.len() - PATH_HEAD - PATH_TAIL;
-                s.push_str(&format!(" → … {skipped} objects …"));
-                for id in before.iter().skip(before.len() - PATH_TAIL) {
-                    s.push_str(&format!(" → {}", label(id)));
-                }
-            } else {
-                for id in before {
-                    s.push_str(&format!(" → {}", label(id)));
-                }
-            }
+            let mut s = path_text(root, before, |id| labeller.label_id(graph, id));
             s.push_str(if has_header {
                 " → map"
             } else {
                 " → map storage"
             });
             m.root = s;
+            m.origin = root.map(|r| r.origin.clone()).unwrap_or_default();
+            m.via = RootVia::Objects;
             m.root_kind = match root.map(|r| r.kind) {
                 // A global that points at the map header itself holds the
                 // map as a map variable does; through heap objects, it is
@@ -638,6 +608,109 @@ fn name_paths(
         out.push(m);
     }
     out
+}
+
+/// The first named root (tier order) pointing at each of `ends`: one
+/// pass over the roots' targets.
+fn first_roots(roots: &RootSet, ends: impl Iterator<Item = u32>) -> HashMap<u32, Option<usize>> {
+    let mut wanted: HashMap<u32, Option<usize>> = ends.map(|r| (r, None)).collect();
+    for kinds in TIER_KINDS {
+        for (i, r) in roots.named.iter().enumerate() {
+            if !kinds.contains(&r.kind) {
+                continue;
+            }
+            for t in roots.targets_of(i) {
+                if let Some(slot @ None) = wanted.get_mut(t) {
+                    *slot = Some(i);
+                }
+            }
+        }
+    }
+    wanted
+}
+
+/// `root (T) → A → B → … n objects … → X → Y → Z`: the root, then the
+/// labels of `objects` (the middle of a long path elided).
+fn path_text(
+    root: Option<&NamedRoot>,
+    objects: &[u32],
+    mut label: impl FnMut(u32) -> String,
+) -> String {
+    let mut s = match root {
+        Some(r) if r.type_name.is_empty() => r.name.clone(),
+        Some(r) => format!("{} ({})", r.name, r.type_name),
+        None => "(root)".to_string(),
+    };
+    if objects.len() > PATH_HEAD + PATH_TAIL + 1 {
+        for &id in objects.iter().take(PATH_HEAD) {
+            s.push_str(&format!(" → {}", label(id)));
+        }
+        let skipped = objects.len() - PATH_HEAD - PATH_TAIL;
+        s.push_str(&format!(" → … {skipped} objects …"));
+        for &id in objects.iter().skip(objects.len() - PATH_TAIL) {
+            s.push_str(&format!(" → {}", label(id)));
+        }
+    } else {
+        for &id in objects {
+            s.push_str(&format!(" → {}", label(id)));
+        }
+    }
+    s
+}
+
+/// A heap object named by its shortest path from a root
+/// ([`name_objects`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectName {
+    /// `main.cache (*main.Cache) → main.Entry → []*main.Node`: the root,
+    /// then the objects of the path, the object itself last.
+    pub path: String,
+    /// Index in [`RootSet::named`] of the root the path starts at.
+    pub root: Option<usize>,
+    /// The object's type: DWARF's name of its heap type (`[]T` when it
+    /// holds several), else the runtime's, else `N-byte object`.
+    pub type_name: String,
+}
+
+/// Names heap objects (graph ids) by their shortest path from a root, as
+/// the maps of this module are named; `None` for an object no root
+/// reaches. `parents` is [`ObjectGraph::shortest_paths`] over
+/// [`root_tiers`] of `roots`.
+pub fn name_objects(
+    process: &GoProcess,
+    heap: &Heap,
+    dwarf: &DwarfInfo,
+    graph: &ObjectGraph,
+    roots: &RootSet,
+    parents: &[u32],
+    ids: &[u32],
+) -> Vec<Option<ObjectName>> {
+    let paths: Vec<Option<Vec<u32>>> = ids.iter().map(|&id| path_to(parents, id)).collect();
+    let wanted = first_roots(
+        roots,
+        paths.iter().flatten().filter_map(|p| p.first().copied()),
+    );
+    let mut labeller = Labeller {
+        process,
+        heap,
+        dwarf,
+        names: HashMap::new(),
+    };
+    paths
+        .into_iter()
+        .map(|path| {
+            let path = path?;
+            let root = path.first().and_then(|r| wanted.get(r).copied().flatten());
+            let &last = path.last()?;
+            Some(ObjectName {
+                path: path_text(root.and_then(|i| roots.named.get(i)), &path, |id| {
+                    labeller.label_id(graph, id)
+                }),
+                root,
+                type_name: labeller.label_id(graph, last),
+            })
+        })
+        .collect()
 }
 
 /// DWARF's map type for each storage's `map[K]V` name: by DWARF's name,

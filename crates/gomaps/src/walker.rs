@@ -43,7 +43,9 @@ use rayon::prelude::*;
 
 use crate::addrhash::AddrSet;
 use crate::alloc::{SizeSource, StorageKind};
-use crate::discover::{FoundMap, RootKind};
+use crate::discover::{
+    key_value, key_value_cached, FoundMap, KeyValue, Place, RootKind, RootOrigin, RootVia,
+};
 use crate::reader::Reader;
 use crate::{DecodeOptions, MapDecoder, MapInstance, MapTarget, Prepared};
 
@@ -146,6 +148,8 @@ struct Item {
     addr: u64,
     path: u32,
     kind: RootKind,
+    /// Index of the root's origin in [`Walker::origins`].
+    origin: u32,
     depth: u8,
 }
 
@@ -161,6 +165,8 @@ pub(crate) struct Walker<'a> {
     found: Vec<Found>,
     /// Paths of the queued values (parent links).
     paths: Vec<PathNode<'a>>,
+    /// The roots pushed, typed (one per root: the budget bounds them).
+    origins: Vec<RootOrigin>,
     queue: VecDeque<Item>,
     /// Values still allowed into the queue.
     budget: u64,
@@ -199,6 +205,7 @@ impl<'a> Walker<'a> {
             contains: HashMap::new(),
             found: Vec::new(),
             paths: Vec::new(),
+            origins: Vec::new(),
             queue: VecDeque::new(),
             budget,
             exhausted: false,
@@ -217,8 +224,14 @@ impl<'a> Walker<'a> {
         let dwarf = self.shared.decoder.dwarf();
         rayon::scope(|s| {
             for g in dwarf.globals().all() {
+                if !self.contains_map(g.ty) {
+                    continue;
+                }
                 let root = Step::Root(Cow::Borrowed(g.name.as_str()));
-                self.push_root(g.ty, g.address, root, RootKind::Global);
+                let origin = RootOrigin::Global {
+                    variable: Arc::from(g.name.as_str()),
+                };
+                self.push_root(g.ty, g.address, root, RootKind::Global, origin);
             }
             self.drain(s);
             for g in goroutines.map(|gs| gs.goroutines.as_slice()).unwrap_or(&[]) {
@@ -229,7 +242,12 @@ impl<'a> Walker<'a> {
                             continue;
                         }
                         let path = format!("goroutine {} {}.{}", g.id, f.function, l.name);
-                        self.push_root(l.ty, a, Step::Root(Cow::Owned(path)), RootKind::Goroutine);
+                        let origin = RootOrigin::Goroutine {
+                            goroutine: g.id,
+                            function: Arc::from(f.function.as_str()),
+                        };
+                        let root = Step::Root(Cow::Owned(path));
+                        self.push_root(l.ty, a, root, RootKind::Goroutine, origin);
                     }
                 }
             }
@@ -239,11 +257,15 @@ impl<'a> Walker<'a> {
                     continue;
                 }
                 let path = format!("finalizer({name})");
+                let origin = RootOrigin::Finalizer {
+                    object_type: Arc::from(name.as_str()),
+                };
                 self.push_root(
                     ty,
                     object,
                     Step::Root(Cow::Owned(path)),
                     RootKind::Finalizer,
+                    origin,
                 );
             }
             self.drain(s);
@@ -365,16 +387,28 @@ impl<'a> Walker<'a> {
     }
 
     /// Queues a root value.
-    fn push_root(&mut self, ty: TypeId, addr: u64, root: Step<'a>, kind: RootKind) {
+    fn push_root(
+        &mut self,
+        ty: TypeId,
+        addr: u64,
+        root: Step<'a>,
+        kind: RootKind,
+        origin: RootOrigin,
+    ) {
         if !self.contains_map(ty) || !self.spend() {
             return;
         }
         let path = self.add_path(NO_PARENT, root);
+        let Ok(o) = u32::try_from(self.origins.len()) else {
+            return;
+        };
+        self.origins.push(origin);
         self.queue.push_back(Item {
             ty,
             addr,
             path,
             kind,
+            origin: o,
             depth: 0,
         });
     }
@@ -395,6 +429,7 @@ impl<'a> Walker<'a> {
             addr,
             path,
             kind,
+            origin: from.origin,
             depth: depth as u8,
         });
     }
@@ -442,6 +477,30 @@ impl<'a> Walker<'a> {
         out
     }
 
+    /// Where a map met as `item` is: its path, root kind and origin; the
+    /// root itself when the path is one step (pointer dereferences are
+    /// not steps).
+    fn place(&self, item: &Item) -> Place {
+        let direct = self
+            .paths
+            .get(item.path as usize)
+            .is_some_and(|n| n.parent == NO_PARENT);
+        Place {
+            root: self.path_string(item.path),
+            kind: item.kind,
+            origin: self
+                .origins
+                .get(item.origin as usize)
+                .cloned()
+                .unwrap_or_default(),
+            via: if direct {
+                RootVia::Variable
+            } else {
+                RootVia::Typed
+            },
+        }
+    }
+
     /// Walks the queue breadth-first until it is empty.
     fn drain<'s>(&mut self, s: &rayon::Scope<'s>)
     where
@@ -453,14 +512,8 @@ impl<'a> Walker<'a> {
     }
 
     /// Records a map found at `path`, decoded by a task of its own.
-    fn found_map<'s>(
-        &mut self,
-        s: &rayon::Scope<'s>,
-        ty: TypeId,
-        addr: u64,
-        path: &str,
-        kind: RootKind,
-    ) where
+    fn found_map<'s>(&mut self, s: &rayon::Scope<'s>, ty: TypeId, addr: u64, place: Place)
+    where
         'a: 's,
     {
         let decoded: Pending<Decoded> = Arc::default();
@@ -469,9 +522,8 @@ impl<'a> Walker<'a> {
             decoded: decoded.clone(),
         });
         let shared = self.shared.clone();
-        let root = path.to_string();
         s.spawn(move |_| {
-            let _ = decoded.set(shared.decode_one(&Prepared::Other(ty), addr, &root, kind));
+            let _ = decoded.set(shared.decode_one(&Prepared::Other(ty), addr, &place, None));
         });
     }
 
@@ -484,8 +536,7 @@ impl<'a> Walker<'a> {
         &mut self,
         s: &rayon::Scope<'s>,
         members: Vec<(TypeId, u64)>,
-        root: &str,
-        kind: RootKind,
+        place: Place,
         type_name: String,
         address: u64,
         container: Vec<u64>,
@@ -498,21 +549,16 @@ impl<'a> Walker<'a> {
             None => (None, 0),
         };
         let fam = FoundMap {
-            root: root.to_string(),
-            root_kind: kind,
+            root: place.root,
+            root_kind: place.kind,
+            origin: place.origin,
+            via: place.via,
             type_name,
-            kind: "map-family",
+            kind: crate::discover::FoundKind::Family,
             address,
-            len: 0,
-            live_entries: 0,
-            capacity: 0,
-            tombstones: 0,
-            peak_len_at_least: 0,
-            growing: false,
             storage_bytes,
-            retained_bytes: None,
-            children: Vec::new(),
             owned: container,
+            ..FoundMap::default()
         };
         let mut members = members;
         // Sized by the members already read from the core.
@@ -540,8 +586,7 @@ impl<'a> Walker<'a> {
         (id, map): (TypeId, mapscope_goruntime::dwarf::MapType),
         value_type: TypeId,
         p: u64,
-        path: &str,
-        kind: RootKind,
+        place: Place,
     ) where
         'a: 's,
     {
@@ -572,7 +617,7 @@ impl<'a> Walker<'a> {
         let own = object_bases(self.heap, &inst);
         let type_name = inst.type_name.clone();
         let parent = Some((p, inst.warnings, inst.storage_bytes));
-        self.family(s, members, path, kind, type_name, p, own, parent);
+        self.family(s, members, place, type_name, p, own, parent);
     }
 
     /// The heap object holding a slice's backing array at `data`, if the
@@ -599,8 +644,8 @@ impl<'a> Walker<'a> {
             match target {
                 MapTarget::SyncMap { .. } => {
                     if addr != 0 && self.seen_maps.insert(addr) {
-                        let path = self.path_string(item.path);
-                        self.found_map(s, rt, addr, &path, kind);
+                        let place = self.place(&item);
+                        self.found_map(s, rt, addr, place);
                     }
                 }
                 MapTarget::Map { id, map } => {
@@ -610,13 +655,13 @@ impl<'a> Walker<'a> {
                     if p == 0 || !self.seen_maps.insert(p) {
                         return;
                     }
-                    let path = self.path_string(item.path);
+                    let place = self.place(&item);
                     let vt = types.resolve(map.value);
                     if matches!(self.shared.decoder.target(vt), Some(MapTarget::Map { .. })) {
                         // A map of maps: the members are the values.
-                        self.map_of_maps(s, (id, map), vt, p, &path, kind);
+                        self.map_of_maps(s, (id, map), vt, p, place);
                     } else {
-                        self.found_map(s, rt, p, &path, kind);
+                        self.found_map(s, rt, p, place);
                     }
                 }
             }
@@ -702,12 +747,11 @@ impl<'a> Walker<'a> {
                         .filter_map(|i| reader.u64(data.wrapping_add(i.wrapping_mul(esize))).ok())
                         .map(|m| (ve, m))
                         .collect();
-                    let path = self.path_string(item.path);
+                    let place = self.place(&item);
                     self.family(
                         s,
                         members,
-                        &path,
-                        kind,
+                        place,
                         t.name.clone(),
                         data,
                         owner.into_iter().collect(),
@@ -730,7 +774,15 @@ impl<'a> Walker<'a> {
 
 impl Shared<'_> {
     /// Decodes the map at `addr` into a found map rooted at `root`.
-    fn decode_one(&self, ty: &Prepared, addr: u64, root: &str, kind: RootKind) -> Decoded {
+    /// `kv`: the key/value types a family's members share, filled by the
+    /// first member decoded.
+    fn decode_one(
+        &self,
+        ty: &Prepared,
+        addr: u64,
+        place: &Place,
+        kv: Option<&OnceLock<KeyValue>>,
+    ) -> Decoded {
         match self.decoder.decode_prepared(ty, addr, self.heap) {
             Ok(mut inst) => {
                 // Large storage arrays are read once here: their core pages
@@ -747,7 +799,12 @@ impl Shared<'_> {
                 let owned = object_bases(self.heap, &inst);
                 // Moved rather than copied: a million family members.
                 let type_name = std::mem::take(&mut inst.type_name);
-                let mut f = FoundMap::new(&inst, root.to_string(), kind, owned);
+                let types = self.decoder.dwarf().types();
+                let kv = match kv {
+                    Some(cache) => key_value_cached(types, &inst, cache),
+                    None => key_value(types, &inst),
+                };
+                let mut f = FoundMap::new(&inst, place.clone(), owned, kv);
                 f.type_name = type_name;
                 (Some(f), inst.warnings)
             }
@@ -758,8 +815,13 @@ impl Shared<'_> {
     /// Decodes a family's members (in parallel batches) and adds them to
     /// it.
     fn decode_family(&self, mut fam: FoundMap, members: Vec<(TypeId, u64)>) -> FamilyDone {
-        let child_root = format!("{}[*]", fam.root);
-        let kind = fam.root_kind;
+        let child = Place {
+            root: format!("{}[*]", fam.root),
+            kind: fam.root_kind,
+            origin: fam.origin.clone(),
+            via: RootVia::Typed,
+        };
+        let kv: OnceLock<KeyValue> = OnceLock::new();
         // The members of a family share their type: resolved once.
         let mut prepared: Option<(TypeId, Prepared)> = None;
         if let Some(&(ty, _)) = members.first() {
@@ -773,8 +835,8 @@ impl Shared<'_> {
             .par_iter()
             .with_min_len(MEMBERS_PER_TASK)
             .map(|&(ty, addr)| match &prepared {
-                Some((t, p)) if *t == ty => self.decode_one(p, addr, &child_root, kind),
-                _ => self.decode_one(&Prepared::Other(ty), addr, &child_root, kind),
+                Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
+                _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
             })
             .unzip_into_vecs(&mut decoded, &mut messages);
         assemble(&mut fam, decoded);
@@ -904,7 +966,10 @@ mod tests {
         rayon::scope(|sc| {
             for g in dwarf.globals().all() {
                 let root = Step::Root(Cow::Borrowed(g.name.as_str()));
-                w.push_root(g.ty, g.address + shift, root, RootKind::Global);
+                let origin = RootOrigin::Global {
+                    variable: Arc::from(g.name.as_str()),
+                };
+                w.push_root(g.ty, g.address + shift, root, RootKind::Global, origin);
             }
             w.drain(sc);
         });

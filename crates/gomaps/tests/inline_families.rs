@@ -11,8 +11,7 @@
 //! Also: a core read with the executable of another build (types that do
 //! not match the memory) is walked in bounded time.
 //!
-//! Needs incidents generated from the current mapzoo (the shipped samples
-//! predate `main.loader`):
+//! Runs on the shipped samples; the same checks on other incidents:
 //! `scripts/gen-samples.sh --versions "1.22 1.26" --out /tmp/incidents-inline`,
 //! then `MAPSCOPE_INCIDENTS=/tmp/incidents-inline cargo test --release -p
 //! mapscope-gomaps --test inline_families -- --ignored --nocapture`
@@ -74,8 +73,11 @@ fn ratio_ok(got: Option<u64>, want: &Value) -> Result<(), String> {
 /// Problems of one incident with the inline structures; how many were
 /// checked.
 fn check(name: &str, dir: &Path) -> (Vec<String>, usize) {
-    let truth = truth_of(dir);
-    let process = GoProcess::open(&dir.join("core"), Some(&dir.join("mapzoo"))).expect("open");
+    check_files(name, &dir.join("core"), &dir.join("mapzoo"), &truth_of(dir))
+}
+
+fn check_files(name: &str, core: &Path, exe: &Path, truth: &Value) -> (Vec<String>, usize) {
+    let process = GoProcess::open(core, Some(exe)).expect("open");
     let found = discover(&process).expect("discover");
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -110,7 +112,7 @@ fn check(name: &str, dir: &Path) -> (Vec<String>, usize) {
         let got = (
             m.root.as_str(),
             kind.as_str().unwrap_or(""),
-            m.kind,
+            m.kind.as_str(),
             m.type_name.as_str(),
             m.len,
         );
@@ -148,6 +150,19 @@ fn check(name: &str, dir: &Path) -> (Vec<String>, usize) {
         }
     }
     (problems, checked)
+}
+
+/// The shipped samples (made from the current mapzoo) hold `main.loader`.
+#[test]
+fn shipped_samples_inline_maps_and_families_match_truth() {
+    let mut problems = Vec::new();
+    for name in ["go1.22", "go1.26", "go1.26-gcore"] {
+        let s = mapscope_testsupport::sample(name);
+        let (p, n) = check_files(name, &s.core, &s.exe, &s.truth());
+        assert_eq!(n, 3, "{name}: main.loader's three maps in truth.json");
+        problems.extend(p);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

@@ -424,6 +424,10 @@ impl GoProcess {
     }
 }
 
+/// Bound on the arenas [`GoProcess::heap_extent`] guesses below the
+/// current one (4 TiB of 64 MiB arenas).
+const MAX_GUESSED_ARENAS: usize = 1 << 16;
+
 /// Classic vs Swiss from function names alone (stripped executables):
 /// `runtime.hashGrow` exists only with classic maps,
 /// `internal/runtime/maps.(*table).grow` only with Swiss maps.
@@ -436,5 +440,58 @@ fn map_implementation_from_functions(tab: &Pclntab<'_>) -> Option<MapFlavour> {
         (true, false) => Some(MapFlavour::Classic),
         (false, true) => Some(MapFlavour::Swiss),
         _ => None,
+    }
+}
+
+impl GoProcess {
+    /// Go heap address ranges for coverage: the walked heap arenas, else —
+    /// when the arena index is cut away — a guess: the arena holding the
+    /// last heap allocation up to the end of its reservation
+    /// (`mheap_.curArena`, inline in the runtime's bss, which a cut core
+    /// keeps), extended down over the arena-sized steps of anonymous
+    /// memory the core maps right below it. The flag says whether the
+    /// ranges are the runtime's own arena list.
+    pub fn heap_extent(&self) -> (Vec<(u64, u64)>, bool) {
+        let ranges = self.heap_ranges();
+        if !ranges.is_empty() {
+            return (ranges, true);
+        }
+        let guess = (|| {
+            let layout = self.layout().ok()?;
+            let types = self.dwarf()?.types();
+            let mheap = types.get(types.resolve(types.by_name("runtime.mheap")?));
+            let cur = mheap.fields.iter().find(|f| f.name == "curArena")?;
+            let cur_ty = types.get(types.resolve(cur.ty));
+            let field = |name: &str| {
+                cur_ty
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .map(|f| f.offset)
+            };
+            let at = layout.globals.mheap.checked_add(cur.offset)?;
+            let mem = self.memory();
+            let base = mem.read_u64(at.checked_add(field("base")?)?).ok()?;
+            let end = mem.read_u64(at.checked_add(field("end")?)?).ok()?;
+            let arena = layout.constants.heap_arena_bytes;
+            if arena == 0 || !arena.is_power_of_two() || base == 0 || end < base {
+                return None;
+            }
+            let mut start = base.saturating_sub(1) & !(arena - 1);
+            // Arenas are reserved upward from a hint: earlier ones sit
+            // right below, in anonymous memory the core maps.
+            let core = mem.core();
+            for _ in 0..MAX_GUESSED_ARENAS {
+                let below = start.wrapping_sub(1);
+                let anonymous = !core.file_mappings().iter().any(|m| m.contains(below));
+                if start < arena || core.segment_at(below).is_none() || !anonymous {
+                    break;
+                }
+                start -= arena;
+            }
+            let end = end.max(start.saturating_add(arena));
+            (end - start <= 1 << 40).then_some(vec![(start, end)])
+        })();
+        (guess.unwrap_or_default(), false)
     }
 }

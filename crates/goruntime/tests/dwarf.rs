@@ -776,9 +776,26 @@ fn root_type(info: &DwarfInfo, root: &str) -> Option<TypeId> {
         if let TypeKind::Pointer { target: Some(t) } = types.get(resolved).kind {
             resolved = types.resolve(t);
         }
-        ty = types.get(resolved).field(field)?.ty;
+        ty = selector(types, resolved, field, 0)?;
     }
     Some(ty)
+}
+
+/// Go's selector rule: `field` of struct `ty`, else a field promoted from an
+/// embedded struct (`DW_AT_go_embedded_field`), shallowest first; truth.json
+/// names promoted fields the Go way (`main.loader.counts`).
+fn selector(types: &TypeTable, ty: TypeId, field: &str, depth: usize) -> Option<TypeId> {
+    let t = types.get(ty);
+    if let Some(f) = t.field(field) {
+        return Some(f.ty);
+    }
+    if depth >= 8 {
+        return None;
+    }
+    t.fields
+        .iter()
+        .filter(|f| f.embedded)
+        .find_map(|f| selector(types, types.resolve(f.ty), field, depth + 1))
 }
 
 /// The key and value slot types of a map's bucket/group (a pointer when

@@ -258,10 +258,10 @@ fn compare_frames(
         nl += 1;
         match physical {
             Some(f) if !t.inlined => {
-                let same = t.pc.map_or(true, |v| v == f.pc)
-                    && t.sp.map_or(true, |v| v == f.sp)
-                    && t.fp.map_or(true, |v| v == f.cfa)
-                    && t.offset.map_or(true, |v| v == f.pc_offset());
+                let same = t.pc.is_none_or(|v| v == f.pc)
+                    && t.sp.is_none_or(|v| v == f.sp)
+                    && t.fp.is_none_or(|v| v == f.cfa)
+                    && t.offset.is_none_or(|v| v == f.pc_offset());
                 if same {
                     np += 1;
                 } else {

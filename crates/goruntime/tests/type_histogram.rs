@@ -70,7 +70,7 @@ fn expected_storage(m: &Value) -> Option<(String, u64, u64, u64)> {
                 if rest % unlisted != 0 {
                     return None;
                 }
-                arrays.extend(std::iter::repeat(rest / unlisted * gs).take(unlisted as usize));
+                arrays.extend(std::iter::repeat_n(rest / unlisted * gs, unlisted as usize));
             }
             let typed: Vec<u64> = arrays.into_iter().filter(|&b| b > 512).collect();
             let lo: u64 = typed.iter().sum();

@@ -1,7 +1,7 @@
 //! The `analyze` pipeline as one library call: open the process, walk the
 //! heap, discover maps, join the profile with the core (one call into
 //! `mapscope_correlate::join_profile`), account, find — and return the
-//! report model the command prints as JSON (`shared/docs/cli.md`; every
+//! report model the command prints as JSON (`docs/cli.md`; every
 //! field name here is part of that contract).
 //!
 //! Does not touch: rendering (the binary turns [`Report`] into a document),
@@ -14,10 +14,13 @@ use crate::open::{choose_profile, open, ExeChoice};
 use mapscope_correlate::accounting::{parse_cgroup, parse_smaps_rss};
 use mapscope_correlate::{
     accounting, join_profile, map_findings, rank, threshold_bytes, AccountingInput, Finding,
-    FindingGroup, Layer, MapFacts, ProfileFile, Severity, SiteValue,
+    FindingGroup, Layer, ProfileFile, Severity, SiteValue,
 };
 use mapscope_elfcore::RegionKind;
-use mapscope_gomaps::discover::{discover, FoundMap, Garbage, RootKind, LISTED_CHILDREN};
+use mapscope_gomaps::discover::{
+    discover, FoundKind, FoundMap, Garbage, RootKind, RootOrigin, RootVia, SlotType,
+    LISTED_CHILDREN,
+};
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
@@ -43,6 +46,8 @@ pub struct AnalyzeInputs {
     /// Family members listed per family (0: all; default
     /// [`LISTED_CHILDREN`]).
     pub children: Option<usize>,
+    /// Build the retained-size profile ([`Report::retained_profile`]).
+    pub retained_profile: bool,
 }
 
 impl From<Incident> for AnalyzeInputs {
@@ -55,6 +60,7 @@ impl From<Incident> for AnalyzeInputs {
             smaps: i.smaps,
             memory_stat: i.memory_stat,
             children: None,
+            retained_profile: false,
         }
     }
 }
@@ -91,17 +97,40 @@ pub struct AllocSite {
     pub inuse_space: i64,
 }
 
-/// One map of the report: `mapscope maps`' fields plus attribution.
-#[derive(Serialize, Debug)]
+/// One map as every command prints it: the MAP object of `docs/cli.md`,
+/// the same keys in `maps` and `analyze` (one serializer, [`map_report`]).
+/// The profile attribution (`inuse_space`, `alloc_sites`) is null and
+/// empty where no profile was attributed: in `maps` (it reads no
+/// profile) and for family members (attribution is per top-level map).
+#[derive(Serialize, Debug, Clone)]
 pub struct MapReport {
+    /// The path from a root as printed (see [`FoundMap::root`]).
     pub root: String,
-    pub root_kind: String,
+    /// `global`, `heap`, `goroutine`, `finalizer`, `unknown`.
+    pub root_kind: RootKind,
+    /// The root the path starts at, typed: `{"kind":"global","variable"}`,
+    /// `{"kind":"goroutine","goroutine","function"}`,
+    /// `{"kind":"finalizer","object_type"}`, `{"kind":"unknown"}`.
+    pub root_origin: RootOrigin,
+    /// `variable`, `typed`, `objects` or `none` ([`RootVia`]).
+    pub root_via: RootVia,
     #[serde(rename = "type")]
     pub type_name: String,
-    pub kind: String,
+    /// `map`, `sync.Map`, `map-family`.
+    pub kind: FoundKind,
+    /// `{"type","size","indirect"}`; null for a family and when unknown.
+    pub key: Option<SlotType>,
+    pub value: Option<SlotType>,
     pub address: String,
+    /// Entries (`count`/`used` of the header); members for a family.
     pub len: u64,
+    /// Entries counted in the storage; for a family, its members' summed.
+    pub live_entries: u64,
+    /// Entries held: a family's members' `len` summed, else `len`.
+    pub entries: u64,
     pub capacity: u64,
+    /// `live_entries / capacity` of a `map`; null otherwise.
+    pub load_factor: Option<f64>,
     pub tombstones: u64,
     pub growing: bool,
     pub storage_bytes: u64,
@@ -123,6 +152,12 @@ pub struct ProfileReport {
     pub non_map: i64,
     pub unattributed: i64,
     pub unattributed_sites: Vec<AllocSite>,
+    /// A partial core: the part of the profile in the cut part (sampled
+    /// objects, or the span records holding their profile specials,
+    /// absent); 0 on a complete core. `attributed + non_map +
+    /// unattributed + cut == inuse_space_total`.
+    pub cut: i64,
+    pub cut_sites: Vec<AllocSite>,
     pub core_profile_matches: Option<bool>,
     pub mem_profile_rate: Option<i64>,
 }
@@ -131,7 +166,8 @@ pub struct ProfileReport {
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub go_version: String,
-    pub headline: String,
+    /// The headline's facts; the binary words them.
+    pub headline: Headline,
     pub maps: Vec<MapReport>,
     /// Map storage no root reaches: garbage awaiting collection, one
     /// summary instead of map rows (never in `findings`).
@@ -155,6 +191,9 @@ pub struct Report {
     pub finding_groups: Vec<FindingGroup>,
     /// max(64 KiB, 0.1% of the Go heap in use).
     pub finding_threshold_bytes: u64,
+    /// What the core holds of what its headers declare, per kind of
+    /// memory ([`crate::coverage`]); `complete` false for a cut core.
+    pub coverage: crate::coverage::Coverage,
     pub warnings: Vec<String>,
     /// The core analysed (the rendered header names it; not in the JSON).
     #[serde(skip)]
@@ -162,6 +201,10 @@ pub struct Report {
     /// Go heap in use by the walk (the accounting's Go heap layer).
     #[serde(skip)]
     pub heap_in_use_bytes: u64,
+    /// The retained-size pprof profile, when asked for
+    /// ([`AnalyzeInputs::retained_profile`], [`crate::retained_profile`]).
+    #[serde(skip)]
+    pub retained_profile: Option<Profile>,
 }
 
 impl Report {
@@ -170,7 +213,7 @@ impl Report {
     pub fn top_map(&self) -> Option<&MapReport> {
         self.maps
             .iter()
-            .find(|m| m.root_kind != "unknown")
+            .find(|m| m.root_kind != RootKind::Unknown)
             .or_else(|| self.maps.first())
     }
 }
@@ -203,12 +246,24 @@ pub fn analyze_with_progress(
     })?;
 
     drop(_walk);
+    let coverage = crate::coverage::Coverage::of(&process);
+    warnings.extend(coverage.warning());
     on_stage(Stage::Maps);
     let discovery = phase("maps", || discover(&process)).map_err(|reason| IncidentError::Maps {
         path: core_path.clone(),
         reason,
     })?;
     warnings.extend(discovery.warnings.iter().cloned());
+    let retained_profile = inputs.retained_profile.then(|| {
+        phase("retained profile", || {
+            crate::retained_profile::retained_profile(
+                &discovery,
+                heap.in_use_bytes(),
+                core_path,
+                process.memory().executable().map(|e| e.path()),
+            )
+        })
+    });
 
     // The profile file, cross-checked against this core and executable.
     on_stage(Stage::Profile);
@@ -292,12 +347,20 @@ pub fn analyze_with_progress(
         rss,
         rss_source,
         go_heap_in_use: Some(heap.in_use_bytes()),
+        // An incomplete walk (span records cut) undercounts: the runtime's
+        // own HeapAlloc instead, labelled so.
+        go_heap_runtime_stats: (!heap.spans_complete())
+            .then(|| heap.runtime_stats().map(|s| s.heap_alloc))
+            .flatten(),
         profile_inuse: u64::try_from(attribution.total).ok(),
+        profile_cut: (!coverage.complete || attribution.cut != 0)
+            .then(|| u64::try_from(attribution.cut).ok())
+            .flatten(),
         maps_attributed: u64::try_from(attribution.attributed()).ok(),
         maps_retained: Some(maps_retained),
         no_profile,
     });
-    all_findings.extend(map_findings(&map_facts(&process, maps)));
+    all_findings.extend(map_findings(maps));
     let ranked = rank(all_findings, threshold_bytes(heap.in_use_bytes()));
 
     let listed = inputs.children.unwrap_or(LISTED_CHILDREN);
@@ -311,7 +374,7 @@ pub fn analyze_with_progress(
                 .get(i)
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]);
-            map_report(m, Some((a, sites)), listed)
+            map_row(m, Some((a, sites)), listed)
         })
         .collect();
     let heap_bytes = heap.in_use_bytes();
@@ -319,13 +382,17 @@ pub fn analyze_with_progress(
     let types = phase("heap types", || crate::heapview::type_rows(heap));
     let (retainers, retainers_rest) = crate::heapview::retainer_rows(&discovery);
     let top = top_rooted(maps);
-    let mut headline = headline(top, heap_bytes);
-    headline.push_str(&crate::heapview::retainer_headline(
+    let (larger_retainer, unheld) = crate::heapview::retainer_headline(
         top.map(|m| (m.root.as_str(), m.retained_bytes.unwrap_or(m.storage_bytes))),
         retainers.first(),
         &retainers_rest,
         heap_bytes,
-    ));
+    );
+    let headline = Headline {
+        map: headline_map(top, heap_bytes),
+        larger_retainer,
+        unheld,
+    };
     Ok(Report {
         go_version: process.version_string().to_string(),
         headline,
@@ -347,6 +414,13 @@ pub fn analyze_with_progress(
                 .take(10)
                 .map(alloc_site)
                 .collect(),
+            cut: attribution.cut,
+            cut_sites: attribution
+                .cut_sites
+                .iter()
+                .take(10)
+                .map(alloc_site)
+                .collect(),
             core_profile_matches: joined.core_profile_matches,
             mem_profile_rate: heap.mem_profile_rate(),
         },
@@ -354,9 +428,11 @@ pub fn analyze_with_progress(
         findings: ranked.findings,
         finding_groups: ranked.groups,
         finding_threshold_bytes: ranked.threshold_bytes,
+        coverage,
         warnings,
         core: core_path.clone(),
         heap_in_use_bytes: heap_bytes,
+        retained_profile,
     })
 }
 
@@ -418,104 +494,6 @@ fn rss(process: &GoProcess, smaps: Option<&Path>) -> (Option<u64>, String) {
     }
 }
 
-/// Per map, the facts the findings rules look at.
-fn map_facts(process: &GoProcess, maps: &[FoundMap]) -> Vec<MapFacts> {
-    let dwarf = process.dwarf();
-    let size_of = |name: &str| -> u64 {
-        dwarf
-            .and_then(|d| {
-                let t = d.types();
-                let id = t.by_name(name)?;
-                t.get(id).size
-            })
-            .unwrap_or(0)
-    };
-    // Function names, to split `func.local.field` roots (built only when a
-    // goroutine holds a map).
-    let funcs: Option<std::collections::HashSet<&str>> = maps
-        .iter()
-        .any(|m| m.root_kind == RootKind::Goroutine)
-        .then(|| process.pclntab())
-        .flatten()
-        .map(|p| p.funcs().map(|f| f.name()).collect());
-    maps.iter()
-        .map(|m| {
-            let (k, v) = key_elem_names(&m.type_name).unwrap_or_default();
-            let goroutine = if m.root_kind == RootKind::Goroutine {
-                // `goroutine N pkg.func.local`, or a path from the stack
-                // `goroutine N pkg.func → T → map` (gomaps::unrooted).
-                let (head, by_path) = match m.root.split_once(" → ") {
-                    Some((h, _)) => (h, true),
-                    None => (m.root.as_str(), false),
-                };
-                let mut it = head.split_whitespace().skip(1);
-                let id = it.next().and_then(|s| s.parse::<u64>().ok());
-                let path = it.next().unwrap_or_default();
-                let func = if by_path {
-                    path
-                } else {
-                    frame_function(path, funcs.as_ref())
-                }
-                .to_string();
-                id.map(|id| (id, func))
-            } else {
-                None
-            };
-            let elem_size = if v.is_empty() { 0 } else { size_of(&v) };
-            MapFacts {
-                root: m.root.clone(),
-                root_kind: root_kind_str(m),
-                kind: m.kind.to_string(),
-                type_name: m.type_name.clone(),
-                key_size: if k.is_empty() { 0 } else { size_of(&k) },
-                key_type: k,
-                elem_size,
-                indirect_elems: elem_size > 128,
-                // A family's entries are its members' (its len counts
-                // members).
-                len: if m.kind == "map-family" {
-                    m.children
-                        .iter()
-                        .map(|c| c.len)
-                        .fold(0u64, u64::saturating_add)
-                } else {
-                    m.len
-                },
-                capacity: m.capacity,
-                tombstones: m.tombstones,
-                peak_len_at_least: m.peak_len_at_least,
-                growing: m.growing,
-                storage_bytes: m.storage_bytes,
-                retained_bytes: m.retained_bytes.unwrap_or(0),
-                members: m.children.len() as u64,
-                goroutine,
-                needed_capacity: 0,
-            }
-        })
-        .collect()
-}
-
-/// The frame function of a goroutine root's `func.local.field…` path: the
-/// longest prefix ending before a `.` that `funcs` names, else all but the
-/// last element.
-fn frame_function<'a>(path: &'a str, funcs: Option<&std::collections::HashSet<&str>>) -> &'a str {
-    if let Some(funcs) = funcs {
-        // The longest: the last '.' that ends a known function.
-        let mut best = None;
-        for (i, _) in path.match_indices('.') {
-            if let Some(prefix) = path.get(..i) {
-                if funcs.contains(prefix) {
-                    best = Some(prefix);
-                }
-            }
-        }
-        if let Some(b) = best {
-            return b;
-        }
-    }
-    path.rsplit_once('.').map(|x| x.0).unwrap_or(path)
-}
-
 /// The first map (they come sorted by retained bytes) reached from a
 /// root: unrooted storage (`root_kind: unknown`) is unreachable and goes
 /// with the next GC, so it holds nothing. Unrooted only when nothing else.
@@ -525,19 +503,43 @@ fn top_rooted(maps: &[FoundMap]) -> Option<&FoundMap> {
         .or_else(|| maps.first())
 }
 
-fn headline(top: Option<&FoundMap>, heap_bytes: u64) -> String {
-    match top {
-        Some(m) => {
-            let r = m.retained_bytes.unwrap_or(m.storage_bytes);
-            let pct = if heap_bytes > 0 {
+/// The facts of the report's headline (`headline` in the JSON). This
+/// crate formats no number: the binary words them, e.g. "`main.m` holds
+/// 1.50 MiB (9% of the Go heap); the largest retainer is …".
+#[derive(Serialize, Debug, Clone, Default, PartialEq)]
+pub struct Headline {
+    /// The map it names ([`Report::top_map`]); none when no map was found.
+    pub map: Option<HeadlineMap>,
+    /// The root retaining the most, when it is not that map's root and
+    /// retains more than that map.
+    pub larger_retainer: Option<crate::heapview::HeadlineRetainer>,
+    /// When at least half of the heap is retained by no single root.
+    pub unheld: Option<crate::heapview::HeadlineRest>,
+}
+
+/// The map a headline names.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct HeadlineMap {
+    pub root: String,
+    /// Its retained bytes (its storage when retained sizes are unknown).
+    pub retained_bytes: u64,
+    /// Of the Go heap in use.
+    pub percent_of_heap: f64,
+}
+
+fn headline_map(top: Option<&FoundMap>, heap_bytes: u64) -> Option<HeadlineMap> {
+    top.map(|m| {
+        let r = m.retained_bytes.unwrap_or(m.storage_bytes);
+        HeadlineMap {
+            root: m.root.clone(),
+            retained_bytes: r,
+            percent_of_heap: if heap_bytes > 0 {
                 r as f64 * 100.0 / heap_bytes as f64
             } else {
                 0.0
-            };
-            format!("{} holds {} ({:.0}% of the Go heap)", m.root, human(r), pct)
+            },
         }
-        None => "no maps found".to_string(),
-    }
+    })
 }
 
 fn alloc_site(s: &SiteValue) -> AllocSite {
@@ -549,68 +551,39 @@ fn alloc_site(s: &SiteValue) -> AllocSite {
     }
 }
 
-fn root_kind_str(m: &FoundMap) -> String {
-    serde_json::to_value(m.root_kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
+/// `m` as the MAP object `maps` prints (no attribution), listing at most
+/// `listed` members per family (0: all).
+pub fn map_report(m: &FoundMap, listed: usize) -> MapReport {
+    map_row(m, None, listed)
 }
 
-fn map_report(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>, listed: usize) -> MapReport {
+fn map_row(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>, listed: usize) -> MapReport {
     let (children, children_omitted) = m.listed_children(listed);
     MapReport {
         root: m.root.clone(),
-        root_kind: root_kind_str(m),
+        root_kind: m.root_kind,
+        root_origin: m.origin.clone(),
+        root_via: m.via,
         type_name: m.type_name.clone(),
-        kind: m.kind.to_string(),
+        kind: m.kind,
+        key: m.key.clone(),
+        value: m.value.clone(),
         address: format!("0x{:x}", m.address),
         len: m.len,
+        live_entries: m.live_entries,
+        entries: m.entries(),
         capacity: m.capacity,
+        load_factor: m.load_factor(),
         tombstones: m.tombstones,
         growing: m.growing,
         storage_bytes: m.storage_bytes,
         retained_bytes: m.retained_bytes,
-        children: children
-            .iter()
-            .map(|c| map_report(c, None, listed))
-            .collect(),
+        children: children.iter().map(|c| map_row(c, None, listed)).collect(),
         children_omitted,
         inuse_space: attributed.map(|a| a.0),
         alloc_sites: attributed
             .map(|a| a.1.iter().take(10).map(alloc_site).collect())
             .unwrap_or_default(),
-    }
-}
-
-/// `map[K]V` → (K, V), bracket-aware.
-fn key_elem_names(type_name: &str) -> Option<(String, String)> {
-    let rest = type_name.strip_prefix("map[")?;
-    let mut depth = 1usize;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    let k = rest.get(..i)?.to_string();
-                    let v = rest.get(i + 1..)?.to_string();
-                    return Some((k, v));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Bytes in a short human unit (decimal), for headlines.
-pub fn human(b: u64) -> String {
-    if b >= 10_000_000 {
-        format!("{} MB", b / 1_000_000)
-    } else if b >= 10_000 {
-        format!("{} kB", b / 1000)
-    } else {
-        format!("{b} B")
     }
 }
 
@@ -637,38 +610,4 @@ fn read_small_text(p: &Path) -> std::io::Result<String> {
         .take(MAX_TEXT_INPUT)
         .read_to_string(&mut text)?;
     Ok(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_function_of_goroutine_roots() {
-        let funcs: std::collections::HashSet<&str> = [
-            "go/types.(*Config).Check",
-            "main.main",
-            "main.stackOnlyWorker",
-        ]
-        .into_iter()
-        .collect();
-        let f = |p| frame_function(p, Some(&funcs));
-        assert_eq!(
-            f("go/types.(*Config).Check.info.Types"),
-            "go/types.(*Config).Check"
-        );
-        assert_eq!(f("main.stackOnlyWorker.m"), "main.stackOnlyWorker");
-        assert_eq!(f("main.main.m"), "main.main");
-        // Unknown functions (no pclntab): all but the last element.
-        assert_eq!(frame_function("a/b.f.x.y", None), "a/b.f.x");
-    }
-
-    #[test]
-    fn key_and_elem_of_nested_map_types() {
-        assert_eq!(
-            key_elem_names("map[[2]int]map[string]int"),
-            Some(("[2]int".to_string(), "map[string]int".to_string()))
-        );
-        assert_eq!(key_elem_names("sync.Map"), None);
-    }
 }

@@ -1,4 +1,4 @@
-//! Incident directories (`shared/docs/cli.md` "Inputs"): which file of a
+//! Incident directories (`docs/cli.md` "Inputs"): which file of a
 //! directory is the core, the Go executable, the heap profile, smaps/maps
 //! and memory.stat — and, for `batch`, every incident under a tree.
 //!

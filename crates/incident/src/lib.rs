@@ -9,21 +9,29 @@
 //! several by build ID), the `analyze` pipeline ([`analyze`]: process → heap
 //! walk → maps → profile join → accounting → findings, returning the
 //! serde report model the command prints), and the profile ↔ core ↔
-//! executable cross-checks of `check` ([`checks`]).
+//! executable cross-checks of `check` ([`checks`]), what a partial core
+//! holds per kind of memory ([`coverage`]), the retained-size
+//! pprof profile of `analyze --retained-profile` ([`retained_profile`]),
+//! and `batch` across machines ([`batch`]: the summary model, which incidents shard `K/N`
+//! owns, merging the shards' summaries).
 //!
 //! Does not touch: rendering, flags, exit codes (the binary), or how a map
 //! is decoded, attributed or accounted (gomaps, correlate) — this crate
 //! only sequences those calls and gathers their results.
 
 pub mod analyze;
+pub mod batch;
 pub mod checks;
+pub mod coverage;
 pub mod discover;
 pub mod error;
 pub mod heapview;
 pub mod open;
+pub mod retained_profile;
 
 pub use analyze::{analyze, analyze_with_progress, AnalyzeInputs, Report, Stage};
 pub use checks::{check_files, run_checks, Check, CheckReport, Status};
+pub use coverage::{Coverage, KindCoverage};
 pub use discover::{discover_incident, find_incidents, Candidate, Incident};
 pub use error::IncidentError;
 pub use open::{choose_profile, open, ExeChoice, OpenedIncident};

@@ -2,21 +2,31 @@
 //! into bytes. It owns flag parsing, input discovery, error reporting and exit
 //! codes; every analysis lives in a library crate.
 //!
-//! Exit codes (see `shared/docs/cli.md`): 0 success; 1 the analysis ran and
+//! Exit codes (see `docs/cli.md`): 0 success; 1 the analysis ran and
 //! found a problem it was asked to check; 2 an input could not be read or
 //! understood. Never 101: a panic is reported as an internal error, exit 2.
 
 mod commands;
 mod output;
+mod progress;
+mod stdin;
 mod threads;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which map instances hold the memory of a Go process, from a heap
 /// profile, an ELF core and the executable.
 #[derive(Parser, Debug)]
-#[command(name = "mapscope", version, about, propagate_version = true)]
+#[command(
+    name = "mapscope",
+    version,
+    about,
+    propagate_version = true,
+    after_help = EXAMPLES_MAPSCOPE
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,23 +35,50 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print a heap profile like `go tool pprof -top`.
+    #[command(after_help = EXAMPLES_TOP)]
     Top(commands::top::Args),
     /// List the core's memory regions like /proc/PID/maps, and its threads.
+    #[command(after_help = EXAMPLES_REGIONS)]
     Regions(commands::regions::Args),
     /// Cross-validate a heap profile against a core and its executable.
+    #[command(after_help = EXAMPLES_CHECK)]
     Check(commands::check::Args),
     /// The Go heap: in-use bytes, objects, spans, size classes, types, runtime statistics.
+    #[command(after_help = EXAMPLES_HEAP)]
     Heap(commands::heap::Args),
     /// List goroutines with their stacks, like a Go traceback, and the threads.
+    #[command(after_help = EXAMPLES_GOROUTINES)]
     Goroutines(commands::goroutines::Args),
     /// The incident report: which maps hold the memory, from a core (or an
     /// incident directory), its executable and a heap profile.
+    #[command(after_help = EXAMPLES_ANALYZE)]
     Analyze(commands::analyze::Args),
     /// Every map found from the core's roots, by retained bytes.
+    #[command(after_help = EXAMPLES_MAPS)]
     Maps(commands::maps::Args),
     /// Every incident directory under DIR, several at a time: per incident
     /// a Markdown and a JSON report, and a summary.
+    #[command(after_help = EXAMPLES_BATCH)]
     Batch(commands::batch::Args),
+    /// Merge the summaries of `batch --shard K/N` runs into the summary of
+    /// one unsharded batch.
+    #[command(after_help = EXAMPLES_BATCH_MERGE)]
+    BatchMerge(commands::batch_merge::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = EXAMPLES_COMPLETIONS)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one per command into DIR.
+    #[command(after_help = EXAMPLES_MAN)]
+    Man {
+        /// Write mapscope.1 and mapscope-COMMAND.1 for every command into
+        /// DIR instead of printing mapscope.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// What a command concluded, when it ran to the end.
@@ -54,7 +91,8 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = match Cli::try_parse() {
+    let args = pprof_spellings(std::env::args_os().collect());
+    let mut cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -62,6 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    resolve_formats(&mut cli.command);
     let result = match cli.command {
         Command::Top(a) => commands::top::run(a),
         Command::Regions(a) => commands::regions::run(a),
@@ -71,6 +110,9 @@ fn main() -> ExitCode {
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Maps(a) => commands::maps::run(a),
         Command::Batch(a) => commands::batch::run(a),
+        Command::BatchMerge(a) => commands::batch_merge::run(a),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { dir } => man(dir),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -86,12 +128,215 @@ fn main() -> ExitCode {
                     parts.push(text);
                 }
             }
-            let msg = parts.join(": ");
+            let msg = stdin::name_temporaries(parts.join(": "));
             eprintln!("mapscope: {msg}");
             ExitCode::from(2)
         }
     }
 }
+
+/// Settles each command's output format (`--format`, else `-o FILE`'s
+/// extension, else table).
+fn resolve_formats(command: &mut Command) {
+    match command {
+        Command::Top(a) => a.out.resolve(),
+        Command::Regions(a) => a.out.resolve(),
+        Command::Check(a) => a.out.resolve(),
+        Command::Heap(a) => a.out.resolve(),
+        Command::Goroutines(a) => a.out.resolve(),
+        Command::Analyze(a) => a.out.resolve(),
+        Command::Maps(a) => a.out.resolve(),
+        // Exhaustive on purpose: a new command with `OutputArgs` must be
+        // added above, or its --format would be ignored.
+        Command::Batch(_)
+        | Command::BatchMerge(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => {}
+    }
+}
+
+/// `mapscope completions SHELL`: the completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "mapscope", &mut script);
+    write_stdout(&script)?;
+    Ok(Outcome::Clean)
+}
+
+/// `mapscope man [--dir DIR]`: mapscope(1) on stdout, or a page per command
+/// into DIR.
+fn man(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    use anyhow::Context as _;
+    let cmd = Cli::command();
+    match dir {
+        Some(dir) => {
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("{}: cannot write manual pages", dir.display()))?;
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .context("cannot render the manual page")?;
+            write_stdout(&page)?;
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Writes `bytes` to stdout; a closed pipe is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to standard output"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `go tool pprof`'s spellings of `top`'s flags, rewritten to ours before
+/// clap sees them (clap has no single-dash long options): `-sample_index=X`,
+/// `-nodecount N`, `-nodefraction F`, `-cum`, `-unit U`, `-output FILE`,
+/// the sample-type shorthands `-inuse_space`, `-inuse_objects`,
+/// `-alloc_space`, `-alloc_objects` (also with two dashes), and `-flat` and
+/// `-top`, which name what `top` does anyway and are dropped. Only the
+/// arguments after `top` are touched, up to a `--`.
+fn pprof_spellings(args: Vec<OsString>) -> Vec<OsString> {
+    // The subcommand is the first argument that is not an option (the top
+    // level has no option taking a value).
+    let Some(sub) = args
+        .iter()
+        .skip(1)
+        .position(|a| !a.to_string_lossy().starts_with('-'))
+        .map(|i| i + 1)
+    else {
+        return args;
+    };
+    if args.get(sub).is_none_or(|a| a != "top") {
+        return args;
+    }
+    let mut out: Vec<OsString> = Vec::with_capacity(args.len());
+    let mut rest = args.into_iter().enumerate();
+    for (i, arg) in rest.by_ref() {
+        let past_sub = i > sub;
+        if past_sub && arg == "--" {
+            out.push(arg);
+            break;
+        }
+        let Some(text) = arg.to_str().filter(|_| past_sub) else {
+            out.push(arg);
+            continue;
+        };
+        let Some(body) = text.strip_prefix('-') else {
+            out.push(arg);
+            continue;
+        };
+        let two_dashes = body.starts_with('-');
+        let body = body.trim_start_matches('-');
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let ours = match (name, value) {
+            ("inuse_space" | "inuse_objects" | "alloc_space" | "alloc_objects", None) => {
+                out.push(format!("--sample-index={name}").into());
+                continue;
+            }
+            ("flat" | "top", None) => continue,
+            _ if two_dashes => None,
+            ("sample_index", _) => Some("--sample-index"),
+            ("nodecount", _) => Some("--nodecount"),
+            ("nodefraction", _) => Some("--node-fraction"),
+            ("cum", None) => Some("--cum"),
+            ("unit", _) => Some("--unit"),
+            ("output", _) => Some("--output"),
+            _ => None,
+        };
+        match (ours, value) {
+            (Some(flag), Some(v)) => out.push(format!("{flag}={v}").into()),
+            (Some(flag), None) => out.push(flag.into()),
+            (None, _) => out.push(arg),
+        }
+    }
+    out.extend(rest.map(|(_, a)| a));
+    out
+}
+
+const EXAMPLES_MAPSCOPE: &str = "\
+Examples:
+  mapscope analyze /srv/incidents/api-2024-05-01   # an incident directory
+  mapscope analyze core.zst --exe ./server --profile heap.pb.gz -o REPORT.md
+  mapscope top heap.pb.gz --nodecount 10
+  mapscope completions bash > /etc/bash_completion.d/mapscope
+
+Exit status: 0 ok, 1 the analysis found a problem it was asked to check,
+2 an input could not be read. The full contract is docs/cli.md.";
+
+const EXAMPLES_TOP: &str = "\
+Examples:
+  mapscope top heap.pb.gz
+  mapscope top heap.pb.gz --sample-index alloc_space --nodecount 10
+  mapscope top -sample_index=inuse_space -nodecount=5 heap.pb.gz   # pprof's spellings
+  curl -s http://localhost:6060/debug/pprof/heap | mapscope top -
+  mapscope top heap.pb.gz -o top.json                              # JSON, from the extension";
+
+const EXAMPLES_REGIONS: &str = "\
+Examples:
+  mapscope regions core.zst
+  mapscope regions core --exe ./server --format json";
+
+const EXAMPLES_CHECK: &str = "\
+Examples:
+  mapscope check heap.pb.gz core.zst --exe ./server
+  curl -s http://localhost:6060/debug/pprof/heap | mapscope check - core";
+
+const EXAMPLES_HEAP: &str = "\
+Examples:
+  mapscope heap core.zst --exe ./server
+  mapscope heap core --top 50 -o heap.md";
+
+const EXAMPLES_GOROUTINES: &str = "\
+Examples:
+  mapscope goroutines core.zst
+  mapscope goroutines core --exe ./server --locals --all";
+
+const EXAMPLES_ANALYZE: &str = "\
+Examples:
+  mapscope analyze /srv/incidents/api-2024-05-01    # core, executable, profile found inside
+  mapscope analyze core.zst --exe ./server --profile heap.pb.gz
+  mapscope analyze core.zst --exe ./server --profile - < heap.pb.gz
+  mapscope analyze incident/ -o REPORT.md           # Markdown, from the extension
+  mapscope analyze incident/ --format json --quiet > report.json";
+
+const EXAMPLES_MAPS: &str = "\
+Examples:
+  mapscope maps core.zst --exe ./server --top 20
+  mapscope maps core --expand --children 0 -o maps.json";
+
+const EXAMPLES_BATCH: &str = "\
+Examples:
+  mapscope batch /srv/incidents -o reports/
+  mapscope batch /srv/incidents -o reports/ --format json --quiet > summary.json";
+
+const EXAMPLES_BATCH_MERGE: &str = "\
+Examples:
+  mapscope batch /srv/incidents -o reports/ --shard 0/2   # on one machine
+  mapscope batch /srv/incidents -o reports/ --shard 1/2   # on another, same OUTDIR
+  mapscope batch-merge reports/ -o reports/summary.json";
+
+const EXAMPLES_COMPLETIONS: &str = "\
+Examples:
+  mapscope completions bash > /etc/bash_completion.d/mapscope
+  mapscope completions zsh > \"${fpath[1]}/_mapscope\"
+  mapscope completions fish > ~/.config/fish/completions/mapscope.fish";
+
+const EXAMPLES_MAN: &str = "\
+Examples:
+  mapscope man > mapscope.1 && man ./mapscope.1
+  mapscope man --dir /usr/local/share/man/man1";
 
 /// A panic is a mapscope bug; report it on one line and exit 2, never 101.
 fn install_panic_hook() {
@@ -109,4 +354,70 @@ fn install_panic_hook() {
         eprintln!("mapscope: internal error (please report): panicked{loc}: {payload}");
         std::process::exit(2);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pprof_spellings;
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        pprof_spellings(args.iter().map(Into::into).collect())
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn pprof_flags_after_top_become_ours() {
+        assert_eq!(
+            rewrite(&[
+                "mapscope",
+                "top",
+                "-sample_index=inuse_space",
+                "-nodecount",
+                "5",
+                "-cum",
+                "p"
+            ]),
+            [
+                "mapscope",
+                "top",
+                "--sample-index=inuse_space",
+                "--nodecount",
+                "5",
+                "--cum",
+                "p"
+            ]
+        );
+        assert_eq!(
+            rewrite(&[
+                "m",
+                "top",
+                "-top",
+                "-flat",
+                "-alloc_space",
+                "-nodefraction=0.01",
+                "-",
+                "-o",
+                "x.json"
+            ]),
+            [
+                "m",
+                "top",
+                "--sample-index=alloc_space",
+                "--node-fraction=0.01",
+                "-",
+                "-o",
+                "x.json"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_commands_and_after_double_dash_are_untouched() {
+        let a = ["m", "analyze", "-cum", "core"];
+        assert_eq!(rewrite(&a), a);
+        let a = ["m", "top", "--", "-cum"];
+        assert_eq!(rewrite(&a), a);
+    }
 }

@@ -1,25 +1,66 @@
 //! Common output flags (`--format`, `-o`) and writing a rendered report.
 
 use anyhow::Context as _;
-use mapscope_render::{render, Document, Format};
+use mapscope_render::{csv_tables, render_with, terminal_width, Document, Format, Options};
 use std::path::PathBuf;
 
 /// `--format` and `-o`, shared by every command.
+///
+/// The format is `--format` when given, else the one `-o FILE`'s extension
+/// names (`.md`, `.json`, `.csv`, `.html`, ...; [`format_for_path`]), else
+/// `table`. `main` calls [`OutputArgs::resolve`] right after parsing, so
+/// commands read the final choice from `format`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Output format: table, markdown, json or csv.
-    #[arg(long, default_value = "table", value_parser = parse_format)]
+    /// Output format: table, markdown, json, csv or html (default: from -o
+    /// FILE's extension — .md, .json, .csv, .html — else table).
+    #[arg(long = "format", value_name = "FORMAT", value_parser = parse_format)]
+    pub format_flag: Option<Format>,
+    /// The format in effect (set by [`OutputArgs::resolve`]).
+    #[arg(skip = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (its extension
+    /// picks the format when --format is not given).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With --format csv: write only the table NAME (snake_case, e.g.
+    /// top_maps). CSV holds one table per file: a report of several
+    /// tables needs --table, or -o FILE.csv, which writes FILE-NAME.csv
+    /// for each.
+    #[arg(long = "table", value_name = "NAME")]
+    pub table: Option<String>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
+/// The format a report file's extension names: `.md`/`.markdown`,
+/// `.json`, `.csv`, `.html`/`.htm` (when the renderer has it), `.txt`
+/// (table); `None` for any other or no extension.
+pub fn format_for_path(path: &std::path::Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let name = match ext.as_str() {
+        "md" | "markdown" => "markdown",
+        "json" => "json",
+        "csv" => "csv",
+        "html" | "htm" => "html",
+        "txt" | "text" => "table",
+        _ => return None,
+    };
+    name.parse().ok()
+}
+
 impl OutputArgs {
+    /// Settles `format`: an explicit `--format` wins, then `-o FILE`'s
+    /// extension, then `table`.
+    pub fn resolve(&mut self) {
+        self.format = self
+            .format_flag
+            .or_else(|| self.output.as_deref().and_then(format_for_path))
+            .unwrap_or(Format::Table);
+    }
+
     /// Renders and writes the report. A file is written under a temporary
     /// name and renamed, so an interrupted run leaves no half-written report.
     pub fn emit<T: serde::Serialize + ?Sized>(
@@ -27,7 +68,57 @@ impl OutputArgs {
         doc: &Document,
         value: &T,
     ) -> anyhow::Result<()> {
-        let text = render(doc, value, self.format)?;
+        if self.format == Format::Csv {
+            return self.emit_csv(doc);
+        }
+        if self.table.is_some() {
+            anyhow::bail!("--table applies to --format csv only");
+        }
+        // Fit the terminal only when writing to it (or MAPSCOPE_COLUMNS
+        // says a width, for tests); a file or a pipe stays unwrapped.
+        let width = match (&self.output, self.format) {
+            (None, Format::Table) => terminal_width(),
+            _ => None,
+        };
+        let text = render_with(doc, value, self.format, &Options { width })?;
+        self.write(&text)
+    }
+
+    /// CSV: one table per file. One table (or `--table NAME`) goes to `-o
+    /// FILE` or standard output; several need `-o FILE`, which writes
+    /// `FILE-NAME.csv` (FILE's stem, the table's name) for each.
+    fn emit_csv(&self, doc: &Document) -> anyhow::Result<()> {
+        let tables = csv_tables(doc, self.table.as_deref())?;
+        if let [(_, text)] = tables.as_slice() {
+            return self.write(text);
+        }
+        let names: Vec<&str> = tables.iter().map(|(n, _)| n.as_str()).collect();
+        let Some(path) = &self.output else {
+            anyhow::bail!(
+                "CSV holds one table per file and this report has {}: --table NAME writes one ({}), -o FILE.csv writes FILE-NAME.csv for each",
+                tables.len(),
+                names.join(", ")
+            );
+        };
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".into());
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "csv".into());
+        for (name, text) in &tables {
+            write_atomically(
+                &path.with_file_name(format!("{stem}-{name}.{ext}")),
+                text.as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes `text` to `-o FILE` (atomically) or standard output.
+    fn write(&self, text: &str) -> anyhow::Result<()> {
         match &self.output {
             None => {
                 use std::io::Write;

@@ -171,8 +171,23 @@ struct MapCheck {
     retained: i64,
 }
 
+/// How many truth maps [`map_checks`] must check: all but `main.loader`'s
+/// (its three structures and its 512 KiB buffer are allocated by closures
+/// of one function, `main.buildLoader`, so go tool pprof has no
+/// per-structure value for them; crates/gomaps/tests/inline_families.rs
+/// checks them against truth).
+fn per_structure_truth_maps(truth: &Value) -> usize {
+    truth["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["name"].as_str().unwrap().starts_with("loader"))
+        .count()
+}
+
 /// The truth maps whose build function is known (all of them but the
-/// optional extra roots), each with its report row and pprof value.
+/// optional extra roots and `main.loader`'s), each with its report row and
+/// pprof value.
 fn map_checks(v: &Value, truth: &Value, traces: &[(i64, Vec<String>)]) -> Vec<MapCheck> {
     let maps = by_root(v);
     truth["maps"]
@@ -228,7 +243,7 @@ fn attributed_inuse_is_within_15pct_or_3_sigma_of_truth_retained() {
         let rate = truth["mem_profile_rate"].as_f64().unwrap();
         let traces = pprof_traces(&s.text("pprof-traces.txt"));
         let checks = map_checks(&v, &truth, &traces);
-        assert_eq!(checks.len(), truth["maps"].as_array().unwrap().len());
+        assert_eq!(checks.len(), per_structure_truth_maps(&truth));
         for c in checks {
             let ratio = c.attributed as f64 / c.truth as f64;
             let tol = truth_tolerance(rate, c.truth as f64);
@@ -254,7 +269,7 @@ fn attributed_inuse_equals_pprof_per_structure() {
         let rate = truth["mem_profile_rate"].as_f64().unwrap();
         let traces = pprof_traces(&s.text("pprof-traces.txt"));
         let checks = map_checks(&v, &truth, &traces);
-        assert_eq!(checks.len(), truth["maps"].as_array().unwrap().len());
+        assert_eq!(checks.len(), per_structure_truth_maps(&truth));
         for c in checks {
             let slack = pprof_tolerance(rate, c.pprof);
             assert!(

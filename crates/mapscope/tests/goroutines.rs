@@ -215,6 +215,8 @@ fn csv_has_one_row_per_goroutine() {
         &s.exe,
         &"--format",
         &"csv",
+        &"--table",
+        &"goroutines",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let header = r.stdout.lines().next().unwrap();

@@ -327,7 +327,21 @@ fn table_lists_totals_threads_and_signal() {
         r.stdout
     );
     assert!(r.stdout.contains("Totals by kind"));
-    assert!(r.stdout.contains("Threads (8)"));
+    // gdb-threads.txt: `info threads` lists one "  N    LWP n" row per thread.
+    let threads = s
+        .text("gdb-threads.txt")
+        .lines()
+        .filter(|l| {
+            let mut w = l.trim_start_matches(['*', ' ']).split_whitespace();
+            w.next().is_some_and(|id| id.parse::<u32>().is_ok()) && w.next() == Some("LWP")
+        })
+        .count();
+    assert!(threads > 1, "gdb-threads.txt");
+    assert!(
+        r.stdout.contains(&format!("Threads ({threads})")),
+        "{threads} threads: {}",
+        r.stdout
+    );
     assert!(r.stdout.contains("[stack]"));
 }
 

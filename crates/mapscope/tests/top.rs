@@ -46,7 +46,7 @@ fn translate(pprof_flags: &[&str]) -> Vec<String> {
 /// print the newer "2006-01-02 15:04:05 MST". Compare such a line loosely.
 fn normalize_time(expected: &str, actual: &str) -> (String, String) {
     let old_layout =
-        |l: &str| l.starts_with("Time: ") && !l.as_bytes().get(10).is_some_and(|&b| b == b'-');
+        |l: &str| l.starts_with("Time: ") && l.as_bytes().get(10).is_none_or(|&b| b != b'-');
     let mut e: Vec<&str> = expected.lines().collect();
     let mut a: Vec<&str> = actual.lines().collect();
     if let Some(i) = e.iter().position(|l| old_layout(l)) {
@@ -347,7 +347,7 @@ fn other_formats_and_output_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("flat,flat%,sum%,cum,cum%,function,inline")
+        Some("flat,flat_pct,sum_pct,cum,cum_pct,function,inline")
     );
     let first: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(first[3].parse::<i64>().is_ok(), "{csv}");

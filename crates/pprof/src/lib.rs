@@ -4,7 +4,9 @@
 //! and legacy text heap profiles (`heap profile: ...`, as served by
 //! `/debug/pprof/heap?debug=1`) into one typed, resolved [`Profile`]: every
 //! string-table index, location, function and mapping id is checked and
-//! turned into a value or an index into the profile's own vectors. It also
+//! turned into a value or an index into the profile's own vectors; and the
+//! inverse, writing a [`Profile`] as `profile.proto` ([`encode`],
+//! [`encode_gzip`]) for profiles mapscope makes itself. It also
 //! owns the [`top`] computation, which reproduces google/pprof's
 //! function-granularity text report exactly (see [`top`] for the rules).
 //!
@@ -29,6 +31,7 @@
 //! data is capped at [`MAX_PROFILE_BYTES`], and every error names the file.
 
 mod decode;
+mod encode;
 mod error;
 mod legacy;
 mod model;
@@ -42,6 +45,7 @@ pub mod proto {
 }
 
 pub use decode::MAX_PROFILE_BYTES;
+pub use encode::{encode, encode_gzip};
 pub use error::ProfileError;
 pub use model::{
     Function, Label, Line, Location, Mapping, NumLabel, Profile, Sample, SourceFormat, ValueType,

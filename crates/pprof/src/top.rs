@@ -382,7 +382,7 @@ impl GraphInput {
         let mut edges: HashMap<(usize, usize), (i64, bool)> = HashMap::new();
         let mut seen_node: HashSet<usize> = HashSet::new();
         let mut seen_edge: HashSet<(usize, usize)> = HashSet::new();
-        let is_kept = |n: usize| kept.map_or(true, |k| k.contains(&n));
+        let is_kept = |n: usize| kept.is_none_or(|k| k.contains(&n));
         for (w, stack) in &self.samples {
             let w = *w;
             if w == 0 {

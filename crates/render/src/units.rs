@@ -1,11 +1,58 @@
-//! Unit scaling and number formatting exactly as `go tool pprof` prints
-//! them (google/pprof `internal/measurement`).
+//! Byte counts for people, and pprof's own number formatting.
 //!
-//! Bytes scale in powers of 1024 and are named `B`, `kB`, `MB`, `GB`, `TB`,
-//! `PB` (so "kB" means KiB); values print with two decimals and a trailing
-//! ".00" dropped (`1536` bytes → `1.50kB`, `2048` → `2kB`, `0` → `0`).
-//! Counts (`count`, `sample`, ...) print as plain numbers. Times scale
-//! among `ns`, `us`, `ms`, `s`, `hrs`.
+//! One convention for people: IEC units ([`iec_bytes`]: `512 B`,
+//! `1.50 KiB`, `12.3 MiB`, `584 GiB`), used by every table, headline and
+//! progress line a person reads. Raw bytes appear only in JSON and CSV.
+//!
+//! `top` alone keeps pprof's exact text, so it matches `go tool pprof`
+//! (google/pprof `internal/measurement`): bytes scale in powers of 1024 and
+//! are named `B`, `kB`, `MB`, `GB`, `TB`, `PB` (so "kB" means KiB); values
+//! print with two decimals and a trailing ".00" dropped (`1536` bytes →
+//! `1.50kB`, `2048` → `2kB`, `0` → `0`). Counts (`count`, `sample`, ...)
+//! print as plain numbers. Times scale among `ns`, `us`, `ms`, `s`, `hrs`.
+
+/// Bytes in IEC units with three significant digits: `0 B`, `1023 B`,
+/// `1.00 KiB`, `1.50 MiB`, `12.3 MiB`, `584 GiB` (units up to EiB). The
+/// value is rounded to nearest; a value that rounds up to 1024 of a unit
+/// is written in the next (`1.00 MiB`, not `1024 KiB`). Negative counts
+/// keep their sign.
+pub fn iec_bytes(n: i128) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let sign = if n < 0 { "-" } else { "" };
+    let m = n.unsigned_abs();
+    if m < 1024 {
+        return format!("{sign}{m} B");
+    }
+    let mut v = m as f64 / 1024.0;
+    let mut unit = 0;
+    loop {
+        let text = three_digits(v);
+        let rounded: f64 = text.parse().unwrap_or(v);
+        if rounded >= 1024.0 && unit + 1 < UNITS.len() {
+            v /= 1024.0;
+            unit += 1;
+            continue;
+        }
+        return format!("{sign}{text} {}", UNITS[unit]);
+    }
+}
+
+/// [`iec_bytes`] of an `i64` (the name the commands used before).
+pub fn human_bytes(n: i64) -> String {
+    iec_bytes(i128::from(n))
+}
+
+/// `v` (≥ 1) with three significant digits: two decimals below 10, one
+/// below 100, none above.
+fn three_digits(v: f64) -> String {
+    if format!("{v:.2}").parse::<f64>().unwrap_or(v) < 10.0 {
+        format!("{v:.2}")
+    } else if format!("{v:.1}").parse::<f64>().unwrap_or(v) < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
 
 /// A unit pprof knows, with its aliases and its size in the base unit.
 struct Unit {
@@ -142,8 +189,9 @@ pub fn label(value: i64, unit: &str) -> String {
     scaled_label(value, unit, "auto")
 }
 
-/// Bytes as pprof prints them: `512.01kB`, `1.50MB`, `0`.
-pub fn human_bytes(n: i64) -> String {
+/// Bytes as pprof prints them: `512.01kB`, `1.50MB`, `0` (for `top` only;
+/// people read [`iec_bytes`]).
+pub fn pprof_bytes(n: i64) -> String {
     label(n, "bytes")
 }
 
@@ -258,18 +306,67 @@ fn go_format_g2(v: f64) -> String {
 mod tests {
     use super::*;
 
+    /// Parses `iec_bytes` output back to bytes.
+    fn parse_iec(s: &str) -> f64 {
+        let (v, u) = s.split_once(' ').unwrap();
+        let f = match u {
+            "B" => 1.0,
+            "KiB" => 1024.0,
+            "MiB" => 1048576.0,
+            "GiB" => 1073741824.0,
+            "TiB" => 1099511627776.0,
+            "PiB" => 1125899906842624.0,
+            "EiB" => 1152921504606846976.0,
+            _ => panic!("unit {u}"),
+        };
+        v.parse::<f64>().unwrap() * f
+    }
+
     #[test]
-    fn bytes_like_pprof() {
-        assert_eq!(human_bytes(0), "0");
-        assert_eq!(human_bytes(1), "1B");
-        assert_eq!(human_bytes(1023), "1023B");
-        assert_eq!(human_bytes(1024), "1kB");
-        assert_eq!(human_bytes(1536), "1.50kB");
-        assert_eq!(human_bytes(524298), "512.01kB");
-        assert_eq!(human_bytes(1572864), "1.50MB");
-        assert_eq!(human_bytes(-1572864), "-1.50MB");
+    fn iec_units_read_back_within_rounding() {
+        assert_eq!(iec_bytes(0), "0 B");
+        assert_eq!(iec_bytes(1023), "1023 B");
+        assert_eq!(iec_bytes(1024), "1.00 KiB");
+        assert_eq!(iec_bytes(1536), "1.50 KiB");
+        assert_eq!(iec_bytes(597552), "584 KiB");
+        assert_eq!(iec_bytes(2 << 20), "2.00 MiB");
+        assert_eq!(iec_bytes(1048575), "1.00 MiB");
+        assert_eq!(iec_bytes(-1536), "-1.50 KiB");
+        assert_eq!(iec_bytes(i128::from(u64::MAX)), "16.0 EiB");
+        // Every value printed reads back within half a unit of its last
+        // digit: 0.5% of the value at worst.
+        let mut n: i128 = 1;
+        while n < (1i128 << 64) {
+            for k in [n, n + n / 3, n * 7 / 5, n * 999 / 1000] {
+                let s = iec_bytes(k);
+                let back = parse_iec(&s);
+                let err = (back - k as f64).abs() / k.max(1) as f64;
+                assert!(err <= 0.005, "{k} → {s} → {back}");
+                let digits = s
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .count();
+                assert!(k < 1024 || digits == 3, "{k} → {s}");
+            }
+            n = n * 3 + 1;
+        }
+    }
+
+    #[test]
+    fn pprof_bytes_like_pprof() {
+        assert_eq!(pprof_bytes(0), "0");
+        assert_eq!(pprof_bytes(1), "1B");
+        assert_eq!(pprof_bytes(1023), "1023B");
+        assert_eq!(pprof_bytes(1024), "1kB");
+        assert_eq!(pprof_bytes(1536), "1.50kB");
+        assert_eq!(pprof_bytes(524298), "512.01kB");
+        assert_eq!(pprof_bytes(1572864), "1.50MB");
+        assert_eq!(pprof_bytes(-1572864), "-1.50MB");
         // A tie at two decimals rounds to even, as Go does (1.125 → 1.12).
-        assert_eq!(human_bytes(1179648), "1.12MB");
+        assert_eq!(pprof_bytes(1179648), "1.12MB");
         assert_eq!(scaled_label(56127355, "bytes", "B"), "56127355B");
         // pprof's -unit=B applied to a count: the number with a "B".
         assert_eq!(scaled_label(385842, "count", "B"), "385842B");

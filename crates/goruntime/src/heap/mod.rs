@@ -13,7 +13,8 @@
 //! decoding, output. Nothing here tests a Go version.
 //!
 //! Rules the walk follows (see `docs/go-runtime.md`):
-//! - spans come from `mheap_.allspans`; only `state == mSpanInUse` count;
+//! - spans come from `mheap_.allspans` (else the arenas' span tables,
+//!   else none: [`SpanSource`]); only `state == mSpanInUse` count;
 //! - an object slot is allocated iff its `allocBits` bit is set or its index
 //!   is below `freeindex` (`allocCache` and mark bits are ignored);
 //! - every span is validated (inside a heap arena, `nelems × elemsize ≤
@@ -45,6 +46,32 @@ use crate::process::GoProcess;
 
 /// Bound on warnings kept verbatim (the rest are counted).
 const MAX_WARNINGS: usize = 64;
+
+/// Where the walk found its spans (a cut core loses the runtime's
+/// off-heap metadata first: `allspans`, the mspans, the arena records).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpanSource {
+    /// `mheap_.allspans`: every span the runtime has.
+    #[default]
+    AllSpans,
+    /// The heap arenas' `heapArena.spans` page tables (`allspans` was
+    /// unreadable); spans whose mspan record is cut are missing.
+    ArenaSpans,
+    /// No span metadata was readable: the heap has no spans and no
+    /// objects; decoders size storage from map headers and size classes.
+    None,
+}
+
+impl SpanSource {
+    /// `allspans`, `arena-spans` or `none` (reports and JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanSource::AllSpans => "allspans",
+            SpanSource::ArenaSpans => "arena-spans",
+            SpanSource::None => "none",
+        }
+    }
+}
 
 /// One in-use heap span (`mspan` with `state == mSpanInUse`), compact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +200,8 @@ pub struct Heap {
     warnings: Vec<String>,
     suppressed_warnings: u64,
     page_size: u64,
+    span_source: SpanSource,
+    spans_complete: bool,
 }
 
 /// Iterator over the allocated objects of one span (see
@@ -247,6 +276,8 @@ impl Heap {
             index: Arc::new(index),
             arenas: walk.arenas,
             page_size: layout.constants.page_size,
+            span_source: walk.source,
+            spans_complete: walk.complete,
             ..Heap::default()
         };
         heap.summarize(layout);
@@ -559,6 +590,28 @@ impl Heap {
     /// sampling period), if readable.
     pub fn mem_profile_rate(&self) -> Option<i64> {
         self.mem_profile_rate
+    }
+
+    /// Where the spans came from (see [`Heap::spans_complete`] for whether
+    /// the list is complete).
+    pub fn span_source(&self) -> SpanSource {
+        self.span_source
+    }
+
+    /// Whether every in-use span of the runtime is known (an address in no
+    /// span is then not a heap object): from `allspans`, or from every
+    /// arena's span table with every mspan readable.
+    pub fn spans_complete(&self) -> bool {
+        self.spans_complete
+    }
+
+    /// Whether heap arenas are known and `address` lies in none of them.
+    pub fn outside_known_arenas(&self, address: u64) -> bool {
+        if self.arenas.is_empty() {
+            return false;
+        }
+        let i = self.arenas.partition_point(|a| a.0 <= address);
+        !(i > 0 && self.arenas.get(i - 1).is_some_and(|a| address < a.1))
     }
 
     /// Page size the walk used.

@@ -1,11 +1,13 @@
 //! Reading the span table: `mheap_.heapArenas` → arena ranges,
-//! `mheap_.allspans` → in-use spans with their allocation bits, in parallel.
+//! `mheap_.allspans` → in-use spans with their allocation bits, in parallel;
+//! when `allspans` is unreadable (a cut core), the arenas' `spans` tables,
+//! else no spans ([`SpanSource`]).
 
 use rayon::prelude::*;
 
 use mapscope_elfcore::ProcessMemory;
 
-use super::{Span, Warnings};
+use super::{Span, SpanSource, Warnings};
 use crate::error::GoRuntimeError;
 use crate::layout::{word_at, IntField, RuntimeLayout};
 use crate::process::GoProcess;
@@ -17,6 +19,9 @@ const MAX_SPANS: u64 = 1 << 28;
 /// A span larger than 1 TiB is not real.
 const MAX_SPAN_BYTES: u64 = 1 << 40;
 
+/// What the warning of a span whose mspan record is not readable says.
+const UNREADABLE_MSPAN: &str = "is unreadable";
+
 /// One `allspans` entry read: `Ok(None)` for a span not in use, `Err` with
 /// a warning for an in-use span that fails validation.
 type SpanRead = Result<Option<(Span, Vec<u64>)>, String>;
@@ -25,6 +30,10 @@ pub(super) struct SpanWalk {
     pub spans: Vec<Span>,
     pub alloc_bits: Vec<u64>,
     pub arenas: Vec<(u64, u64)>,
+    pub source: SpanSource,
+    /// Every in-use span is known: from `allspans`, or from the span
+    /// tables of every arena with no unreadable mspan.
+    pub complete: bool,
 }
 
 fn read_int(mem: &ProcessMemory, address: u64, field: IntField) -> Option<u64> {
@@ -83,26 +92,7 @@ pub(super) fn walk_spans(
         problem: "unreadable (sweepgen)".to_string(),
     })? as u32;
 
-    let arenas = read_arenas(process, layout, warnings);
-
-    let allspans_at = mheap + layout.mheap.allspans;
-    let (spans_ptr, spans_len) =
-        read_slice(mem, allspans_at).map_err(|source| GoRuntimeError::Read {
-            what: "runtime.mheap_.allspans",
-            source,
-        })?;
-    if spans_len > MAX_SPANS || (spans_len > 0 && !mem.is_readable(spans_ptr, spans_len * 8)) {
-        return Err(GoRuntimeError::Corrupt {
-            what: "runtime.mheap_.allspans",
-            address: allspans_at,
-            problem: format!("{spans_len} entries at {spans_ptr:#x} are not readable"),
-        });
-    }
-    let span_ptrs =
-        read_words(mem, spans_ptr, spans_len).map_err(|source| GoRuntimeError::Read {
-            what: "runtime.mheap_.allspans array",
-            source,
-        })?;
+    let (arenas, records) = read_arenas(process, layout, warnings);
 
     let ctx = SpanContext {
         mem,
@@ -110,16 +100,53 @@ pub(super) fn walk_spans(
         sweepgen,
         arenas: &arenas,
     };
+    // Span sources, best first: `allspans`; else the arenas' `spans`
+    // arrays (a cut core loses the runtime's off-heap metadata first);
+    // else no spans at all, said so.
+    let mut all_tables = true;
+    let (span_ptrs, source) = match read_allspans(mem, layout) {
+        Ok(ptrs) => (ptrs, SpanSource::AllSpans),
+        Err(e) => {
+            let from_arenas = arena_span_pointers(mem, layout, &records);
+            let usable = from_arenas.1;
+            all_tables = usable == records.len();
+            warnings.push(format!(
+                "span metadata incomplete: {e}; {}",
+                if usable > 0 {
+                    format!(
+                        "spans taken from the heap arenas' span tables ({usable} of {} arena records readable)",
+                        records.len()
+                    )
+                } else {
+                    format!(
+                        "no heap arena span table is readable either ({} arena records known): the heap walk has no spans; objects are sized from map headers and size classes",
+                        records.len()
+                    )
+                }
+            ));
+            if usable > 0 {
+                (from_arenas.0, SpanSource::ArenaSpans)
+            } else {
+                (Vec::new(), SpanSource::None)
+            }
+        }
+    };
     let results: Vec<SpanRead> = span_ptrs.par_iter().map(|&p| ctx.read_span(p)).collect();
 
     let mut spans: Vec<(Span, Vec<u64>)> = Vec::with_capacity(results.len() / 2);
     let mut bad = 0u64;
+    // Spans whose mspan record is not in the core (a cut core): the list
+    // is then incomplete, whatever its source.
+    let mut unreadable = 0u64;
     for r in results {
         match r {
             Ok(Some(s)) => spans.push(s),
             Ok(None) => {}
             Err(w) => {
                 bad += 1;
+                if w.contains(UNREADABLE_MSPAN) {
+                    unreadable += 1;
+                }
                 warnings.push(w);
             }
         }
@@ -155,7 +182,69 @@ pub(super) fn walk_spans(
         spans: out,
         alloc_bits,
         arenas,
+        source,
+        complete: match source {
+            SpanSource::AllSpans => unreadable == 0,
+            SpanSource::ArenaSpans => all_tables && bad == 0,
+            SpanSource::None => false,
+        },
     })
+}
+
+/// `mheap_.allspans` → the mspan pointers it lists.
+fn read_allspans(mem: &ProcessMemory, layout: &RuntimeLayout) -> Result<Vec<u64>, GoRuntimeError> {
+    let allspans_at = layout.globals.mheap + layout.mheap.allspans;
+    let (spans_ptr, spans_len) =
+        read_slice(mem, allspans_at).map_err(|source| GoRuntimeError::Read {
+            what: "runtime.mheap_.allspans",
+            source,
+        })?;
+    if spans_len > MAX_SPANS || (spans_len > 0 && !mem.is_readable(spans_ptr, spans_len * 8)) {
+        return Err(GoRuntimeError::Corrupt {
+            what: "runtime.mheap_.allspans",
+            address: allspans_at,
+            problem: format!("{spans_len} entries at {spans_ptr:#x} are not readable"),
+        });
+    }
+    read_words(mem, spans_ptr, spans_len).map_err(|source| GoRuntimeError::Read {
+        what: "runtime.mheap_.allspans array",
+        source,
+    })
+}
+
+/// The distinct mspan pointers of the arenas' `heapArena.spans` tables
+/// (one entry per page; a span's pages repeat its pointer), and how many
+/// arena records had a readable table.
+fn arena_span_pointers(
+    mem: &ProcessMemory,
+    layout: &RuntimeLayout,
+    records: &[u64],
+) -> (Vec<u64>, usize) {
+    let c = &layout.constants;
+    let pages = match c.heap_arena_bytes.checked_div(c.page_size) {
+        Some(p) if p > 0 && p <= 1 << 20 => p,
+        _ => return (Vec::new(), 0),
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut usable = 0usize;
+    for &record in records {
+        let Some(at) = record.checked_add(layout.heap_arena.spans) else {
+            continue;
+        };
+        let Ok(words) = read_words(mem, at, pages) else {
+            continue;
+        };
+        usable += 1;
+        let mut last = 0u64;
+        for w in words {
+            if w != 0 && w != last && seen.insert(w) {
+                out.push(w);
+            }
+            last = w;
+        }
+    }
+    (out, usable)
 }
 
 /// `mheap_.heapArenas` (or `allArenas`) → arena address ranges, each
@@ -164,31 +253,31 @@ fn read_arenas(
     process: &GoProcess,
     layout: &RuntimeLayout,
     warnings: &mut Warnings,
-) -> Vec<(u64, u64)> {
+) -> (Vec<(u64, u64)>, Vec<u64>) {
     let mem = process.memory();
     let c = &layout.constants;
     let Some(list_off) = layout.mheap.heap_arenas else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let at = layout.globals.mheap + list_off;
     let (ptr, len) = match read_slice(mem, at) {
         Ok(v) => v,
         Err(e) => {
             warnings.push(format!("runtime.mheap_.heapArenas unreadable: {e}"));
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     if len > MAX_ARENAS || (len > 0 && !mem.is_readable(ptr, len * 8)) {
         warnings.push(format!(
             "runtime.mheap_.heapArenas: {len} entries at {ptr:#x} are not readable"
         ));
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let indices = match read_words(mem, ptr, len) {
         Ok(v) => v,
         Err(e) => {
             warnings.push(format!("runtime.mheap_.heapArenas array unreadable: {e}"));
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     let l2_mask = if c.arena_l2_bits >= 64 {
@@ -197,6 +286,7 @@ fn read_arenas(
         (1u64 << c.arena_l2_bits) - 1
     };
     let mut ranges = Vec::with_capacity(indices.len());
+    let mut records = Vec::with_capacity(indices.len());
     let mut missing = 0u64;
     for idx in indices {
         let (l1, l2) = if c.arena_l1_bits == 0 {
@@ -224,6 +314,7 @@ fn read_arenas(
             .wrapping_mul(c.heap_arena_bytes)
             .wrapping_add(c.arena_base_offset);
         ranges.push((base, base.saturating_add(c.heap_arena_bytes)));
+        records.push(record);
     }
     if missing > 0 {
         warnings.push(format!("{missing} heap arenas listed in runtime.mheap_.heapArenas have no readable heapArena record"));
@@ -236,7 +327,7 @@ fn read_arenas(
             _ => merged.push((s, e)),
         }
     }
-    merged
+    (merged, records)
 }
 
 struct SpanContext<'a> {
@@ -270,15 +361,11 @@ impl SpanContext<'_> {
                 let mut v = vec![0u8; l.size as usize];
                 self.mem
                     .read(mspan, &mut v)
-                    .map_err(|e| format!("mspan {mspan:#x}: {e}"))?;
+                    .map_err(|e| format!("mspan {mspan:#x} {UNREADABLE_MSPAN}: {e}"))?;
                 owned = v;
                 &owned
             }
-            Err(e) => {
-                return Err(format!(
-                    "mspan {mspan:#x} listed in allspans is unreadable: {e}"
-                ))
-            }
+            Err(e) => return Err(format!("mspan {mspan:#x} {UNREADABLE_MSPAN}: {e}")),
         };
         let bad = |what: String| Err(format!("mspan {mspan:#x}: {what}"));
         let state = l.state.get(raw).unwrap_or(u64::MAX);

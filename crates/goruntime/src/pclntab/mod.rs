@@ -521,7 +521,7 @@ fn parse_header(image: &ExeImage<'_>, data: &[u8], address: u64) -> Result<Heade
     let ftab_bytes = (header.nfunc as u64)
         .checked_add(1)
         .and_then(|n| n.checked_mul(8));
-    if ftab_bytes.map_or(true, |b| b > len - header.pcln_offset) {
+    if ftab_bytes.is_none_or(|b| b > len - header.pcln_offset) {
         return Err(bad(format!(
             "function count {} does not fit in the table",
             header.nfunc

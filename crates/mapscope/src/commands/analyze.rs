@@ -3,10 +3,12 @@
 //! table and findings. The pipeline is `mapscope_incident::analyze`; this
 //! module turns flags into its inputs and its report into a document.
 
+mod picture;
+
 use crate::output::OutputArgs;
 use crate::Outcome;
-use mapscope_incident::{analyze, discover_incident, AnalyzeInputs, Report};
-use mapscope_render::{Document, Table};
+use mapscope_incident::{analyze_with_progress, discover_incident, AnalyzeInputs, Report};
+use mapscope_render::{Cell, Document, Table, Text};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -14,26 +16,36 @@ pub struct Args {
     /// An ELF core (possibly .zst/.gz/.xz) or an incident directory.
     #[arg(value_name = "CORE|INCIDENT_DIR")]
     pub input: PathBuf,
-    /// The Go executable.
-    #[arg(long)]
+    /// The Go executable (default: the incident directory's, else the
+    /// core's NT_FILE path of the main executable).
+    #[arg(long, value_name = "EXE")]
     pub exe: Option<PathBuf>,
-    /// Heap profile; default: the incident directory's, else the profile
-    /// rebuilt from the core's buckets.
-    #[arg(long)]
+    /// Heap profile (`-`: standard input); default: the incident
+    /// directory's, else the profile rebuilt from the core's buckets.
+    #[arg(long, value_name = "PROFILE")]
     pub profile: Option<PathBuf>,
     /// /proc/PID/smaps (or maps) of the process, for RSS.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub maps: Option<PathBuf>,
     /// cgroup memory.stat or memory.current.
-    #[arg(long = "memory-stat")]
+    #[arg(long = "memory-stat", value_name = "FILE")]
     pub memory_stat: Option<PathBuf>,
     /// Show at most N maps and N kinds of finding (0: all).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
     /// List at most N members per family, largest storage first (0: all);
     /// the family row always sums all of them.
     #[arg(long, value_name = "N", default_value_t = mapscope_gomaps::discover::LISTED_CHILDREN)]
     pub children: usize,
+    /// Also write a gzipped pprof profile of what retains the heap (root →
+    /// field path → map or object; sample types retained_objects and
+    /// retained_space) for `go tool pprof`, speedscope, Pyroscope, Grafana.
+    #[arg(long = "retained-profile", value_name = "FILE")]
+    pub retained_profile: Option<PathBuf>,
+    /// No progress line on stderr (it is shown only when stderr is a
+    /// terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     #[command(flatten)]
     pub threads: crate::threads::ThreadArgs,
     #[command(flatten)]
@@ -53,15 +65,38 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // Flags override what the directory holds.
     let or = |flag: &Option<PathBuf>, found: Option<PathBuf>| flag.clone().or(found);
     inputs.exe = or(&args.exe, inputs.exe.take());
-    inputs.profile = or(&args.profile, inputs.profile.take());
+    let stdin_profile = match &args.profile {
+        Some(p) => Some(crate::stdin::ProfilePath::new(p)?),
+        None => None,
+    };
+    let profile_flag = stdin_profile.as_ref().map(|p| p.path().to_path_buf());
+    inputs.profile = or(&profile_flag, inputs.profile.take());
     inputs.smaps = or(&args.maps, inputs.smaps.take());
     inputs.memory_stat = or(&args.memory_stat, inputs.memory_stat.take());
     inputs.children = Some(args.children);
-    let report = analyze(&inputs)?;
+    inputs.retained_profile = args.retained_profile.is_some();
+    let progress = crate::progress::Progress::new(args.quiet, &inputs.core);
+    let report = analyze_with_progress(&inputs, &|stage| progress.stage(stage))?;
+    progress.finish();
+    if let (Some(path), Some(profile)) = (&args.retained_profile, &report.retained_profile) {
+        write_retained_profile(path, profile)?;
+    }
     mapscope_goruntime::timing::phase("output", || {
         args.out.emit(&document(&report, args.top), &report)
     })?;
     Ok(Outcome::Clean)
+}
+
+/// Writes the retained-size profile as a gzipped `profile.proto`.
+fn write_retained_profile(
+    path: &std::path::Path,
+    profile: &mapscope_pprof::Profile,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let bytes = mapscope_pprof::encode_gzip(profile)
+        .with_context(|| format!("{}: cannot encode the retained profile", path.display()))?;
+    std::fs::write(path, bytes)
+        .with_context(|| format!("{}: cannot write the retained profile", path.display()))
 }
 
 /// The report as a document (terminal table, Markdown, CSV): headline,
@@ -69,26 +104,38 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 /// findings, warnings. `batch` writes the same document as REPORT.md.
 pub fn document(report: &Report, top: usize) -> Document {
     let mut doc = Document::new();
-    doc.heading(report.headline.clone());
-    doc.paragraph(format!(
-        "{} · {} · profile from {} (inuse_space {} B: maps {} B, other objects {} B, unattributed {} B)",
-        report.core.display(),
-        report.go_version,
-        report.profile.source,
-        report.profile.inuse_space_total,
-        report.profile.attributed,
-        report.profile.non_map,
-        report.profile.unattributed
-    ));
+    doc.heading(headline_text(&report.headline));
+    let mut profile_line = Text::new()
+        .plain(format!(
+            "{} · {} · profile from {} (inuse_space ",
+            report.core.display(),
+            report.go_version,
+            report.profile.source,
+        ))
+        .bytes(report.profile.inuse_space_total)
+        .plain(": maps ")
+        .bytes(report.profile.attributed)
+        .plain(", other objects ")
+        .bytes(report.profile.non_map)
+        .plain(", unattributed ")
+        .bytes(report.profile.unattributed);
+    // A partial core: what fell into its cut part (0 on a complete core).
+    if report.profile.cut != 0 {
+        profile_line = profile_line
+            .plain(", in the cut part of the core ")
+            .bytes(report.profile.cut);
+    }
+    doc.paragraph(profile_line.plain(")"));
+    doc.treemap(picture::heap_treemap(report));
     let mut t = Table::new(Some("Accounting".to_string()))
         .left("layer")
         .right("bytes")
         .left("gap to next");
     for l in &report.accounting {
         t.row([
-            l.layer.clone(),
-            l.bytes.to_string(),
-            l.gap_to_next.clone().unwrap_or_default(),
+            Cell::text(l.layer.clone()),
+            Cell::bytes(l.bytes),
+            Cell::text(l.gap_to_next.clone().unwrap_or_default()),
         ]);
     }
     doc.table(t);
@@ -103,31 +150,32 @@ pub fn document(report: &Report, top: usize) -> Document {
     let n = if top == 0 { report.maps.len() } else { top };
     for m in report.maps.iter().take(n) {
         t.row([
-            m.root.clone(),
-            m.type_name.clone(),
-            m.len.to_string(),
-            m.capacity.to_string(),
-            m.retained_bytes.map(|r| r.to_string()).unwrap_or_default(),
-            m.inuse_space.map(|r| r.to_string()).unwrap_or_default(),
+            Cell::code(m.root.clone()),
+            Cell::code(m.type_name.clone()),
+            Cell::text(m.len.to_string()),
+            Cell::text(m.capacity.to_string()),
+            Cell::opt_bytes(m.retained_bytes),
+            Cell::opt_bytes(m.inuse_space),
             m.alloc_sites
                 .first()
-                .map(|s| format!("{} {}:{}", s.function, short(&s.file), s.line))
+                .map(|s| Cell::code(format!("{} {}:{}", s.function, short(&s.file), s.line)))
                 .unwrap_or_default(),
         ]);
     }
     doc.table(t);
-    if let Some(line) = report.garbage.describe() {
+    if let Some(line) = garbage_text(&report.garbage) {
         doc.paragraph(line);
     }
     heap_tables(&mut doc, report, top);
     if !report.profile.unattributed_sites.is_empty() {
         let mut t = Table::new(Some("Unattributed profile remainder".to_string()))
+            .named("unattributed")
             .left("site")
             .right("inuse_space");
         for s in &report.profile.unattributed_sites {
             t.row([
-                format!("{} {}:{}", s.function, short(&s.file), s.line),
-                s.inuse_space.to_string(),
+                Cell::code(format!("{} {}:{}", s.function, short(&s.file), s.line)),
+                Cell::bytes(s.inuse_space),
             ]);
         }
         doc.table(t);
@@ -145,7 +193,7 @@ pub fn document(report: &Report, top: usize) -> Document {
         doc.paragraph(n);
     }
     if !report.warnings.is_empty() {
-        doc.list(report.warnings.iter().take(20).cloned().collect());
+        doc.list(report.warnings.iter().take(20).cloned().collect::<Vec<_>>());
     }
     doc
 }
@@ -179,11 +227,11 @@ fn findings_table(report: &Report, top: usize) -> (Option<Table>, Vec<String>) {
         };
         let row = |f: &mapscope_correlate::Finding| {
             [
-                format!("{:?}", f.severity).to_lowercase(),
-                f.code.clone(),
-                f.bytes.to_string(),
-                f.map.clone(),
-                f.message.clone(),
+                Cell::text(format!("{:?}", f.severity).to_lowercase()),
+                Cell::text(f.code.clone()),
+                Cell::bytes(f.bytes),
+                Cell::code(f.map.clone()),
+                Cell::text(f.message.clone()),
             ]
         };
         t.row(row(first));
@@ -195,16 +243,16 @@ fn findings_table(report: &Report, top: usize) -> (Option<Table>, Vec<String>) {
         } else if g.count > 1 {
             let rest = g.bytes.saturating_sub(first.bytes);
             t.row([
-                String::new(),
-                g.code.clone(),
-                rest.to_string(),
-                String::new(),
-                format!(
+                Cell::default(),
+                Cell::text(g.code.clone()),
+                Cell::bytes(rest),
+                Cell::default(),
+                Cell::text(format!(
                     "and {} more maps like this, {} more; {} in all",
                     thousands(g.count - 1),
                     human_bytes(rest),
                     human_bytes(g.bytes)
-                ),
+                )),
             ]);
         }
     }
@@ -249,9 +297,9 @@ fn findings_table(report: &Report, top: usize) -> (Option<Table>, Vec<String>) {
             })
             .collect();
         notes.push(format!(
-            "{} findings about less than {} bytes each ({} in all: {}) are counted, not listed: the threshold is max(64 KiB, 0.1% of the Go heap in use).",
+            "{} findings about less than {} each ({} in all: {}) are counted, not listed: the threshold is max(64 KiB, 0.1% of the Go heap in use).",
             thousands(below),
-            report.finding_threshold_bytes,
+            human_bytes(report.finding_threshold_bytes),
             human_bytes(below_bytes),
             parts.join("; ")
         ));
@@ -259,9 +307,112 @@ fn findings_table(report: &Report, top: usize) -> (Option<Table>, Vec<String>) {
     ((shown > 0).then_some(t), notes)
 }
 
-/// Bytes as pprof prints them (`12.50MB`).
+/// Bytes for people, in IEC units (`12.5 MiB`).
 fn human_bytes(b: u64) -> String {
-    mapscope_render::units::human_bytes(i64::try_from(b).unwrap_or(i64::MAX))
+    mapscope_render::units::iec_bytes(i128::from(b))
+}
+
+/// The garbage line (map storage no root reaches), or `None` when there
+/// is none: "garbage awaiting collection: 12 map storage objects, 1.50 MiB
+/// no root reaches (…); not listed as maps; 2.00 MiB of heap unreachable
+/// in all".
+pub fn garbage_text(g: &mapscope_gomaps::discover::Garbage) -> Option<Text> {
+    if g.objects == 0 {
+        return None;
+    }
+    let mut parts: Vec<Text> = Vec::new();
+    if g.left_by_growth.objects > 0 {
+        parts.push(
+            Text::new()
+                .plain(format!("{} objects, ", g.left_by_growth.objects))
+                .bytes(g.left_by_growth.bytes)
+                .plain(" old storage left by growth"),
+        );
+    }
+    if g.dropped_map_count > 0 {
+        parts.push(
+            Text::new()
+                .plain(format!(
+                    "{} dropped maps, {} objects, ",
+                    g.dropped_map_count, g.dropped_maps.objects
+                ))
+                .bytes(g.dropped_maps.bytes),
+        );
+    }
+    if g.other.objects > 0 {
+        parts.push(
+            Text::new()
+                .plain(format!("{} objects, ", g.other.objects))
+                .bytes(g.other.bytes)
+                .plain(" other storage no header points at"),
+        );
+    }
+    let mut t = Text::new()
+        .plain(format!(
+            "garbage awaiting collection: {} map storage objects, ",
+            g.objects
+        ))
+        .bytes(g.bytes)
+        .plain(" no root reaches (");
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            t = t.plain("; ");
+        }
+        t = t.append(p);
+    }
+    Some(
+        t.plain("); not listed as maps; ")
+            .bytes(g.heap_unreachable.bytes)
+            .plain(" of heap unreachable in all"),
+    )
+}
+
+/// The headline in words: "`main.m` holds 1.50 MiB (9% of the Go heap)",
+/// then the larger retainer and the heap the listed retainers leave, when
+/// the report names them.
+pub fn headline_text(h: &mapscope_incident::analyze::Headline) -> Text {
+    let mut t = match &h.map {
+        Some(m) => Text::new()
+            .code(m.root.clone())
+            .plain(" holds ")
+            .bytes(m.retained_bytes)
+            .plain(format!(" ({:.0}% of the Go heap)", m.percent_of_heap)),
+        None => Text::from("no maps found"),
+    };
+    if let Some(r) = &h.larger_retainer {
+        t = t.plain("; the largest retainer is ");
+        t = match r.root_kind.as_str() {
+            // An object retainer's `root` is its path, type included.
+            _ if r.node == "object" && r.count > 1 => t
+                .plain(format!("{} objects at ", thousands(r.count)))
+                .code(r.root.clone()),
+            _ if r.node == "object" => t.code(r.root.clone()),
+            "global" if !r.type_name.is_empty() => t
+                .plain("global ")
+                .code(r.root.clone())
+                .plain(" (")
+                .code(r.type_name.clone())
+                .plain(")"),
+            "global" => t.plain("global ").code(r.root.clone()),
+            _ => t.code(r.root.clone()),
+        };
+        t = t
+            .plain(", ")
+            .bytes(r.retained_bytes)
+            .plain(format!(" ({:.0}%)", r.percent_of_heap));
+    }
+    if let Some(u) = &h.unheld {
+        t = t
+            .plain("; past the listed retainers, smaller ones hold ")
+            .bytes(u.other_bytes)
+            .plain(format!(" ({:.0}%), ", u.other_percent_of_heap))
+            .bytes(u.unreached_bytes)
+            .plain(format!(
+                " ({:.0}%) is unreachable (garbage)",
+                u.unreached_percent_of_heap
+            ));
+    }
+    t
 }
 
 /// `1203` → `1,203`.
@@ -295,6 +446,7 @@ fn heap_tables(doc: &mut Document, report: &Report, top: usize) {
     };
     let n = |len: usize| if top == 0 { len } else { top.min(len) };
     let mut t = Table::new(Some("Heap by type (every live object)".to_string()))
+        .named("types")
         .left("type")
         .right("objects")
         .right("bytes")
@@ -302,10 +454,10 @@ fn heap_tables(doc: &mut Document, report: &Report, top: usize) {
     let shown = n(report.types.len());
     for r in report.types.iter().take(shown) {
         t.row([
-            r.type_name.clone(),
-            r.objects.to_string(),
-            r.bytes.to_string(),
-            pct(r.bytes),
+            Cell::code(r.type_name.clone()),
+            Cell::text(r.objects.to_string()),
+            Cell::bytes(r.bytes),
+            Cell::text(pct(r.bytes)),
         ]);
     }
     doc.table(t);
@@ -318,29 +470,38 @@ fn heap_tables(doc: &mut Document, report: &Report, top: usize) {
             human_bytes(b)
         ));
     }
-    let mut t = Table::new(Some("Top retainers (roots, any type)".to_string()))
-        .left("root")
-        .left("kind")
-        .left("type")
-        .right("retained")
-        .right("objects")
-        .right("% of heap");
+    let mut t = Table::new(Some(
+        "Top retainers (dominator tree: roots, and objects several roots reach)".to_string(),
+    ))
+    .named("retainers")
+    .left("root")
+    .left("kind")
+    .left("type")
+    .right("retained")
+    .right("objects")
+    .right("% of heap");
     for r in report.retainers.iter().take(n(report.retainers.len())) {
+        let root = if r.count > 1 {
+            format!("{} (×{})", r.root, thousands(r.count))
+        } else {
+            r.root.clone()
+        };
         t.row([
-            r.root.clone(),
-            r.root_kind.clone(),
-            r.type_name.clone(),
-            r.retained_bytes.to_string(),
-            r.objects.to_string(),
-            pct(r.retained_bytes),
+            Cell::code(root),
+            Cell::text(r.root_kind.clone()),
+            Cell::code(r.type_name.clone()),
+            Cell::bytes(r.retained_bytes),
+            Cell::text(r.objects.to_string()),
+            Cell::text(pct(r.retained_bytes)),
         ]);
     }
     doc.table(t);
     let rest = &report.retainers_rest;
     doc.paragraph(format!(
-        "Retained by one root only; reachable from several roots: {} ({} objects); from no root (garbage): {} ({} objects).",
-        human_bytes(rest.shared_bytes),
-        thousands(rest.shared_objects),
+        "Each row is what only it keeps alive (the rows never overlap); {} more retainers hold {} ({} objects); no root reaches {} ({} objects: garbage).",
+        thousands(rest.other_retainers),
+        human_bytes(rest.other_bytes),
+        thousands(rest.other_objects),
         human_bytes(rest.unreached_bytes),
         thousands(rest.unreached_objects)
     ));

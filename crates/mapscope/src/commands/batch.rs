@@ -1,8 +1,11 @@
-//! `mapscope batch DIR [--jobs N] [-o OUTDIR] [--quiet]`: every incident
-//! directory under DIR (`mapscope_incident::find_incidents`), analysed
-//! several at a time; per incident `OUTDIR/<name>/REPORT.md` and
-//! `report.json` (written under a temporary name and renamed), and a
-//! summary on standard output (plus `OUTDIR/summary.json`).
+//! `mapscope batch DIR [--jobs N] [-o OUTDIR] [--quiet] [--shard K/N]`:
+//! every incident directory under DIR (`mapscope_incident::find_incidents`),
+//! or with `--shard` the ones shard K of N owns
+//! (`mapscope_incident::batch::Shard`), analysed several at a time; per
+//! incident `OUTDIR/<name>/REPORT.md` and `report.json` (written under a
+//! temporary name and renamed), and a summary on standard output (plus
+//! `OUTDIR/summary.json`, or `OUTDIR/summary.shard-K-of-N.json` so that
+//! every shard may share one OUTDIR; `batch-merge` joins them).
 //!
 //! Concurrency: `--jobs` worker threads each take the next incident; each
 //! analysis is itself parallel on rayon's global pool. The number of jobs
@@ -16,14 +19,15 @@
 //! incident failed, 2 DIR (or OUTDIR) itself could not be read or written.
 
 use crate::commands::analyze::document;
-use crate::output::{write_atomically, OutputArgs};
+use crate::output::write_atomically;
 use crate::Outcome;
 use anyhow::Context as _;
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mapscope_incident::batch::{incident_name, BatchSummary, IncidentSummary, Shard};
 use mapscope_incident::discover::estimated_core_bytes;
 use mapscope_incident::{analyze_with_progress, find_incidents, AnalyzeInputs, Candidate, Report};
-use mapscope_render::{render, Document, Format, Table};
-use serde::Serialize;
+use mapscope_render::units::iec_bytes;
+use mapscope_render::{render, Cell, Document, Format, Table};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -56,43 +60,23 @@ pub struct Args {
     /// Maps per incident in REPORT.md (0: all).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Only the incidents of shard K of N (K 0-based: 0/N … N-1/N), chosen
+    /// by a hash of each incident's path below DIR; merge the shards'
+    /// summaries with `mapscope batch-merge` (docs/batch.md).
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-/// One line of the summary (`{"incidents":[…]}` in JSON).
-#[derive(Serialize, Debug, Default, Clone)]
-pub struct IncidentSummary {
-    /// The incident directory.
-    pub path: String,
-    /// Its name under OUTDIR (its path relative to DIR).
-    pub name: String,
-    /// `ok`, `failed` or `skipped`.
-    pub status: &'static str,
-    /// Why it failed or was skipped; null when ok.
-    pub error: Option<String>,
-    pub go_version: Option<String>,
-    pub heap_in_use_bytes: Option<u64>,
-    pub top_map: Option<String>,
-    pub top_map_retained_bytes: Option<u64>,
-    pub findings: Option<usize>,
-    /// OUTDIR/<name>, when reports were written.
-    pub report_dir: Option<String>,
-    pub seconds: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    incidents: Vec<IncidentSummary>,
-    jobs: usize,
-    seconds: f64,
-}
-
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let candidates = find_incidents(&args.dir)?;
+    let mut candidates = find_incidents(&args.dir)?;
+    if let Some(shard) = args.shard {
+        candidates.retain(|c| shard.owns(&incident_name(&args.dir, c.dir())));
+    }
     let incidents: Vec<(usize, &mapscope_incident::Incident)> = candidates
         .iter()
         .enumerate()
@@ -131,11 +115,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         match c {
             Candidate::Incident(_) => {}
             Candidate::Broken { error, .. } => {
-                row.status = "failed";
+                row.status = "failed".into();
                 row.error = Some(error.chain_message());
             }
             Candidate::Skipped { reason, .. } => {
-                row.status = "skipped";
+                row.status = "skipped".into();
                 row.error = Some(reason.clone());
             }
         }
@@ -184,20 +168,35 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 
     let failed = rows.iter().any(|r| r.status == "failed");
-    let summary = Summary {
+    let summary = BatchSummary {
+        root: Some(args.dir.display().to_string()),
+        shard: args.shard,
         incidents: rows,
         jobs,
         seconds: started.elapsed().as_secs_f64(),
+        merged_from: Vec::new(),
     };
-    if !incidents.is_empty() {
+    // A shard writes its summary even when it owns no incident: the merge
+    // needs every shard's file.
+    if !incidents.is_empty() || args.shard.is_some() {
+        std::fs::create_dir_all(&args.outdir).with_context(|| {
+            format!("{}: cannot create output directory", args.outdir.display())
+        })?;
         let json = render(&Document::new(), &summary, Format::Json)?;
-        write_atomically(&args.outdir.join("summary.json"), json.as_bytes())?;
+        let file = Shard::summary_file_name(args.shard);
+        write_atomically(&args.outdir.join(file), json.as_bytes())?;
     }
-    let out = OutputArgs {
-        format: args.format,
-        output: None,
-    };
-    out.emit(&summary_document(&summary, &args.outdir), &summary)?;
+    let shard = args
+        .shard
+        .map(|s| format!("shard {s} · "))
+        .unwrap_or_default();
+    let detail = format!(
+        "{shard}reports in {} · {} jobs · {:.1} s",
+        args.outdir.display(),
+        summary.jobs,
+        summary.seconds
+    );
+    print_summary(&summary_document(&summary, detail), &summary, args.format)?;
     Ok(if failed {
         Outcome::Problems
     } else {
@@ -228,12 +227,12 @@ fn run_one(
     let report = match result {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
-            row.status = "failed";
+            row.status = "failed".into();
             row.error = Some(e.chain_message());
             return row;
         }
         Err(_) => {
-            row.status = "failed";
+            row.status = "failed".into();
             let note = PANIC_NOTE.with(|n| n.borrow_mut().take());
             row.error = Some(format!(
                 "{}: mapscope {} (please report)",
@@ -251,11 +250,17 @@ fn run_one(
     let dir = args.outdir.join(&row.name);
     match write_reports(&dir, &report, args.top) {
         Ok(()) => {
-            row.status = "ok";
+            // A cut core answered from what it holds: `partial`, not
+            // `failed` (its warnings say what is missing).
+            row.status = if report.coverage.complete {
+                "ok".into()
+            } else {
+                "partial".into()
+            };
             row.report_dir = Some(dir.display().to_string());
         }
         Err(e) => {
-            row.status = "failed";
+            row.status = "failed".into();
             row.error = Some(format!("{e:#}"));
         }
     }
@@ -271,20 +276,6 @@ fn write_reports(dir: &Path, report: &Report, top: usize) -> anyhow::Result<()> 
     let json = render(&doc, report, Format::Json)?;
     write_atomically(&dir.join("report.json"), json.as_bytes())?;
     Ok(())
-}
-
-/// `dir` relative to the batch root; the root's own name when they are
-/// the same directory.
-fn incident_name(root: &Path, dir: &Path) -> String {
-    let rel = dir.strip_prefix(root).unwrap_or(dir);
-    let name = rel.to_string_lossy().into_owned();
-    if name.is_empty() {
-        root.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "incident".into())
-    } else {
-        name
-    }
 }
 
 /// `requested` (default: cores), capped by memory: each running analysis
@@ -395,8 +386,8 @@ impl Progress {
             .unwrap_or_default();
         self.bar.set_message(format!(
             "{} of {} scanned · {running}",
-            HumanBytes(self.scanned.load(Ordering::Relaxed)),
-            HumanBytes(self.total_bytes)
+            iec_bytes(self.scanned.load(Ordering::Relaxed).into()),
+            iec_bytes(self.total_bytes.into())
         ));
     }
 
@@ -405,23 +396,46 @@ impl Progress {
     }
 }
 
-fn summary_document(summary: &Summary, outdir: &Path) -> Document {
+/// Renders the summary in `format` to standard output (a closed pipe is
+/// not an error). Shared with `batch-merge`.
+pub(crate) fn print_summary(
+    doc: &Document,
+    summary: &BatchSummary,
+    format: Format,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    // Fit the terminal (piped output stays unwrapped).
+    let width = match format {
+        Format::Table => mapscope_render::terminal_width(),
+        _ => None,
+    };
+    let text =
+        mapscope_render::render_with(doc, summary, format, &mapscope_render::Options { width })?;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The summary as a document: counts, `detail` (where the reports are,
+/// jobs, time), one row per incident. Shared with `batch-merge`.
+pub(crate) fn summary_document(summary: &BatchSummary, detail: String) -> Document {
     let mut doc = Document::new();
     let count = |s: &str| summary.incidents.iter().filter(|r| r.status == s).count();
     doc.heading(format!(
-        "{} incidents: {} ok, {} failed, {} skipped",
-        count("ok") + count("failed"),
+        "{} incidents: {} ok, {} partial, {} failed, {} skipped",
+        count("ok") + count("partial") + count("failed"),
         count("ok"),
+        count("partial"),
         count("failed"),
         count("skipped")
     ));
-    doc.paragraph(format!(
-        "reports in {} · {} jobs · {:.1} s",
-        outdir.display(),
-        summary.jobs,
-        summary.seconds
-    ));
+    doc.paragraph(detail);
     let mut t = Table::new(None)
+        .named("incidents")
         .left("incident")
         .left("Go version")
         .right("heap in use")
@@ -430,17 +444,16 @@ fn summary_document(summary: &Summary, outdir: &Path) -> Document {
         .right("findings")
         .left("status")
         .left("detail");
-    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in &summary.incidents {
         t.row([
-            r.name.clone(),
-            r.go_version.clone().unwrap_or_default(),
-            opt(r.heap_in_use_bytes),
-            r.top_map.clone().unwrap_or_default(),
-            opt(r.top_map_retained_bytes),
-            r.findings.map(|f| f.to_string()).unwrap_or_default(),
-            r.status.to_string(),
-            r.error.clone().unwrap_or_default(),
+            Cell::path(r.name.clone()),
+            Cell::text(r.go_version.clone().unwrap_or_default()),
+            Cell::opt_bytes(r.heap_in_use_bytes),
+            Cell::code(r.top_map.clone().unwrap_or_default()),
+            Cell::opt_bytes(r.top_map_retained_bytes),
+            Cell::text(r.findings.map(|f| f.to_string()).unwrap_or_default()),
+            Cell::text(r.status.to_string()),
+            Cell::text(r.error.clone().unwrap_or_default()),
         ]);
     }
     doc.table(t);

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The heap profile (.pb.gz, raw .pb, or legacy text).
+    /// The heap profile (.pb.gz, raw .pb, or legacy text); `-` reads it
+    /// from standard input.
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
     /// The core file (plain, or compressed as .zst, .gz or .xz).
@@ -25,7 +26,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let report = check_files(&args.profile, &args.core, args.exe.as_deref())?;
+    let profile = crate::stdin::ProfilePath::new(&args.profile)?;
+    let mut report = check_files(profile.path(), &args.core, args.exe.as_deref())?;
+    if crate::stdin::is_stdin(&args.profile) {
+        // Name what the user gave, never the temporary copy.
+        report.profile = crate::stdin::STDIN_NAME.to_string();
+        for c in &mut report.checks {
+            c.detail = crate::stdin::name_temporaries(std::mem::take(&mut c.detail));
+        }
+    }
     let failed = report.failed();
     let mut doc = Document::new();
     doc.heading(format!(
@@ -35,7 +44,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if let Some(e) = &report.executable {
         doc.paragraph(format!("executable: {e}"));
     }
-    let mut t = Table::new(None).left("check").left("status").left("detail");
+    let mut t = Table::new(None)
+        .named("checks")
+        .left("check")
+        .left("status")
+        .left("detail");
     for c in &report.checks {
         t.row([
             c.name.to_string(),

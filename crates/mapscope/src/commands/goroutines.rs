@@ -10,7 +10,7 @@ use mapscope_goruntime::goroutines::{
     Frame, GoThread, Goroutine, GoroutineOptions, Goroutines, LocalPlace, StackStart, ThreadStack,
 };
 use mapscope_incident::ExeChoice;
-use mapscope_render::{Document, Table};
+use mapscope_render::{Cell, Document, Table};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -41,6 +41,8 @@ struct Report {
     /// Dead goroutines in `allgs` (listed only with `--all`).
     dead: usize,
     threads: Vec<ThreadJson>,
+    /// What the core holds of what it declares, per kind of memory.
+    coverage: mapscope_incident::Coverage,
     warnings: Vec<String>,
 }
 
@@ -317,8 +319,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .goroutines_with(&options)
         .with_context(|| format!("{}: cannot list goroutines", args.core.display()))?;
 
+    let coverage = mapscope_incident::Coverage::of(&process);
     let mut warnings: Vec<String> = notes;
     warnings.extend(process.warnings().iter().cloned());
+    warnings.extend(coverage.warning());
     warnings.extend(gs.warnings.iter().cloned());
 
     let report = Report {
@@ -334,6 +338,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .iter()
             .map(|t| thread_json(t, args.locals))
             .collect(),
+        coverage,
         warnings: warnings.clone(),
     };
 
@@ -354,10 +359,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .right("id")
         .left("status")
         .right("frames")
+        .optional()
         .left("function")
         .left("location")
         .left("created by")
-        .left("stack");
+        .left("stack")
+        .optional();
     for g in &gs.goroutines {
         let (function, location) = first_user_frame(g).unwrap_or_default();
         let created = g
@@ -369,13 +376,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             })
             .unwrap_or_default();
         table.row([
-            g.id.to_string(),
-            g.status_text(),
-            g.source_frames().count().to_string(),
-            function,
-            location,
-            created,
-            format!("{}-{}", hex_addr(g.stack_lo), hex_addr(g.stack_hi)),
+            Cell::text(g.id.to_string()),
+            Cell::text(g.status_text()),
+            Cell::text(g.source_frames().count().to_string()),
+            Cell::code(function),
+            Cell::path(location),
+            Cell::code(created),
+            Cell::text(format!("{}-{}", hex_addr(g.stack_lo), hex_addr(g.stack_hi))),
         ]);
     }
     doc.table(table);
@@ -385,7 +392,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .left("on")
         .left("pc")
         .left("sp")
+        .optional()
         .left("interrupted pc")
+        .optional()
         .left("function");
     for t in &gs.threads {
         let function = t
@@ -401,13 +410,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             })
             .unwrap_or_default();
         threads.row([
-            t.tid.to_string(),
-            t.m_id.map(|m| m.to_string()).unwrap_or_default(),
-            stack_name(t.stack),
-            t.pc.map(hex_addr).unwrap_or_default(),
-            t.sp.map(hex_addr).unwrap_or_default(),
-            t.interrupted.map(|c| hex_addr(c.pc)).unwrap_or_default(),
-            function,
+            Cell::text(t.tid.to_string()),
+            Cell::text(t.m_id.map(|m| m.to_string()).unwrap_or_default()),
+            Cell::text(stack_name(t.stack)),
+            Cell::text(t.pc.map(hex_addr).unwrap_or_default()),
+            Cell::text(t.sp.map(hex_addr).unwrap_or_default()),
+            Cell::text(t.interrupted.map(|c| hex_addr(c.pc)).unwrap_or_default()),
+            Cell::code(function),
         ]);
     }
     doc.table(threads);

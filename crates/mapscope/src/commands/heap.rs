@@ -9,7 +9,7 @@ use crate::Outcome;
 use anyhow::Context as _;
 use mapscope_goruntime::dwarf::MapFlavour;
 use mapscope_incident::ExeChoice;
-use mapscope_render::{Document, Table};
+use mapscope_render::{Cell, Document, Table};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -86,6 +86,11 @@ struct Report {
     profile_buckets: usize,
     profiled_objects: usize,
     arenas: Vec<[String; 2]>,
+    /// Where the spans came from: `allspans`, `arena-spans` (allspans was
+    /// unreadable) or `none` (no span metadata in the core).
+    span_source: &'static str,
+    /// What the core holds of what it declares, per kind of memory.
+    coverage: mapscope_incident::Coverage,
     /// How inputs were found (not problems).
     notes: Vec<String>,
     warnings: Vec<String>,
@@ -100,7 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let core_display = args.core.display().to_string();
     let heap = process.heap().with_context(|| core_display.clone())?;
 
+    let coverage = mapscope_incident::Coverage::of(&process);
     let mut warnings: Vec<String> = process.warnings().to_vec();
+    warnings.extend(coverage.warning());
     warnings.extend(heap.warnings().iter().cloned());
     if heap.suppressed_warnings() > 0 {
         warnings.push(format!(
@@ -172,16 +179,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .iter()
             .map(|&(s, e)| [hex_addr(s), hex_addr(e)])
             .collect(),
+        span_source: heap.span_source().as_str(),
+        coverage,
         notes,
         warnings,
     };
     let doc = document(&report);
     args.out.emit(&doc, &report)?;
     Ok(Outcome::Clean)
-}
-
-fn opt_bytes(v: Option<u64>) -> String {
-    v.map(format_bytes).unwrap_or_else(|| "-".to_string())
 }
 
 fn document(r: &Report) -> Document {
@@ -198,68 +203,65 @@ fn document(r: &Report) -> Document {
     ));
 
     let mut side = Table::new("Heap walk and runtime statistics".to_string())
+        .named("statistics")
         .left("measure")
         .right("heap walk")
         .right("runtime (memstats)");
     let s = r.runtime_stats.as_ref();
+    let dash = || Cell::text("-");
+    let bytes_or_dash = |v: Option<u64>| v.map_or_else(dash, Cell::bytes);
+    let count_or_dash = |v: Option<String>| v.map_or_else(dash, Cell::text);
     side.row([
-        "in-use bytes (HeapAlloc)".to_string(),
-        r.in_use_bytes.to_string(),
-        s.map(|s| s.heap_alloc.to_string())
-            .unwrap_or_else(|| "-".into()),
+        Cell::text("in-use bytes (HeapAlloc)"),
+        Cell::bytes(r.in_use_bytes),
+        bytes_or_dash(s.map(|s| s.heap_alloc)),
     ]);
     side.row([
-        "objects (HeapObjects)".to_string(),
-        r.objects.to_string(),
-        s.map(|s| s.heap_objects.to_string())
-            .unwrap_or_else(|| "-".into()),
+        Cell::text("objects (HeapObjects)"),
+        Cell::text(r.objects.to_string()),
+        count_or_dash(s.map(|s| s.heap_objects.to_string())),
     ]);
     side.row([
-        "span bytes (HeapInuse)".to_string(),
-        r.span_bytes.to_string(),
-        s.and_then(|s| s.heap_inuse)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into()),
+        Cell::text("span bytes (HeapInuse)"),
+        Cell::bytes(r.span_bytes),
+        bytes_or_dash(s.and_then(|s| s.heap_inuse)),
     ]);
     if let Some(s) = s {
         side.row([
-            "mheap_.pagesInUse × pageSize".to_string(),
-            String::new(),
-            opt_bytes(s.pages_in_use_bytes),
+            Cell::text("mheap_.pagesInUse × pageSize"),
+            Cell::default(),
+            bytes_or_dash(s.pages_in_use_bytes),
         ]);
         side.row([
-            "allocated from mcache-cached spans (not yet in heapStats)".to_string(),
-            String::new(),
-            s.mcache_pending_bytes.to_string(),
+            Cell::text("allocated from mcache-cached spans (not yet in heapStats)"),
+            Cell::default(),
+            Cell::bytes(s.mcache_pending_bytes),
         ]);
         side.row([
-            "stacks in use (StackInuse)".to_string(),
-            String::new(),
-            format_bytes(s.stack_inuse),
+            Cell::text("stacks in use (StackInuse)"),
+            Cell::default(),
+            Cell::bytes(s.stack_inuse),
         ]);
         side.row([
-            "TotalAlloc".to_string(),
-            String::new(),
-            format_bytes(s.total_alloc),
+            Cell::text("TotalAlloc"),
+            Cell::default(),
+            Cell::bytes(s.total_alloc),
         ]);
         side.row([
-            "NumGC".to_string(),
-            String::new(),
-            s.num_gc
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "-".into()),
+            Cell::text("NumGC"),
+            Cell::default(),
+            count_or_dash(s.num_gc.map(|v| v.to_string())),
         ]);
         side.row([
-            "MemProfileRate".to_string(),
-            String::new(),
-            s.mem_profile_rate
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "-".into()),
+            Cell::text("MemProfileRate"),
+            Cell::default(),
+            count_or_dash(s.mem_profile_rate.map(|v| v.to_string())),
         ]);
     }
     doc.table(side);
 
     let mut classes = Table::new("Size classes".to_string())
+        .named("size_classes")
         .right("class")
         .right("size")
         .right("objects")
@@ -268,18 +270,20 @@ fn document(r: &Report) -> Document {
         .right("runtime objects");
     for c in &r.size_classes {
         classes.row([
-            c.size_class.to_string(),
-            if c.size_class == 0 {
+            Cell::text(c.size_class.to_string()),
+            Cell::text(if c.size_class == 0 {
                 "large".to_string()
             } else {
                 c.size.to_string()
-            },
-            c.objects.to_string(),
-            format_bytes(c.bytes),
-            c.spans.to_string(),
-            c.runtime_objects
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "-".into()),
+            }),
+            Cell::text(c.objects.to_string()),
+            Cell::bytes(c.bytes),
+            Cell::text(c.spans.to_string()),
+            Cell::text(
+                c.runtime_objects
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
         ]);
     }
     doc.table(classes);
@@ -289,14 +293,17 @@ fn document(r: &Report) -> Document {
             "Types the runtime recorded (objects > 512 B with a malloc header, and large objects)"
                 .to_string(),
         )
+        .named("types")
         .left("type")
         .right("objects")
         .right("bytes");
         for t in &r.types {
             types.row([
-                t.name.clone().unwrap_or_else(|| t.type_address.clone()),
-                t.objects.to_string(),
-                format_bytes(t.bytes),
+                t.name
+                    .clone()
+                    .map_or_else(|| Cell::text(t.type_address.clone()), Cell::code),
+                Cell::text(t.objects.to_string()),
+                Cell::bytes(t.bytes),
             ]);
         }
         doc.table(types);

@@ -3,12 +3,13 @@
 //! bytes each would free (retained bytes). Owns only presentation; the
 //! discovery lives in `mapscope_gomaps::discover`.
 
-use crate::commands::regions::{format_bytes, hex_addr};
+use crate::commands::regions::hex_addr;
 use crate::output::OutputArgs;
 use crate::Outcome;
-use mapscope_gomaps::discover::{discover, FoundMap, Garbage, RootKind, LISTED_CHILDREN};
+use mapscope_gomaps::discover::{discover, FoundMap, Garbage, LISTED_CHILDREN};
+use mapscope_incident::analyze::{map_report, MapReport};
 use mapscope_incident::ExeChoice;
-use mapscope_render::{Document, Table};
+use mapscope_render::{Cell, Document, Table};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -39,71 +40,33 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     go_version: String,
-    maps: Vec<MapJson>,
+    /// The MAP objects `analyze` prints too (one serializer); their
+    /// attribution fields are null (no profile is read).
+    maps: Vec<MapReport>,
     /// Map storage no root reaches (garbage awaiting collection).
     garbage: Garbage,
+    /// `retained_bytes` are lower bounds (each map's own storage): the
+    /// core lacks the heap's span metadata, so object extents are unknown.
+    retained_bytes_lower_bound: bool,
+    /// What the core holds of what it declares, per kind of memory.
+    coverage: mapscope_incident::Coverage,
     warnings: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct MapJson {
-    root: String,
-    root_kind: RootKind,
-    #[serde(rename = "type")]
-    type_name: String,
-    kind: &'static str,
-    address: String,
-    len: u64,
-    live_entries: u64,
-    capacity: u64,
-    tombstones: u64,
-    growing: bool,
-    load_factor: Option<f64>,
-    storage_bytes: u64,
-    retained_bytes: Option<u64>,
-    children: Vec<MapJson>,
-    /// Members not listed in `children` (`--children`).
-    children_omitted: u64,
-}
-
-fn map_json(m: &FoundMap, limit: usize) -> MapJson {
-    let (children, children_omitted) = m.listed_children(limit);
-    MapJson {
-        root: m.root.clone(),
-        root_kind: m.root_kind,
-        type_name: m.type_name.clone(),
-        kind: m.kind,
-        address: hex_addr(m.address),
-        len: m.len,
-        live_entries: m.live_entries,
-        capacity: m.capacity,
-        tombstones: m.tombstones,
-        growing: m.growing,
-        load_factor: (m.capacity > 0 && m.kind == "map")
-            .then(|| m.live_entries as f64 / m.capacity as f64),
-        storage_bytes: m.storage_bytes,
-        retained_bytes: m.retained_bytes,
-        children: children.iter().map(|c| map_json(c, limit)).collect(),
-        children_omitted,
-    }
-}
-
 fn row(table: &mut Table, m: &FoundMap, indent: &str) {
-    let kind = serde_json::to_value(m.root_kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = m.root_kind.to_string();
     table.row([
-        m.retained_bytes.map_or("-".to_string(), format_bytes),
-        format_bytes(m.storage_bytes),
-        m.len.to_string(),
-        m.capacity.to_string(),
-        m.tombstones.to_string(),
-        format!("{indent}{}", m.root),
-        kind,
-        m.kind.to_string(),
-        m.type_name.clone(),
-        hex_addr(m.address),
+        m.retained_bytes
+            .map_or_else(|| Cell::text("-"), Cell::bytes),
+        Cell::bytes(m.storage_bytes),
+        Cell::text(m.len.to_string()),
+        Cell::text(m.capacity.to_string()),
+        Cell::text(m.tombstones.to_string()),
+        Cell::code(format!("{indent}{}", m.root)),
+        Cell::text(kind),
+        Cell::text(m.kind.to_string()),
+        Cell::code(m.type_name.clone()),
+        Cell::text(hex_addr(m.address)),
     ]);
 }
 
@@ -118,13 +81,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if let Some(n) = args.top {
         maps.truncate(n);
     }
+    let coverage = mapscope_incident::Coverage::of(&process);
     let mut warnings = notes;
     warnings.extend(process.warnings().iter().cloned());
+    warnings.extend(coverage.warning());
     warnings.extend(found.warnings.iter().cloned());
     let report = Report {
         go_version: process.version_string().to_string(),
-        maps: maps.iter().map(|m| map_json(m, args.children)).collect(),
+        maps: maps.iter().map(|m| map_report(m, args.children)).collect(),
         garbage: found.garbage.clone(),
+        retained_bytes_lower_bound: found.retained_lower_bound,
+        coverage,
         warnings: warnings.clone(),
     };
     let mut doc = Document::new();
@@ -132,17 +99,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     doc.paragraph(
         "retained = bytes freed if the structure were dropped (objects reachable only through it)",
     );
+    if found.retained_lower_bound {
+        doc.paragraph(
+            "retained bytes are lower bounds here: the core lacks the heap's span metadata, so each map counts only its own storage, sized from its header",
+        );
+    }
     let mut table = Table::new(Some("Maps by retained bytes".to_string()))
         .right("retained")
         .right("storage")
         .right("len")
         .right("capacity")
         .right("tombstones")
+        .optional()
         .left("root")
         .left("root_kind")
+        .optional()
         .left("kind")
+        .optional()
         .left("type")
-        .left("address");
+        .left("address")
+        .optional();
     for m in &maps {
         row(&mut table, m, "");
         let (listed, omitted) = m.listed_children(args.children);
@@ -156,13 +132,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 .then(|| format!("  ({} members; --expand lists them)", m.children.len()))
         };
         if let Some(note) = note {
-            let mut cells: [String; 10] = Default::default();
-            cells[5] = note;
+            let mut cells: [Cell; 10] = Default::default();
+            cells[5] = Cell::note(note);
             table.row(cells);
         }
     }
     doc.table(table);
-    if let Some(line) = found.garbage.describe() {
+    if let Some(line) = crate::commands::analyze::garbage_text(&found.garbage) {
         doc.paragraph(line);
     }
     doc.list(warnings.iter().map(|w| format!("warning: {w}")).collect());

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod batch;
+pub mod batch_merge;
 pub mod check;
 pub mod goroutines;
 pub mod heap;

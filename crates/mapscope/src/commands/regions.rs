@@ -11,8 +11,7 @@ use crate::Outcome;
 use mapscope_elfcore::{relabel, CoreProducer, ProcessMemory, Region, RegionKind};
 use mapscope_goruntime::GoProcess;
 use mapscope_incident::{open, ExeChoice};
-use mapscope_render::units::human_bytes;
-use mapscope_render::{Document, Table};
+use mapscope_render::{Cell, Document, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,9 +35,9 @@ enum View {
     Plain(Box<ProcessMemory>),
 }
 
-/// Byte counts for people (binary units, like pprof).
+/// Byte counts for people, in IEC units (`1.50 MiB`).
 pub fn format_bytes(n: u64) -> String {
-    human_bytes(i64::try_from(n).unwrap_or(i64::MAX))
+    mapscope_render::units::iec_bytes(i128::from(n))
 }
 
 /// `"0x…"` lowercase hex, as cli.md wants addresses.
@@ -111,6 +110,9 @@ struct Report {
     regions: Vec<RegionJson>,
     totals: Vec<KindTotal>,
     threads: Vec<ThreadJson>,
+    /// What the core holds of what it declares, per kind of Go memory
+    /// (null without the Go view).
+    coverage: Option<mapscope_incident::Coverage>,
     warnings: Vec<String>,
 }
 
@@ -172,7 +174,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         t.size = t.size.saturating_add(r.size());
         t.present_bytes = t.present_bytes.saturating_add(r.present_bytes);
     }
+    let coverage = match &view {
+        View::Go(go) => Some(mapscope_incident::Coverage::of(go)),
+        View::Plain(_) => None,
+    };
     let mut warnings: Vec<String> = core.warnings().to_vec();
+    warnings.extend(coverage.as_ref().and_then(|c| c.warning()));
     warnings.extend(notes);
 
     let report = Report {
@@ -228,6 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 registers: t.registers.iter().map(|(n, v)| (n, hex_addr(v))).collect(),
             })
             .collect(),
+        coverage,
         warnings,
     };
 
@@ -278,9 +286,11 @@ fn document(report: &Report) -> Document {
     doc.list(facts);
 
     let mut t = Table::new(None)
+        .named("regions")
         .left("start-end")
         .left("perms")
         .right("offset")
+        .optional()
         .right("size")
         .right("present")
         .left("kind")
@@ -291,37 +301,39 @@ fn document(report: &Report) -> Document {
             kind.push_str(" (truncated)");
         }
         t.row([
-            format!(
+            Cell::text(format!(
                 "{}-{}",
                 r.start.trim_start_matches("0x"),
                 r.end.trim_start_matches("0x")
-            ),
-            r.perms.clone(),
-            format!("{:08x}", r.file_offset),
-            format_bytes(r.size),
-            format_bytes(r.present_bytes),
-            kind,
-            r.path.clone(),
+            )),
+            Cell::text(r.perms.clone()),
+            Cell::text(format!("{:08x}", r.file_offset)),
+            Cell::bytes(r.size),
+            Cell::bytes(r.present_bytes),
+            Cell::text(kind),
+            Cell::path(r.path.clone()),
         ]);
     }
     doc.table(t);
 
     let mut t = Table::new(Some("Totals by kind".to_string()))
+        .named("totals")
         .left("kind")
         .right("regions")
         .right("size")
         .right("present");
     for k in &report.totals {
         t.row([
-            k.kind.to_string(),
-            k.regions.to_string(),
-            format_bytes(k.size),
-            format_bytes(k.present_bytes),
+            Cell::text(k.kind),
+            Cell::text(k.regions.to_string()),
+            Cell::bytes(k.size),
+            Cell::bytes(k.present_bytes),
         ]);
     }
     doc.table(t);
 
     let mut t = Table::new(Some(format!("Threads ({})", report.threads.len())))
+        .named("threads")
         .right("tid")
         .left("pc")
         .left("sp");

@@ -21,15 +21,17 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Heap profile: gzipped or raw protobuf (.pb.gz, .pb), or a legacy text
-    /// heap profile (`/debug/pprof/heap?debug=1`, also gzipped).
+    /// heap profile (`/debug/pprof/heap?debug=1`, also gzipped); `-` reads
+    /// it from standard input.
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
     /// Sample type to report, by name (`inuse_space`, `alloc_objects`, ...)
     /// or position; default: the profile's default, else the last type.
-    #[arg(long = "sample-index", value_name = "NAME")]
+    /// pprof's `-sample_index=NAME` and `-inuse_space` (etc.) work too.
+    #[arg(long = "sample-index", alias = "sample_index", value_name = "NAME")]
     pub sample_index: Option<String>,
-    /// Show at most N functions (0: all).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Show at most N functions (0: all); pprof's `-nodecount=N` works too.
+    #[arg(long, alias = "node-count", value_name = "N", default_value_t = 0)]
     pub nodecount: usize,
     /// Hide functions whose cumulative value is below this fraction of the
     /// total (pprof's -nodefraction; its default is 0.005, ours 0).
@@ -53,7 +55,7 @@ pub struct Args {
     pub out: OutputArgs,
 }
 
-/// The JSON report (shared/docs/cli.md).
+/// The JSON report (docs/cli.md).
 #[derive(Serialize)]
 struct TopJson<'a> {
     sample_type: &'a str,
@@ -81,7 +83,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             args.node_fraction
         );
     }
-    let profile = Profile::from_path(&args.profile)?;
+    let profile = if crate::stdin::is_stdin(&args.profile) {
+        let data = crate::stdin::read_all()?;
+        Profile::from_bytes(&data, std::path::Path::new(crate::stdin::STDIN_NAME))?
+    } else {
+        Profile::from_path(&args.profile)?
+    };
     let options = TopOptions {
         sample_index: args.sample_index.clone(),
         node_count: args.nodecount,
@@ -99,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut doc = Document::new();
     match args.out.format {
         mapscope_render::Format::Table => {
-            doc.preformatted(text.render());
+            doc.exact(text.render());
         }
         _ => {
             doc.heading(format!("Top functions by {}", report.sample_type.r#type));
