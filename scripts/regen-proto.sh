@@ -3,7 +3,7 @@
 # proto/profile.proto. Opt-in: the normal build uses the committed file and
 # needs no protoc.
 #
-# How: a throwaway crate under a temporary directory runs prost-build 0.13
+# How: a throwaway crate under a temporary directory runs prost-build 0.14
 # with protox (a protobuf compiler written in Rust, fetched from crates.io),
 # so neither protoc nor a network beyond crates.io is needed.
 set -euo pipefail
@@ -21,8 +21,8 @@ edition = "2021"
 publish = false
 
 [dependencies]
-prost-build = "0.13"
-protox = "0.7"
+prost-build = "0.14"
+protox = "0.10"
 
 [workspace]
 TOML

@@ -245,7 +245,7 @@ fn decompress_to_temp(
             copy_sparse(&mut flate2::bufread::MultiGzDecoder::new(input), &mut temp)
         }
         Compression::Xz => copy_sparse(
-            &mut xz2::bufread::XzDecoder::new_multi_decoder(input),
+            &mut liblzma::bufread::XzDecoder::new_multi_decoder(input),
             &mut temp,
         ),
         Compression::None => Ok(0),

@@ -306,7 +306,7 @@ fn compressed_cores_gzip_xz_zstd() {
     let dir = tempfile::tempdir().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&raw).unwrap();
-    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 1);
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
     xz.write_all(&raw).unwrap();
     let zst = zstd::encode_all(&raw[..], 3).unwrap();
     // Names without the usual extension: detection is by magic bytes.
