@@ -39,12 +39,7 @@ fn named_roots_match_truth() {
         assert_eq!(union, set.ids, "{name}");
         let find = |root: &str| set.named.iter().position(|r| r.name == root);
         let mut checked = 0;
-        let entries = truth["maps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(truth["others"].as_array().into_iter().flatten());
-        for t in entries {
+        for t in mapscope_testsupport::truth_entries(&truth) {
             let root = t["root"].as_str().unwrap_or("");
             let kind = t["root_kind"].as_str().unwrap_or("");
             let ty = t["type"].as_str().unwrap_or("");
@@ -143,12 +138,7 @@ fn root_retention_matches_truth() {
         let r_bytes = &r.root_bytes;
         let find = |root: &str| d.roots.named.iter().position(|x| x.name == root);
         let mut checked = 0;
-        let entries = truth["maps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(truth["others"].as_array().into_iter().flatten());
-        for t in entries {
+        for t in mapscope_testsupport::truth_entries(&truth) {
             let root = t["root"].as_str().unwrap_or("");
             let want = t["retained_bytes"].as_u64().unwrap_or(0) as f64;
             match t["root_kind"].as_str().unwrap_or("") {

@@ -2,14 +2,7 @@
 
 use mapscope_incident::discover::estimated_core_bytes;
 use mapscope_incident::{discover_incident, find_incidents, Candidate, IncidentError};
-use mapscope_testsupport::sample;
-use std::os::unix::fs::symlink;
-use std::path::Path;
-
-fn link(src: &Path, dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    symlink(src, dir.join(name)).unwrap();
-}
+use mapscope_testsupport::{link, sample};
 
 #[test]
 fn compressed_core_size_is_read_from_the_zstd_header() {

@@ -54,12 +54,7 @@ fn types_and_retainers_match_truth() {
             + rest["unreached_bytes"].as_u64().unwrap();
         assert_eq!(all, heap, "{name}");
         let mut checked = 0;
-        let entries = truth["maps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(truth["others"].as_array().into_iter().flatten());
-        for t in entries {
+        for t in mapscope_testsupport::truth_entries(&truth) {
             let root = t["root"].as_str().unwrap();
             if t["root_kind"] != "global" || root.matches('.').count() != 1 {
                 continue;

@@ -9,14 +9,8 @@ use mapscope_elfcore::RegionKind;
 use mapscope_incident::{
     choose_profile, discover_incident, find_incidents, open, Candidate, ExeChoice, IncidentError,
 };
-use mapscope_testsupport::{sample, Sample};
-use std::os::unix::fs::symlink;
+use mapscope_testsupport::{link, sample, smaps_anon_rss, Sample};
 use std::path::Path;
-
-fn link(src: &Path, dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    symlink(src, dir.join(name)).unwrap();
-}
 
 /// The GNU build ID `readelf -n` printed for the sample's executable.
 fn gnu_build_id(s: &Sample) -> String {
@@ -144,33 +138,6 @@ fn of_several_profiles_the_one_with_the_executables_build_id_is_chosen() {
     // And the analysis refuses the same way, before any work.
     let e = mapscope_incident::analyze(&inc.into()).err().unwrap();
     assert!(matches!(e, IncidentError::SeveralProfiles { .. }), "{e:?}");
-}
-
-/// Rss (kB → bytes) of the anonymous mappings of an smaps file: no path,
-/// or `[heap]`/`[stack]` (not `[vdso]`, `[vvar]`, `[vsyscall]`).
-fn smaps_anon_rss(text: &str) -> u64 {
-    let mut sum = 0;
-    let mut anon = false;
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.first().is_some_and(|f| {
-            f.contains('-') && f.split('-').all(|h| u64::from_str_radix(h, 16).is_ok())
-        }) {
-            anon = match fields.get(5) {
-                None => true,
-                Some(p) => *p == "[heap]" || *p == "[stack]",
-            };
-        } else if let (true, Some(kb)) = (anon, line.strip_prefix("Rss:")) {
-            sum += kb
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap()
-                * 1024;
-        }
-    }
-    sum
 }
 
 /// gdb's gcore writes every reserved (`---p`) range of a Go process as

@@ -6,21 +6,7 @@ use serde_json::Value;
 
 fn analyze(name: &str) -> (mapscope_testsupport::Sample, Value) {
     let s = mapscope_testsupport::sample(name);
-    let out = mapscope_testsupport::run_cli(
-        env!("CARGO_BIN_EXE_mapscope"),
-        &[
-            &"analyze",
-            &s.core,
-            &"--exe",
-            &s.exe,
-            &"--profile",
-            &s.profile,
-            &"--format",
-            &"json",
-        ],
-    );
-    assert_eq!(out.code, 0, "{name}: {}", out.stderr);
-    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    let v = mapscope_testsupport::analyze_json(env!("CARGO_BIN_EXE_mapscope"), &s, &[]);
     (s, v)
 }
 

@@ -6,15 +6,8 @@
 //! Checked against independent truth: each sample's truth.json (the
 //! largest map's root and retained bytes) and build.txt (`go version -m`).
 
-use mapscope_testsupport::{run_cli, sample, Sample};
+use mapscope_testsupport::{link, run_cli, sample, truth_top_map, Sample};
 use serde_json::Value;
-use std::os::unix::fs::symlink;
-use std::path::Path;
-
-fn link(src: &Path, dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    symlink(src, dir.join(name)).unwrap();
-}
 
 /// `go1.22.10` from build.txt's `/path/mapzoo: go1.22.10` line.
 fn truth_version(s: &Sample) -> String {
@@ -24,21 +17,6 @@ fn truth_version(s: &Sample) -> String {
         .find(|l| l.contains("mapzoo: go"))
         .expect("build.txt names the version");
     line.rsplit(' ').next().unwrap().trim().to_string()
-}
-
-/// The truth's map with the most retained bytes: (root, retained).
-fn truth_top_map(s: &Sample) -> (String, u64) {
-    let truth = s.truth();
-    let top = truth["maps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .max_by_key(|m| m["retained_bytes"].as_u64().unwrap())
-        .unwrap();
-    (
-        top["root"].as_str().unwrap().to_string(),
-        top["retained_bytes"].as_u64().unwrap(),
-    )
 }
 
 fn within_5pct(got: u64, want: u64) -> bool {

@@ -6,18 +6,12 @@
 //! Slurm and Kubernetes recipes of docs/batch.md run as written.
 //! Heap numbers are also checked against each sample's truth.json.
 
-use mapscope_testsupport::{run_cli, sample, workspace_root, Sample};
+use mapscope_testsupport::{link, run_cli, sample, truth_top_map, workspace_root, Sample};
 use serde_json::Value;
-use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mapscope");
-
-fn link(src: &Path, dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    symlink(src, dir.join(name)).unwrap();
-}
 
 fn incident(dir: &Path, s: &Sample, compressed: bool) {
     if compressed {
@@ -124,20 +118,6 @@ fn batch(root: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
     let r = run_cli(BIN, &args);
     let v = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
     (r.code, v)
-}
-
-fn truth_top_map(s: &Sample) -> (String, u64) {
-    let truth = s.truth();
-    let top = truth["maps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .max_by_key(|m| m["retained_bytes"].as_u64().unwrap())
-        .unwrap();
-    (
-        top["root"].as_str().unwrap().to_string(),
-        top["retained_bytes"].as_u64().unwrap(),
-    )
 }
 
 #[test]

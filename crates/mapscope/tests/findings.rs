@@ -11,23 +11,19 @@ const SAMPLES: [&str; 3] = ["go1.22", "go1.26", "go1.26-gcore"];
 
 fn analyze(name: &str, format: &str) -> (mapscope_testsupport::Sample, String) {
     let s = mapscope_testsupport::sample(name);
-    let out = mapscope_testsupport::run_cli(
+    let out = mapscope_testsupport::run_analyze(
         env!("CARGO_BIN_EXE_mapscope"),
-        &[
-            &"analyze",
-            &s.core,
-            &"--exe",
-            &s.exe,
-            &"--profile",
-            &s.profile,
-            &"--format",
-            &format,
-            &"--top",
-            &"10",
-        ],
+        &s,
+        &[&"--format", &format, &"--top", &"10"],
     );
     assert_eq!(out.code, 0, "{name}: {}", out.stderr);
     (s, out.stdout)
+}
+
+/// [`analyze`] in JSON, parsed.
+fn analyze_json(name: &str) -> (mapscope_testsupport::Sample, Value) {
+    let (s, out) = analyze(name, "json");
+    (s, serde_json::from_str(&out).unwrap())
 }
 
 fn truth_map<'a>(truth: &'a Value, name: &str) -> &'a Value {
@@ -71,8 +67,7 @@ fn within(x: u64, truth: u64, frac: f64) -> bool {
 #[test]
 fn each_sample_structure_raises_exactly_its_finding() {
     for name in SAMPLES {
-        let (s, out) = analyze(name, "json");
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let (s, v) = analyze_json(name);
         let truth = s.truth();
         let root = |n: &str| truth_map(&truth, n)["root"].as_str().unwrap().to_string();
         let mut want: BTreeSet<(String, String)> = [
@@ -112,8 +107,7 @@ fn each_sample_structure_raises_exactly_its_finding() {
 #[test]
 fn never_shrank_numbers_match_truth() {
     for name in SAMPLES {
-        let (s, out) = analyze(name, "json");
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let (s, v) = analyze_json(name);
         let truth = s.truth();
         let t = truth_map(&truth, "pendingJobs");
         let f = finding(&v, "never-shrank");
@@ -166,8 +160,7 @@ fn never_shrank_numbers_match_truth() {
 #[test]
 fn size_findings_match_truth() {
     for name in SAMPLES {
-        let (s, out) = analyze(name, "json");
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let (s, v) = analyze_json(name);
         let truth = s.truth();
         for (code, map, what) in [
             ("large-keys", "flowStats", "keys"),
@@ -245,8 +238,7 @@ fn size_findings_match_truth() {
 #[test]
 fn groups_count_the_findings_and_the_threshold_follows_the_heap() {
     for name in SAMPLES {
-        let (s, out) = analyze(name, "json");
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let (s, v) = analyze_json(name);
         let truth = s.truth();
         // The heap (HeapAlloc ≈ 6.5 MB) is small: the floor applies.
         let heap = u(&truth["memstats"]["HeapAlloc"]);
@@ -279,20 +271,10 @@ fn groups_count_the_findings_and_the_threshold_follows_the_heap() {
 #[test]
 fn markdown_lists_at_most_top_groups() {
     let s = mapscope_testsupport::sample("go1.26");
-    let out = mapscope_testsupport::run_cli(
+    let out = mapscope_testsupport::run_analyze(
         env!("CARGO_BIN_EXE_mapscope"),
-        &[
-            &"analyze",
-            &s.core,
-            &"--exe",
-            &s.exe,
-            &"--profile",
-            &s.profile,
-            &"--format",
-            &"markdown",
-            &"--top",
-            &"3",
-        ],
+        &s,
+        &[&"--format", &"markdown", &"--top", &"3"],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let section = out.stdout.split("**Findings**").nth(1).expect("findings");

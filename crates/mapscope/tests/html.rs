@@ -16,28 +16,9 @@ fn html_and_json(tag: &str) -> (String, Value, Value, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("report.html");
     let bin = env!("CARGO_BIN_EXE_mapscope");
-    let common: [&dyn AsRef<std::ffi::OsStr>; 6] = [
-        &"analyze",
-        &s.core,
-        &"--exe",
-        &s.exe,
-        &"--profile",
-        &s.profile,
-    ];
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = common.to_vec();
-    args.extend([
-        &"--format" as &dyn AsRef<std::ffi::OsStr>,
-        &"html",
-        &"-o",
-        &page,
-    ]);
-    let out = mapscope_testsupport::run_cli(bin, &args);
+    let out = mapscope_testsupport::run_analyze(bin, &s, &[&"--format", &"html", &"-o", &page]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = common.to_vec();
-    args.extend([&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json"]);
-    let out = mapscope_testsupport::run_cli(bin, &args);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let json: Value = serde_json::from_str(&out.stdout).expect("json report");
+    let json = mapscope_testsupport::analyze_json(bin, &s, &[]);
     let html = std::fs::read_to_string(&page).expect("report.html written");
     (html, json, s.truth(), dir)
 }

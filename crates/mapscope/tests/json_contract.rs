@@ -9,7 +9,7 @@
 //! - every command's JSON document starts with `schema_version`;
 //! - `accounting[].id` is unique, known, and in the documented order.
 
-use mapscope_testsupport::{run_cli, sample, Sample};
+use mapscope_testsupport::{run_analyze, run_cli, sample, Sample};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 
@@ -27,17 +27,9 @@ fn maps_json(s: &Sample) -> Value {
 }
 
 fn analyze_json(s: &Sample) -> Value {
-    let text = run(&[
-        &"analyze",
-        &s.core,
-        &"--exe",
-        &s.exe,
-        &"--profile",
-        &s.profile,
-        &"--format",
-        &"json",
-    ]);
-    serde_json::from_str(&text).expect("analyze json")
+    let out = run_analyze(env!("CARGO_BIN_EXE_mapscope"), s, &[&"--format", &"json"]);
+    assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("analyze json")
 }
 
 /// Every MAP object of a document, family members included, by

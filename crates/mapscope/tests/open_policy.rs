@@ -12,7 +12,7 @@
 //! (`go tool pprof`'s total of the rate-0 profile); on real programs
 //! `/proc/PID/status` saved as `status.txt`.
 
-use mapscope_testsupport::{pprof_top_total, run_cli, sample, Run, Sample};
+use mapscope_testsupport::{pprof_top_total, run_cli, sample, smaps_anon_rss, Run, Sample};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -125,33 +125,6 @@ fn an_executable_of_another_build_is_refused_by_every_command() {
     let r = mapscope(&[&"analyze", &tmp.path()]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("does not match the core"), "{}", r.stderr);
-}
-
-/// Rss (bytes) of the anonymous mappings of an smaps file: no path, or
-/// `[heap]`/`[stack]`.
-fn smaps_anon_rss(text: &str) -> u64 {
-    let mut sum = 0;
-    let mut anon = false;
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.first().is_some_and(|f| {
-            f.contains('-') && f.split('-').all(|h| u64::from_str_radix(h, 16).is_ok())
-        }) {
-            anon = match fields.get(5) {
-                None => true,
-                Some(p) => *p == "[heap]" || *p == "[stack]",
-            };
-        } else if let (true, Some(kb)) = (anon, line.strip_prefix("Rss:")) {
-            sum += kb
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap()
-                * 1024;
-        }
-    }
-    sum
 }
 
 fn rss_row(report: &Value) -> (String, u64) {

@@ -15,8 +15,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// `(offset, filesz, writable)` of every `LOAD` line of readelf-l.txt.
-fn readelf_loads(s: &Sample) -> Vec<(u64, u64, bool)> {
+/// `(offset, vaddr, filesz, writable)` of every `LOAD` line of
+/// readelf-l.txt.
+fn readelf_load_lines(s: &Sample) -> Vec<(u64, u64, u64, bool)> {
     let hex = |t: &str| u64::from_str_radix(t.trim_start_matches("0x"), 16).expect("hex");
     s.text("readelf-l.txt")
         .lines()
@@ -26,9 +27,22 @@ fn readelf_loads(s: &Sample) -> Vec<(u64, u64, bool)> {
                 let cols: Vec<&str> = f.collect();
                 // Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align
                 let flags = cols.get(5..cols.len() - 1).unwrap_or(&[]).join("");
-                (hex(cols[0]), hex(cols[3]), flags.contains('W'))
+                (
+                    hex(cols[0]),
+                    hex(cols[1]),
+                    hex(cols[3]),
+                    flags.contains('W'),
+                )
             })
         })
+        .collect()
+}
+
+/// `(offset, filesz, writable)` of every `LOAD` line of readelf-l.txt.
+fn readelf_loads(s: &Sample) -> Vec<(u64, u64, bool)> {
+    readelf_load_lines(s)
+        .into_iter()
+        .map(|(offset, _, filesz, w)| (offset, filesz, w))
         .collect()
 }
 
@@ -433,16 +447,9 @@ fn spans_from_the_arena_tables_when_allspans_is_lost() {
 
 /// `(vaddr, offset, filesz)` of every `LOAD` line of readelf-l.txt.
 fn readelf_load_placement(s: &Sample) -> Vec<(u64, u64, u64)> {
-    let hex = |t: &str| u64::from_str_radix(t.trim_start_matches("0x"), 16).expect("hex");
-    s.text("readelf-l.txt")
-        .lines()
-        .map(str::split_whitespace)
-        .filter_map(|mut f| {
-            (f.next()? == "LOAD").then(|| {
-                let cols: Vec<&str> = f.collect();
-                (hex(cols[1]), hex(cols[0]), hex(cols[3]))
-            })
-        })
+    readelf_load_lines(s)
+        .into_iter()
+        .map(|(offset, vaddr, filesz, _)| (vaddr, offset, filesz))
         .collect()
 }
 

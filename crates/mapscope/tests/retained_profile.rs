@@ -39,14 +39,8 @@ fn analyze_writes_a_readable_retained_profile() {
         (total as f64 - heap_alloc).abs() <= 0.01 * heap_alloc,
         "total {total} vs HeapAlloc {heap_alloc}"
     );
-    let largest = truth["maps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .max_by_key(|m| m["retained_bytes"].as_u64().unwrap())
-        .unwrap();
-    let root = largest["root"].as_str().unwrap();
-    let want = largest["retained_bytes"].as_f64().unwrap();
+    let (root, want) = mapscope_testsupport::truth_top_map(&s);
+    let (root, want) = (root.as_str(), want as f64);
     let at_path: i64 = p
         .samples
         .iter()

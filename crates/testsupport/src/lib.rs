@@ -3,7 +3,9 @@
 //! Owns: locating the shipped samples under `samples/` and materializing
 //! them — `core.zst` and `mapzoo.zst` are decompressed once into a cache
 //! directory under the cargo target dir and reused by every test binary and
-//! thread (atomic rename makes concurrent first use safe).
+//! thread (atomic rename makes concurrent first use safe); running the CLI
+//! on a sample (`run_cli`, `run_analyze`, `analyze_json`); reading truth
+//! files (`truth_entries`, `truth_top_map`, `smaps_anon_rss`).
 //!
 //! Must not touch: anything mapscope computes. Truth files (`truth.json`,
 //! `pprof-top*.txt`, `readelf-*.txt`, `gdb-*.txt`) are read as they are.
@@ -159,4 +161,90 @@ pub fn pprof_top_total(text: &str) -> Option<i64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Runs `bin analyze <core> --exe <exe> --profile <profile> <extra…>` on a
+/// shipped sample; the exit code is the caller's to check.
+pub fn run_analyze(bin: &str, s: &Sample, extra: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"analyze",
+        &s.core,
+        &"--exe",
+        &s.exe,
+        &"--profile",
+        &s.profile,
+    ];
+    args.extend_from_slice(extra);
+    run_cli(bin, &args)
+}
+
+/// [`run_analyze`] with `--format json` and `extra`: fails the test unless
+/// it exits 0, and returns the parsed report.
+pub fn analyze_json(
+    bin: &str,
+    s: &Sample,
+    extra: &[&dyn AsRef<std::ffi::OsStr>],
+) -> serde_json::Value {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--format", &"json"];
+    args.extend_from_slice(extra);
+    let out = run_analyze(bin, s, &args);
+    assert_eq!(out.code, 0, "{}: {}", s.name, out.stderr);
+    serde_json::from_str(&out.stdout).expect("analyze json")
+}
+
+/// Symlinks `src` as `dir/name`, creating `dir` first.
+pub fn link(src: &Path, dir: &Path, name: &str) {
+    fs::create_dir_all(dir).unwrap();
+    std::os::unix::fs::symlink(src, dir.join(name)).unwrap();
+}
+
+/// Every entry of a truth.json: its `maps`, then its `others`.
+pub fn truth_entries(truth: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    truth["maps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(truth["others"].as_array().into_iter().flatten())
+}
+
+/// The truth's map with the most retained bytes: (root, retained).
+pub fn truth_top_map(s: &Sample) -> (String, u64) {
+    let truth = s.truth();
+    let top = truth["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|m| m["retained_bytes"].as_u64().unwrap())
+        .unwrap();
+    (
+        top["root"].as_str().unwrap().to_string(),
+        top["retained_bytes"].as_u64().unwrap(),
+    )
+}
+
+/// Rss (kB → bytes) of the anonymous mappings of an smaps file: no path,
+/// or `[heap]`/`[stack]` (not `[vdso]`, `[vvar]`, `[vsyscall]`).
+pub fn smaps_anon_rss(text: &str) -> u64 {
+    let mut sum = 0;
+    let mut anon = false;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first().is_some_and(|f| {
+            f.contains('-') && f.split('-').all(|h| u64::from_str_radix(h, 16).is_ok())
+        }) {
+            anon = match fields.get(5) {
+                None => true,
+                Some(p) => *p == "[heap]" || *p == "[stack]",
+            };
+        } else if let (true, Some(kb)) = (anon, line.strip_prefix("Rss:")) {
+            sum += kb
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+                * 1024;
+        }
+    }
+    sum
 }
