@@ -502,3 +502,41 @@ fn json_has_every_contract_field() {
         }
     }
 }
+
+/// The note under the retainers table at `--top 5`: the rows it leaves out
+/// plus those the report does not list hold the heap in use (HeapAlloc in
+/// truth.json, within 1%) less the five rows shown and the garbage.
+#[test]
+fn retainer_note_accounts_for_the_rows_left_out() {
+    let s = mapscope_testsupport::sample("go1.26");
+    let v = mapscope_testsupport::analyze_json(env!("CARGO_BIN_EXE_mapscope"), &s, &[]);
+    let heap_alloc = s.truth()["memstats"]["HeapAlloc"].as_u64().unwrap();
+    let heap = v["accounting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "go_heap")
+        .and_then(|r| r["bytes"].as_u64())
+        .expect("go_heap accounting row");
+    assert!(
+        heap.abs_diff(heap_alloc) * 100 <= heap_alloc,
+        "{heap} vs {heap_alloc}"
+    );
+    let shown: u64 = v["retainers"].as_array().unwrap()[..5]
+        .iter()
+        .map(|r| r["retained_bytes"].as_u64().unwrap())
+        .sum();
+    let garbage = v["retainers_rest"]["unreached_bytes"].as_u64().unwrap();
+    let rest = heap - shown - garbage;
+    let out = mapscope_testsupport::run_analyze(
+        env!("CARGO_BIN_EXE_mapscope"),
+        &s,
+        &[&"--top", &"5", &"--format", &"markdown"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let want = format!(
+        "more retainers hold {} (",
+        mapscope_render::units::human_bytes(rest as i64)
+    );
+    assert!(out.stdout.contains(&want), "{want}: {}", out.stdout);
+}

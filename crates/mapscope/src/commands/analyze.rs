@@ -480,7 +480,8 @@ fn heap_tables(doc: &mut Document, report: &Report, top: usize) {
     .right("retained")
     .right("objects")
     .right("% of heap");
-    for r in report.retainers.iter().take(n(report.retainers.len())) {
+    let shown = n(report.retainers.len());
+    for r in report.retainers.iter().take(shown) {
         let root = if r.count > 1 {
             format!("{} (×{})", r.root, thousands(r.count))
         } else {
@@ -497,11 +498,17 @@ fn heap_tables(doc: &mut Document, report: &Report, top: usize) {
     }
     doc.table(t);
     let rest = &report.retainers_rest;
+    // The rest: retainers the report lists but the table leaves out
+    // (`--top`), and those the report does not list.
+    let hidden = report.retainers.get(shown..).unwrap_or(&[]);
+    let hidden_bytes: u64 = hidden.iter().map(|r| r.retained_bytes).sum();
+    let hidden_objects: u64 = hidden.iter().map(|r| r.objects).sum();
+    let hidden_nodes: u64 = hidden.iter().map(|r| r.count).sum();
     doc.paragraph(format!(
         "Each row is what only it keeps alive (the rows never overlap); {} more retainers hold {} ({} objects); no root reaches {} ({} objects: garbage).",
-        thousands(rest.other_retainers),
-        human_bytes(rest.other_bytes),
-        thousands(rest.other_objects),
+        thousands(rest.other_retainers.saturating_add(hidden_nodes)),
+        human_bytes(rest.other_bytes.saturating_add(hidden_bytes)),
+        thousands(rest.other_objects.saturating_add(hidden_objects)),
         human_bytes(rest.unreached_bytes),
         thousands(rest.unreached_objects)
     ));
