@@ -161,8 +161,8 @@ done
 # full_version, ensure_go
 . "$(dirname "$0")/lib/go-toolchain.sh"
 
-core_pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null || echo core)
-core_uses_pid=$(cat /proc/sys/kernel/core_uses_pid 2>/dev/null || echo 0)
+# core_pattern, core_uses_pid, find_core, check_core_complete
+. "$(dirname "$0")/lib/kernel-core.sh"
 case "$core_pattern" in
     "|"*) die "kernel.core_pattern pipes cores to a program ($core_pattern), so no core file will appear.
   As root: echo core > /proc/sys/kernel/core_pattern" ;;
@@ -174,40 +174,6 @@ gdb -nx -batch -ex 'python import gdb' >/dev/null 2>&1 || die "gdb has no Python
 # The go command, offline, on the toolchain's own sources only.
 export GOTOOLCHAIN=local GOFLAGS= GOWORK=off GOPROXY=off GOENV=off
 unset GOROOT GOPATH GOEXPERIMENT GOOS GOARCH || true
-
-# find_core DIR PID EXE: the core the kernel wrote for PID per core_pattern.
-find_core() {
-    local dir=$1 pid=$2 exe=$3 pat f
-    pat=$core_pattern
-    pat=${pat//%%/@PERCENT@}
-    pat=${pat//%p/$pid}
-    pat=${pat//%P/$pid}
-    pat=${pat//%e/${exe:0:15}}
-    pat=$(printf '%s' "$pat" | sed 's/%./*/g; s/@PERCENT@/%/g')
-    [ "$core_uses_pid" = 1 ] && [ "${core_pattern#*%p}" = "$core_pattern" ] && pat="$pat.$pid"
-    case "$pat" in /*) ;; *) pat="$dir/$pat" ;; esac
-    for f in $pat; do
-        [ -f "$f" ] && { echo "$f"; return 0; }
-    done
-    return 1
-}
-
-# check_core_complete CORE: every PT_LOAD's file range lies inside the file.
-check_core_complete() {
-    local core=$1 size need=0 type off vaddr paddr filesz rest end
-    size=$(stat -c %s "$core")
-    head -c 4 "$core" | grep -q 'ELF' || die "$core is not an ELF file"
-    while read -r type off vaddr paddr filesz rest; do
-        [ "$type" = LOAD ] || continue
-        end=$((off + filesz))
-        [ $end -gt $need ] && need=$end
-    done < <(readelf -lW "$core")
-    [ $need -gt 0 ] || die "$core: readelf -l found no LOAD segment"
-    if [ $need -gt $size ]; then
-        die "$core is truncated: segments need $need bytes, file has $size"
-    fi
-    log "core complete: $size bytes, segments end at $need"
-}
 
 # The gdb Python script run at the stop point. OUTDIR and PROG are set first.
 stop_py="$work/stop.py"

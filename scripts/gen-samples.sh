@@ -110,8 +110,8 @@ fi
 . "$(dirname "$0")/lib/go-toolchain.sh"
 
 # Where will the kernel write the core? Only plain file patterns work here.
-core_pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null || echo core)
-core_uses_pid=$(cat /proc/sys/kernel/core_uses_pid 2>/dev/null || echo 0)
+# core_pattern, core_uses_pid, find_core, check_core_complete
+. "$(dirname "$0")/lib/kernel-core.sh"
 if [ $gcore -eq 0 ]; then
     case "$core_pattern" in
         "|"*) die "kernel.core_pattern pipes cores to a program ($core_pattern), so no core file will appear.
@@ -123,40 +123,6 @@ else
 fi
 for tool in readelf gdb; do command -v $tool >/dev/null || die "$tool is needed"; done
 [ -z "$ship" ] || command -v zstd >/dev/null || die "--ship needs zstd"
-
-# find_core DIR PID: the core the kernel wrote for PID per core_pattern.
-find_core() {
-    local dir=$1 pid=$2 pat f
-    pat=$core_pattern
-    pat=${pat//%%/@PERCENT@}
-    pat=${pat//%p/$pid}
-    pat=${pat//%P/$pid}
-    pat=${pat//%e/mapzoo}
-    # Other specifiers (%t time, %h host, %s signal, ...): match anything.
-    pat=$(printf '%s' "$pat" | sed 's/%./*/g; s/@PERCENT@/%/g')
-    [ "$core_uses_pid" = 1 ] && [ "${core_pattern#*%p}" = "$core_pattern" ] && pat="$pat.$pid"
-    case "$pat" in /*) ;; *) pat="$dir/$pat" ;; esac
-    for f in $pat; do
-        [ -f "$f" ] && { echo "$f"; return 0; }
-    done
-    return 1
-}
-
-# check_core_complete CORE: every PT_LOAD's file range lies inside the file.
-check_core_complete() {
-    local core=$1 size need=0 type off vaddr paddr filesz rest end
-    size=$(stat -c %s "$core")
-    while read -r type off vaddr paddr filesz rest; do
-        [ "$type" = LOAD ] || continue
-        end=$((off + filesz))
-        [ $end -gt $need ] && need=$end
-    done < <(readelf -lW "$core")
-    [ $need -gt 0 ] || die "$core: readelf -l found no LOAD segment"
-    if [ $need -gt $size ]; then
-        die "$core is truncated: segments need $need bytes, file has $size"
-    fi
-    log "core complete: $size bytes on disk, segments end at $need"
-}
 
 # verify_incident DIR: independent sanity check of truth.json against the
 # core: at every recorded map address the core must hold the map header the
@@ -266,7 +232,7 @@ run_one() {
         kill -USR1 "$pid"         # go-ahead: mapzoo sends itself SIGABRT
         rc=0; wait "$pid" 2>/dev/null || rc=$?
         [ $rc -eq 134 ] || log "warning: $name: exit status $rc (expected 134 = SIGABRT + core)"
-        core=$(find_core "$inc" "$pid") || die "$name: no core found for pid $pid (core_pattern '$core_pattern', core_uses_pid $core_uses_pid)"
+        core=$(find_core "$inc" "$pid" mapzoo) || die "$name: no core found for pid $pid (core_pattern '$core_pattern', core_uses_pid $core_uses_pid)"
         [ "$core" = "$inc/core" ] || mv "$core" "$inc/core"
         grep -q '^SIGABRT: abort' "$inc/stderr.txt" || log "warning: $name: no 'SIGABRT: abort' traceback header in stderr.txt"
     fi
