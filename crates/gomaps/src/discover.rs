@@ -531,10 +531,9 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
     let graph = phase("maps: graph build", || {
         ObjectGraph::build_with(process, heap, &pointers)
     });
-    let roots = phase("maps: roots", || {
+    let mut roots = phase("maps: roots", || {
         crate::roots::collect(process, &graph, &pointers, goroutines.as_ref().ok())
     });
-    let mut roots = roots;
     warnings.append(&mut roots.warnings);
     let root_ids = roots.ids.clone();
     // What each root, and each object several roots reach, retains.

@@ -563,20 +563,8 @@ fn name_paths(
     parents: &[u32],
     listed: Vec<(FoundMap, u32, bool)>,
 ) -> Vec<FoundMap> {
-    let paths: Vec<Option<Vec<u32>>> = listed
-        .iter()
-        .map(|(_, target, _)| path_to(parents, *target))
-        .collect();
-    let wanted = first_roots(
-        roots,
-        paths.iter().flatten().filter_map(|p| p.first().copied()),
-    );
-    let mut labeller = Labeller {
-        process,
-        heap,
-        dwarf,
-        names: HashMap::new(),
-    };
+    let targets: Vec<u32> = listed.iter().map(|(_, target, _)| *target).collect();
+    let (paths, wanted, mut labeller) = trace_paths(process, heap, dwarf, roots, parents, &targets);
     let mut out = Vec::with_capacity(listed.len());
     for ((mut m, _, has_header), path) in listed.into_iter().zip(paths) {
         if let Some(path) = path {
@@ -608,6 +596,36 @@ fn name_paths(
         out.push(m);
     }
     out
+}
+
+/// What both namers need for `targets`: each one's shortest path from a
+/// root (`None` when no root reaches it), the named root each path starts
+/// at, and a labeller for the objects along the paths.
+#[allow(clippy::type_complexity)]
+fn trace_paths<'a>(
+    process: &'a GoProcess,
+    heap: &'a Heap,
+    dwarf: &'a DwarfInfo,
+    roots: &RootSet,
+    parents: &[u32],
+    targets: &[u32],
+) -> (
+    Vec<Option<Vec<u32>>>,
+    HashMap<u32, Option<usize>>,
+    Labeller<'a>,
+) {
+    let paths: Vec<Option<Vec<u32>>> = targets.iter().map(|&t| path_to(parents, t)).collect();
+    let wanted = first_roots(
+        roots,
+        paths.iter().flatten().filter_map(|p| p.first().copied()),
+    );
+    let labeller = Labeller {
+        process,
+        heap,
+        dwarf,
+        names: HashMap::new(),
+    };
+    (paths, wanted, labeller)
 }
 
 /// The first named root (tier order) pointing at each of `ends`: one
@@ -685,17 +703,7 @@ pub fn name_objects(
     parents: &[u32],
     ids: &[u32],
 ) -> Vec<Option<ObjectName>> {
-    let paths: Vec<Option<Vec<u32>>> = ids.iter().map(|&id| path_to(parents, id)).collect();
-    let wanted = first_roots(
-        roots,
-        paths.iter().flatten().filter_map(|p| p.first().copied()),
-    );
-    let mut labeller = Labeller {
-        process,
-        heap,
-        dwarf,
-        names: HashMap::new(),
-    };
+    let (paths, wanted, mut labeller) = trace_paths(process, heap, dwarf, roots, parents, ids);
     paths
         .into_iter()
         .map(|path| {
