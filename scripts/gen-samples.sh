@@ -21,11 +21,15 @@
 #   readelf-exe-n.txt              readelf -nW of the executable (build IDs)
 #   gdb-threads.txt                gdb -batch -ex 'info threads' mapzoo core
 #   gdb-registers.txt              rip/rsp/fs_base of every thread, per gdb
+#                                  (--arch arm64: pc/sp/x28 by gdb-multiarch;
+#                                  without gdb-multiarch neither gdb file is
+#                                  written, build.txt says so)
 #   build.txt                      toolchain, build command, `go version -m`
 #
 # Usage:
 #   scripts/gen-samples.sh [--versions "1.22 1.26"] [--rate N|default] [--scale N]
 #                          [--noise-mb N] [--gcore] [--noswissmap] [--suffix S]
+#                          [--ldflags STR] [--arch amd64|arm64]
 #                          [--out DIR] [--cache DIR] [--ship DIR] [--reuse]
 #                          [--ready-timeout SECS]
 #
@@ -39,6 +43,13 @@
 #                the incident directory gets the suffix -gcore
 #   --noswissmap build with GOEXPERIMENT=noswissmap (only 1.24/1.25 have it);
 #                suffix -noswiss
+#   --ldflags STR  build with `go build -ldflags=STR` (the executable keeps
+#                the name mapzoo); suffix -w for "-w", -sw for "-s -w", any
+#                other value needs --suffix
+#   --arch A     GOARCH of the build: amd64 (default, run natively) or arm64
+#                (run under qemu-aarch64 from Debian's qemu-user; the guest
+#                core is qemu's qemu_mapzoo_<time>_<pid>.core, renamed core;
+#                --gcore is not supported there); suffix -arm64
 #   --suffix     override the computed directory suffix
 #   --out        where incident directories go (default /tmp/incidents)
 #   --cache      where toolchains live (default /tmp): CACHE/go1.XX/bin/go,
@@ -65,6 +76,9 @@ gcore=0
 noswissmap=0
 suffix=""
 suffix_set=0
+ldflags=""
+ldflags_set=0
+arch=amd64
 out=/tmp/incidents
 cache=/tmp
 ship=""
@@ -83,6 +97,8 @@ while [ $# -gt 0 ]; do
         --gcore) gcore=1; shift ;;
         --noswissmap) noswissmap=1; shift ;;
         --suffix) suffix=$2; suffix_set=1; shift 2 ;;
+        --ldflags) ldflags=$2; ldflags_set=1; shift 2 ;;
+        --arch) arch=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --cache) cache=$2; shift 2 ;;
         --ship) ship=$2; shift 2 ;;
@@ -98,12 +114,22 @@ case "$rate" in
     *[!0-9]*|"") die "--rate wants a number or 'default', got '$rate'" ;;
 esac
 case "$scale" in *[!0-9]*|""|0) die "--scale wants a positive integer, got '$scale'" ;; esac
+case "$arch" in amd64|arm64) ;; *) die "--arch wants amd64 or arm64, got '$arch'" ;; esac
+[ "$arch" = arm64 ] && [ $gcore -eq 1 ] && die "--gcore is not supported with --arch arm64 (qemu writes the guest core on SIGABRT)"
 
 if [ $suffix_set -eq 0 ]; then
     [ $noswissmap -eq 1 ] && suffix="$suffix-noswiss"
     [ "$rate" = default ] && suffix="$suffix-defaultrate"
     [ "$scale" != 1 ] && suffix="$suffix-scale$scale"
     [ $gcore -eq 1 ] && suffix="$suffix-gcore"
+    if [ $ldflags_set -eq 1 ]; then
+        case "$ldflags" in
+            "-w") suffix="$suffix-w" ;;
+            "-s -w"|"-w -s") suffix="$suffix-sw" ;;
+            *) die "--ldflags '$ldflags' has no default suffix: give --suffix" ;;
+        esac
+    fi
+    [ "$arch" = arm64 ] && suffix="$suffix-arm64"
 fi
 
 # full_version, ensure_go
@@ -112,7 +138,9 @@ fi
 # Where will the kernel write the core? Only plain file patterns work here.
 # core_pattern, core_uses_pid, find_core, check_core_complete
 . "$(dirname "$0")/lib/kernel-core.sh"
-if [ $gcore -eq 0 ]; then
+if [ "$arch" = arm64 ]; then
+    command -v qemu-aarch64 >/dev/null || die "--arch arm64 needs qemu-aarch64 (Debian: apt-get install qemu-user)"
+elif [ $gcore -eq 0 ]; then
     case "$core_pattern" in
         "|"*) die "kernel.core_pattern pipes cores to a program ($core_pattern), so no core file will appear.
   As root: echo core > /proc/sys/kernel/core_pattern   (or use --gcore)" ;;
@@ -187,9 +215,13 @@ run_one() {
     rm -rf "$inc" "$out/READY-$name"
     mkdir -p "$inc"
 
-    # Build: plain go build, DWARF kept, offline.
-    local build_cmd="GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off $go build -o $inc/mapzoo ."
-    (cd "$program_dir" && GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "$go" build -o "$inc/mapzoo" .) \
+    # Build: plain go build (DWARF kept unless --ldflags strips it), offline.
+    local build_args=(build -o "$inc/mapzoo")
+    [ $ldflags_set -eq 0 ] || build_args+=("-ldflags=$ldflags")
+    local build_cmd="GOARCH=$arch GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off $go build -o $inc/mapzoo"
+    [ $ldflags_set -eq 0 ] || build_cmd="$build_cmd '-ldflags=$ldflags'"
+    build_cmd="$build_cmd ."
+    (cd "$program_dir" && GOARCH=$arch GOEXPERIMENT=$exp GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "$go" "${build_args[@]}" .) \
         || die "$name: go build failed"
     {
         echo "toolchain: $($go version)"
@@ -204,11 +236,15 @@ run_one() {
     [ "$rate" = default ] || args+=(-rate "$rate")
     [ -z "$noise_mb" ] || args+=(-noise-mb "$noise_mb")
     if [ $gcore -eq 1 ]; then args+=(-mode wait); else args+=(-mode abort); fi
-    echo "run: (cd $inc && ulimit -c unlimited && GOTRACEBACK=crash ./mapzoo ${args[*]})" >> "$inc/build.txt"
+    local runner=()
+    [ "$arch" = amd64 ] || runner=(qemu-aarch64)
+    echo "run: (cd $inc && ulimit -c unlimited && GOTRACEBACK=crash ${runner[*]:+${runner[*]} }./mapzoo ${args[*]})" >> "$inc/build.txt"
 
-    # Run in the incident directory (the kernel writes "core" into the cwd);
-    # exec so that $! is mapzoo itself.
-    (cd "$inc" && ulimit -c unlimited && GOTRACEBACK=crash exec ./mapzoo "${args[@]}") \
+    # Run in the incident directory (the kernel writes "core" into the cwd;
+    # qemu writes the guest's qemu_mapzoo_*.core there); exec so that $! is
+    # mapzoo itself (or qemu running it, which forwards signals to the guest).
+    rm -f "$inc"/qemu_mapzoo_*.core
+    (cd "$inc" && ulimit -c unlimited && GOTRACEBACK=crash exec "${runner[@]}" ./mapzoo "${args[@]}") \
         > "$inc/stdout.txt" 2> "$inc/stderr.txt" &
     pid=$!
     for ((i = 0; i < ready_timeout * 10; i++)); do
@@ -228,12 +264,28 @@ run_one() {
         wait "$pid" 2>/dev/null || true
         mv "$inc/core.gcore.$pid" "$inc/core"
         rm -f "$inc/gcore.log"
+        # gcore writes reserved, never-touched address space as zeros
+        # (~1.2 GB): punch them into holes (same bytes, little disk).
+        fallocate --dig-holes "$inc/core" 2>/dev/null || true
     else
         kill -USR1 "$pid"         # go-ahead: mapzoo sends itself SIGABRT
         rc=0; wait "$pid" 2>/dev/null || rc=$?
         [ $rc -eq 134 ] || log "warning: $name: exit status $rc (expected 134 = SIGABRT + core)"
-        core=$(find_core "$inc" "$pid" mapzoo) || die "$name: no core found for pid $pid (core_pattern '$core_pattern', core_uses_pid $core_uses_pid)"
-        [ "$core" = "$inc/core" ] || mv "$core" "$inc/core"
+        if [ "$arch" = arm64 ]; then
+            # qemu writes the guest core itself; a host core of qemu may
+            # follow as "core" (or per core_pattern): not ours, drop it.
+            core=$(ls "$inc"/qemu_mapzoo_*_"$pid".core 2>/dev/null | head -n 1)
+            [ -n "$core" ] || core=$(ls "$inc"/qemu_mapzoo_*.core 2>/dev/null | head -n 1)
+            [ -n "$core" ] || die "$name: qemu wrote no qemu_mapzoo_*.core for pid $pid"
+            rm -f "$inc/core"
+            local host_core
+            host_core=$(find_core "$inc" "$pid" qemu-aarch64) && rm -f "$host_core"
+            mv "$core" "$inc/core"
+            fallocate --dig-holes "$inc/core" 2>/dev/null || true   # qemu writes zeros, not holes
+        else
+            core=$(find_core "$inc" "$pid" mapzoo) || die "$name: no core found for pid $pid (core_pattern '$core_pattern', core_uses_pid $core_uses_pid)"
+            [ "$core" = "$inc/core" ] || mv "$core" "$inc/core"
+        fi
         grep -q '^SIGABRT: abort' "$inc/stderr.txt" || log "warning: $name: no 'SIGABRT: abort' traceback header in stderr.txt"
     fi
     check_core_complete "$inc/core"
@@ -251,11 +303,21 @@ run_one() {
         readelf -lW core > readelf-l.txt
         readelf -nW core > readelf-n.txt
         readelf -nW mapzoo > readelf-exe-n.txt
-        gdb -nx -batch -iex 'set auto-load off' -ex 'info threads' mapzoo core > gdb-threads.txt 2> /dev/null
-        gdb -nx -batch -iex 'set auto-load off' -ex 'thread apply all info registers rip rsp fs_base' mapzoo core > gdb-registers.txt 2> /dev/null
+        if [ "$arch" = amd64 ]; then
+            gdb -nx -batch -iex 'set auto-load off' -ex 'info threads' mapzoo core > gdb-threads.txt 2> /dev/null
+            gdb -nx -batch -iex 'set auto-load off' -ex 'thread apply all info registers rip rsp fs_base' mapzoo core > gdb-registers.txt 2> /dev/null
+        elif command -v gdb-multiarch >/dev/null; then
+            # Debian's gdb-multiarch reads the qemu guest core; arm64 has
+            # pc/sp (and x28 = g) where amd64 has rip/rsp/fs_base.
+            gdb-multiarch -nx -batch -iex 'set auto-load off' -ex 'info threads' mapzoo core > gdb-threads.txt 2> /dev/null
+            gdb-multiarch -nx -batch -iex 'set auto-load off' -ex 'thread apply all info registers pc sp x28' mapzoo core > gdb-registers.txt 2> /dev/null
+            echo "gdb: gdb-threads.txt and gdb-registers.txt (pc sp x28) by gdb-multiarch" >> build.txt
+        else
+            echo "gdb: no gdb-threads.txt / gdb-registers.txt: the host gdb does not read $arch cores and gdb-multiarch is not installed" >> build.txt
+        fi
     )
     [ -s "$inc/pprof-top.txt" ] || die "$name: go tool pprof produced nothing"
-    [ -s "$inc/gdb-threads.txt" ] || die "$name: gdb could not read the core"
+    [ "$arch" != amd64 ] || [ -s "$inc/gdb-threads.txt" ] || die "$name: gdb could not read the core"
 
     touch "$out/READY-$name"
     log "$name done: core $(du -h --apparent-size "$inc/core" | cut -f1) apparent, $(du -h "$inc/core" | cut -f1) on disk"
@@ -274,6 +336,7 @@ ship_one() {
     for f in heap.pb.gz heap.txt truth.json stdout.txt stderr.txt proc-maps.txt smaps.txt build.txt \
              pprof-top.txt pprof-top-alloc_space.txt pprof-top-inuse_objects.txt pprof-top-alloc_objects.txt \
              pprof-top-legacy.txt pprof-traces.txt readelf-l.txt readelf-n.txt readelf-exe-n.txt gdb-threads.txt gdb-registers.txt; do
+        [ -f "$inc/$f" ] || case "$f" in gdb-*) continue ;; esac
         cp "$inc/$f" "$dest/$f"
     done
     log "$name shipped to $dest ($(du -sh "$dest" | cut -f1))"

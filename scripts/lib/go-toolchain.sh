@@ -1,4 +1,4 @@
-# go-toolchain.sh — sourced by the generators (gen-samples.sh,
+# go-toolchain.sh — sourced by the generators (gen-samples.sh, gen-corpus.sh, gen-garbage.sh,
 # gen-realworld.sh): the Go releases the project supports and where their
 # toolchains come from. The caller defines die, log and $cache.
 

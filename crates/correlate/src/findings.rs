@@ -25,6 +25,8 @@
 //!   group, not listed.
 
 use mapscope_gomaps::discover::{FoundKind, FoundMap, RootKind, RootOrigin};
+use mapscope_goruntime::layout::funcs::RUNTIME_MAIN;
+use mapscope_goruntime::layout::maps::MAX_INLINE_KEY_ELEM;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -137,7 +139,7 @@ fn is_garbage(m: &FoundMap) -> bool {
 /// Frames that live as long as the program: a map only they hold is as
 /// long-lived as a global, not a goroutine's leak.
 fn program_long_frame(func: &str) -> bool {
-    matches!(func, "main.main" | "runtime.main")
+    func == "main.main" || func == RUNTIME_MAIN
 }
 
 /// Every rule on every rooted map, unthresholded, in map order. Bytes at
@@ -227,7 +229,7 @@ pub fn map_findings(maps: &[FoundMap]) -> Vec<Finding> {
             ));
         }
         let has_entries = len > 0 && m.kind != FoundKind::Family;
-        if has_entries && (indirect_elems || elem_size > 128) {
+        if has_entries && (indirect_elems || elem_size > MAX_INLINE_KEY_ELEM) {
             let bytes = elem_size.saturating_mul(len);
             out.push(f(
                 Severity::Info,
@@ -235,8 +237,8 @@ pub fn map_findings(maps: &[FoundMap]) -> Vec<Finding> {
                 "indirect-values",
                 bytes,
                 format!(
-                    "{} stores {}-byte values indirectly (over 128 bytes): one extra allocation per entry ({} entries, {} bytes of values)",
-                    m.root, elem_size, len, bytes
+                    "{} stores {}-byte values indirectly (over {} bytes): one extra allocation per entry ({} entries, {} bytes of values)",
+                    m.root, elem_size, MAX_INLINE_KEY_ELEM, len, bytes
                 ),
             ));
         }

@@ -30,6 +30,7 @@ use crate::attribution::{
 };
 use mapscope_gomaps::discover::Discovery;
 use mapscope_goruntime::heap::Heap;
+use mapscope_goruntime::layout::funcs::{is_hidden_by_pprof, GOEXIT};
 use mapscope_goruntime::timing::phase;
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
@@ -437,22 +438,21 @@ pub fn merge_inline_expansions(per_pc: &[Vec<Frame>]) -> Vec<Frame> {
     out
 }
 
-fn is_runtime(f: &str) -> bool {
-    f.starts_with("runtime.") || f.starts_with("internal/runtime/")
-}
-
 /// A stack as (function, line) frames, leaf first, with the runtime's
 /// allocation frames at the leaf and `runtime.goexit` at the root dropped —
 /// runtime/pprof hides both, the core's buckets keep them.
 pub fn logical_key(frames: &[Frame]) -> Vec<(String, i64)> {
-    let start = frames.iter().position(|f| !is_runtime(&f.0)).unwrap_or(0);
+    let start = frames
+        .iter()
+        .position(|f| !is_hidden_by_pprof(&f.0))
+        .unwrap_or(0);
     let mut v: Vec<(String, i64)> = frames
         .get(start..)
         .unwrap_or(&[])
         .iter()
         .map(|f| (f.0.clone(), f.2))
         .collect();
-    while v.last().is_some_and(|f| f.0 == "runtime.goexit") {
+    while v.last().is_some_and(|f| f.0 == GOEXIT) {
         v.pop();
     }
     // An inlined call's PC and its caller's return PC can both expand to
@@ -465,7 +465,7 @@ pub fn logical_key(frames: &[Frame]) -> Vec<(String, i64)> {
 pub fn site_of_frames(frames: &[Frame]) -> Site {
     let pick = frames
         .iter()
-        .find(|f| !f.0.starts_with("runtime.") && !f.0.starts_with("internal/runtime"))
+        .find(|f| !is_hidden_by_pprof(&f.0))
         .or_else(|| frames.first());
     match pick {
         Some((f, file, line)) => Site {

@@ -3,16 +3,17 @@
 //! The decoder asks an [`AllocationLookup`] (the heap walk provides one) for
 //! the heap object containing each storage address. When the lookup does
 //! not know ([`Allocation::Unknown`]), the size is computed the way
-//! `mallocgc` would have rounded the requested size — size class (read from
-//! the core's own `class_to_size` table when DWARF names it), page rounding
-//! for large objects, and the 8-byte malloc header of pointerful objects over
-//! 512 bytes (Go 1.22+, detected from the DWARF constant
-//! `runtime.mallocHeaderSize`) — and the object is marked as estimated.
+//! `mallocgc` would have rounded the requested size — size class (the
+//! core's own table when it can be read), page rounding for large objects,
+//! and the malloc header of pointerful objects over 512 bytes (Go 1.22+) —
+//! and the object is marked as estimated. The allocator's facts are the
+//! Go-runtime layer's ([`AllocLayout`]); this module only rounds.
 
 use std::collections::BTreeMap;
 
 use mapscope_elfcore::ProcessMemory;
 use mapscope_goruntime::dwarf::DwarfInfo;
+use mapscope_goruntime::layout::{AllocLayout, FALLBACK_CLASS_SIZES};
 use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
@@ -114,16 +115,6 @@ pub enum SizeSource {
     NotInHeap,
 }
 
-/// Go's size classes (`runtime.class_to_size`), unchanged from 1.21 to
-/// 1.27; used only when the core's own table cannot be read.
-const FALLBACK_CLASS_TO_SIZE: [u64; 68] = [
-    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
-    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
-    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
-    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
-    32768,
-];
-
 /// The allocator facts needed to estimate an allocation's size.
 #[derive(Clone, Debug)]
 pub struct SizeClasses {
@@ -139,82 +130,28 @@ pub struct SizeClasses {
 }
 
 impl SizeClasses {
-    /// Reads `runtime.class_to_size` (`internal/runtime/gc.SizeClassToSize`
-    /// from 1.25) from process memory; falls back to the built-in table.
+    /// The allocator facts of this process as the Go-runtime layer
+    /// resolves them ([`AllocLayout`]); the core's size class table, else
+    /// Go's built-in one.
     pub fn load(mem: &ProcessMemory, dwarf: &DwarfInfo) -> SizeClasses {
-        let constant = |names: &[&str], default: u64| -> u64 {
-            names
-                .iter()
-                .find_map(|n| dwarf.constant(n))
-                .and_then(|v| u64::try_from(v).ok())
-                .filter(|&v| v > 0)
-                .unwrap_or(default)
-        };
-        let malloc_header = [
-            "runtime.mallocHeaderSize",
-            "internal/runtime/gc.MallocHeaderSize",
-        ]
-        .iter()
-        .find_map(|n| dwarf.constant(n))
-        .and_then(|v| u64::try_from(v).ok())
-        .filter(|&v| v > 0 && v <= 64);
-        let min_size_for_header = constant(
-            &[
-                "runtime.minSizeForMallocHeader",
-                "internal/runtime/gc.MinSizeForMallocHeader",
-            ],
-            512,
-        );
-        let max_small_size = constant(
-            &[
-                "runtime.maxSmallSize",
-                "runtime._MaxSmallSize",
-                "internal/runtime/gc.MaxSmallSize",
-            ],
-            32768,
-        );
-        let page_size = constant(&["runtime.pageSize", "runtime._PageSize"], 8192);
-        let bias = mem.placement().map(|p| p.bias).unwrap_or(0);
-        let mut table = None;
-        for name in [
-            "runtime.class_to_size",
-            "internal/runtime/gc.SizeClassToSize",
-        ] {
-            let Some(global) = dwarf.globals().by_name(name) else {
-                continue;
-            };
-            // A [N]uint16 array; N is bounded by its DWARF size.
-            let count = global.size / 2;
-            if !(2..=256).contains(&count) {
-                continue;
-            }
-            let mut buf = vec![0u8; (count * 2) as usize];
-            if mem
-                .read(global.address.wrapping_add(bias), &mut buf)
-                .is_err()
-            {
-                continue;
-            }
-            let sizes: Vec<u64> = buf
-                .chunks_exact(2)
-                .map(|c| u64::from(u16::from_le_bytes([c[0], c[1]])))
-                .collect();
-            // Sanity: strictly increasing after class 0.
-            if sizes.windows(2).skip(1).all(|w| w[0] < w[1]) {
-                table = Some(sizes);
-                break;
-            }
-        }
-        let (class_to_size, source) = match table {
-            Some(t) => (t, "core"),
-            None => (FALLBACK_CLASS_TO_SIZE.to_vec(), "built-in"),
+        SizeClasses::from_layout(AllocLayout::resolve(mem, dwarf))
+    }
+
+    fn from_layout(alloc: AllocLayout) -> SizeClasses {
+        let (class_to_size, source) = if alloc.class_sizes.is_empty() {
+            (FALLBACK_CLASS_SIZES.map(u64::from).to_vec(), "built-in")
+        } else {
+            (
+                alloc.class_sizes.iter().map(|&s| u64::from(s)).collect(),
+                "core",
+            )
         };
         SizeClasses {
             class_to_size,
-            max_small_size,
-            page_size,
-            malloc_header,
-            min_size_for_header,
+            max_small_size: alloc.max_small_size,
+            page_size: alloc.page_size,
+            malloc_header: alloc.malloc_header.map(|(size, _)| size),
+            min_size_for_header: alloc.malloc_header.map_or(512, |(_, min)| min),
             source,
         }
     }
@@ -583,7 +520,7 @@ mod tests {
 
     fn classes(header: bool) -> SizeClasses {
         SizeClasses {
-            class_to_size: FALLBACK_CLASS_TO_SIZE.to_vec(),
+            class_to_size: FALLBACK_CLASS_SIZES.map(u64::from).to_vec(),
             max_small_size: 32768,
             page_size: 8192,
             malloc_header: header.then_some(8),

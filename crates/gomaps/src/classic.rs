@@ -18,14 +18,12 @@ use mapscope_goruntime::dwarf::TypeId;
 
 use crate::alloc::{AllocationLookup, ObjectSet, StorageKind};
 use crate::error::MapError;
-use crate::layout::{ClassicLayout, SlotLayout, SLOTS};
+use crate::layout::{ClassicLayout, SlotLayout, MIN_TOPHASH, SLOTS, TOPHASH_EMPTY_ONE};
 use crate::model::{
     ClassicHeader, ClassicStorage, Entry, Header, Implementation, MapInstance, MapKind, Storage,
 };
 use crate::{finish_objects, Ctx};
 
-const TOPHASH_EMPTY_ONE: u8 = 1;
-const MIN_TOPHASH: u8 = 5;
 /// B beyond this cannot be a real map (2^40 buckets is 16 TiB of storage).
 const MAX_B: u8 = 40;
 /// `noverflow` is exact only below this B (it is sampled above).

@@ -46,81 +46,7 @@ const MEASURED_CHILDREN: usize = 8;
 /// would make a report of hundreds of MB that nobody reads.
 pub const LISTED_CHILDREN: usize = 100;
 
-/// Where the path to a map starts, as the contract's `root_kind` says it
-/// (`docs/cli.md`): `heap` is a global's path that goes through a heap
-/// pointer. The typed start of the path is [`RootOrigin`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RootKind {
-    Global,
-    Heap,
-    Goroutine,
-    /// Reached from an object with a finalizer (the runtime keeps what a
-    /// finalized object points to alive).
-    Finalizer,
-    #[default]
-    Unknown,
-}
-
-impl RootKind {
-    /// The JSON spelling (`global`, `heap`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RootKind::Global => "global",
-            RootKind::Heap => "heap",
-            RootKind::Goroutine => "goroutine",
-            RootKind::Finalizer => "finalizer",
-            RootKind::Unknown => "unknown",
-        }
-    }
-}
-
-impl std::fmt::Display for RootKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for RootKind {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for RootKind {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-/// The root a map's path starts at, typed: what `root` names in its
-/// first words, never parsed back from it. JSON: `root_origin`, an object
-/// tagged by `kind`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum RootOrigin {
-    /// A global variable (`main.registry`).
-    Global {
-        #[serde(serialize_with = "arc_str")]
-        variable: Arc<str>,
-    },
-    /// A goroutine: by a local of one of its frames (the typed walk:
-    /// `function` is that frame's), or by its stack as a whole (an object
-    /// path: `function` is its first non-runtime frame's, possibly empty).
-    Goroutine {
-        goroutine: u64,
-        #[serde(serialize_with = "arc_str")]
-        function: Arc<str>,
-    },
-    /// The objects with a finalizer of one type (`*os.File`).
-    Finalizer {
-        #[serde(serialize_with = "arc_str")]
-        object_type: Arc<str>,
-    },
-    /// No root is known (`root` is `(unknown)`).
-    #[default]
-    Unknown,
-}
+pub use mapscope_goheap::roots::{RootKind, RootOrigin};
 
 /// How `root` goes from its origin to the map. JSON: `root_via`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -555,9 +481,19 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
     });
     // Map storage the heap names by type that no typed root path reached:
     // maps named by their path, and garbage.
-    let unrooted = phase("maps: unrooted storage", || {
+    let mut unrooted = phase("maps: unrooted storage", || {
         crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps, &roots, &paths)
     });
+    if !dwarf.has_program_types() {
+        // No DWARF: globals named by symbol or address (crate::stripped).
+        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, &mut unrooted.maps);
+        let types = dwarf.types();
+        let map_types = types
+            .map_types()
+            .filter(|(id, _)| types.get(*id).runtime_type_offset.is_some())
+            .count();
+        warnings.push(crate::stripped::warning(&unrooted.maps, map_types));
+    }
     drop(paths);
     maps.extend(unrooted.maps);
     let garbage = unrooted.garbage;

@@ -8,33 +8,39 @@
 //! fields, counted live/empty/deleted slots checked against `len`,
 //! capacity, growth state, load factor, the storage objects with their
 //! allocated sizes ([`StorageObject`]) and the live entries' key/value
-//! addresses ([`Entry`]) for a retained-bytes walk on top.
+//! addresses ([`Entry`]) for a retained-bytes walk on top. On top of
+//! the decoder, finding every map of a process: [`discover`] (the
+//! pipeline and its result), the walker from the roots, families, and
+//! [`unrooted`] (map storage no typed path reaches, named by its object
+//! path or counted as garbage).
 //!
-//! Does not touch: finding maps (roots, families, heap walk), retained bytes,
-//! output formatting. It takes a [`ProcessMemory`], a [`DwarfInfo`] and an
-//! [`AllocationLookup`] (the heap walk's "which object contains this
-//! address"); without one, sizes are estimated from Go's size classes and
-//! counted in [`MapInstance::estimated_objects`].
+//! Does not touch: the Go heap as the GC sees it — pointer bitmaps, the
+//! object graph, the root set, dominators — which is mapscope-goheap's
+//! (re-exported as [`graph`], [`pointers`], [`roots`], [`dominators`]);
+//! the heap walk (mapscope-goruntime); output formatting. The decoder
+//! takes a [`ProcessMemory`], a [`DwarfInfo`] and an [`AllocationLookup`]
+//! (the heap walk's "which object contains this address"); without one,
+//! sizes are estimated from Go's size classes and counted in
+//! [`MapInstance::estimated_objects`].
 //!
 //! Untrusted input: the header's B / dirLen / lengthMask / pointers are
 //! checked against what is mapped before anything is walked; overflow
 //! chains and trie walks are iterative, cycle-checked and bounded; no
 //! allocation is sized by a number read from the core beyond what the core
-//! actually holds. Every offset comes from DWARF ([`layout`]); no Go
-//! version number is tested anywhere.
+//! actually holds. Every offset comes from DWARF, resolved by the
+//! Go-runtime layer (`mapscope_goruntime::layout::maps`, re-exported as
+//! [`layout`]); this crate names no runtime type, global or constant, and
+//! no Go version number is tested anywhere.
 
 mod addrhash;
 mod alloc;
 mod classic;
 pub mod discover;
-pub mod dominators;
 mod error;
-pub mod graph;
 pub mod layout;
 mod model;
-pub mod pointers;
 mod reader;
-pub mod roots;
+pub mod stripped;
 mod swiss;
 mod syncmap;
 pub mod unrooted;
@@ -43,8 +49,12 @@ mod walker;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
+/// The Go-heap layer (mapscope-goheap) that discovery builds on, under
+/// the paths it had when it lived here.
+pub use mapscope_goheap::{dominators, graph, pointers, roots};
+
 use mapscope_elfcore::ProcessMemory;
-use mapscope_goruntime::dwarf::{DwarfInfo, MapType, TypeId, TypeKind};
+use mapscope_goruntime::dwarf::{DwarfInfo, MapType, TypeId};
 
 pub use crate::alloc::{
     Allocation, AllocationLookup, NoHeapIndex, SizeClasses, SizeSource, StorageKind, StorageObject,
@@ -99,7 +109,7 @@ pub struct MapDecoder<'a> {
     layouts: RwLock<HashMap<TypeId, Result<Arc<MapLayout>, String>>>,
     sync_layout: OnceLock<Result<SyncMapLayout, String>>,
     expunged: OnceLock<Option<u64>>,
-    /// `runtime.hashWriting` flag bit of `hmap.flags`.
+    /// The `hashWriting` flag bit of `hmap.flags`.
     hash_writing: u64,
 }
 
@@ -129,10 +139,7 @@ impl<'a> MapDecoder<'a> {
             layouts: RwLock::new(HashMap::new()),
             sync_layout: OnceLock::new(),
             expunged: OnceLock::new(),
-            hash_writing: dwarf
-                .constant("runtime.hashWriting")
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(4),
+            hash_writing: layout::hash_writing_flag(dwarf),
         }
     }
 
@@ -170,8 +177,7 @@ impl<'a> MapDecoder<'a> {
                     });
                 }
             }
-            let t = types.get(candidate);
-            if t.name == "sync.Map" && matches!(t.kind, TypeKind::Struct) {
+            if layout::is_sync_map(types, candidate) {
                 return Some(MapTarget::SyncMap { id: candidate });
             }
         }
@@ -206,7 +212,7 @@ impl<'a> MapDecoder<'a> {
             .get_or_init(|| layout::sync_map_layout(self.dwarf, id))
             .clone()
             .map_err(|reason| MapError::Layout {
-                type_name: "sync.Map".to_string(),
+                type_name: layout::SYNC_MAP_TYPE.to_string(),
                 reason,
             })
     }
@@ -215,11 +221,8 @@ impl<'a> MapDecoder<'a> {
     /// entries), if DWARF names the global and the core holds it.
     fn expunged(&self) -> Option<u64> {
         *self.expunged.get_or_init(|| {
-            let global = self.dwarf.globals().by_name("sync.expunged")?;
-            let value = self
-                .mem
-                .read_u64(global.address.wrapping_add(self.bias))
-                .ok()?;
+            let address = layout::sync_expunged_address(self.dwarf)?;
+            let value = self.mem.read_u64(address.wrapping_add(self.bias)).ok()?;
             (value != 0).then_some(value)
         })
     }

@@ -12,15 +12,13 @@ use mapscope_goruntime::dwarf::TypeId;
 
 use crate::alloc::{AllocationLookup, ObjectSet, StorageKind};
 use crate::error::MapError;
-use crate::layout::{FieldSpec, SlotLayout, SwissLayout, SLOTS};
+use crate::layout::{FieldSpec, SlotLayout, SwissLayout, CTRL_DELETED, CTRL_EMPTY, SLOTS};
 use crate::model::{
     Entry, Header, Implementation, MapInstance, MapKind, Storage, SwissHeader, SwissStorage,
     SwissTable,
 };
 use crate::{finish_objects, Ctx};
 
-const CTRL_EMPTY: u8 = 0x80;
-const CTRL_DELETED: u8 = 0xFE;
 /// A directory longer than this is not a real map (2^24 tables of up to
 /// 1024 slots each).
 const MAX_DIR_LEN: u64 = 1 << 24;

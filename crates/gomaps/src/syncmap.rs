@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use crate::addrhash::AddrSet;
 use crate::alloc::{Allocation, AllocationLookup, ObjectSet, StorageKind};
 use crate::error::MapError;
-use crate::layout::{FieldSpec, HashTrieLayout, ReadDirtyLayout, SyncMapLayout};
+use crate::layout::{
+    FieldSpec, HashTrieLayout, ReadDirtyLayout, SyncMapLayout, SYNC_EXPUNGED, SYNC_MAP_TYPE,
+};
 use crate::model::{
     Entry, HashTrieHeader, Header, Implementation, MapInstance, MapKind, ReadDirtyHeader, Storage,
 };
@@ -53,7 +55,7 @@ fn base_instance(addr: u64, implementation: Implementation, header: Header) -> M
     MapInstance {
         kind: MapKind::SyncMap,
         implementation,
-        type_name: "sync.Map".to_string(),
+        type_name: SYNC_MAP_TYPE.to_string(),
         map_type: TypeId::UNKNOWN,
         key_type: TypeId::UNKNOWN,
         elem_type: TypeId::UNKNOWN,
@@ -122,7 +124,9 @@ fn read_dirty<L: AllocationLookup + ?Sized>(
     }
     let expunged = decoder.expunged();
     if expunged.is_none() {
-        warnings.push("sync.expunged not found: only nil entries count as deleted".to_string());
+        warnings.push(format!(
+            "{SYNC_EXPUNGED} not found: only nil entries count as deleted"
+        ));
     }
     // The inner maps' entries are needed to follow *entry, whatever the
     // caller asked for.

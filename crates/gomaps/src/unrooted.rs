@@ -59,6 +59,7 @@ use serde::Serialize;
 
 use crate::discover::{key_value, FoundMap, Place, RootKind, RootVia};
 use crate::graph::{ObjectGraph, UNREACHED};
+use crate::layout::map_type_of_storage;
 use crate::roots::{NamedRoot, RootSet};
 use crate::{MapDecoder, MapInstance, MapLayout, MapTarget};
 
@@ -68,35 +69,6 @@ const MAX_HEADER_DEPTH: usize = 3;
 const MAX_CANDIDATES: usize = 64;
 /// Root path printed for these maps.
 pub const UNKNOWN_ROOT: &str = "(unknown)";
-
-/// `map[K]V` from a storage type name (runtime `map.bucket[K]V`,
-/// `noalg.map.group[K]V`; DWARF's classic `bucket<K,V>`), or `None` when it
-/// names no storage.
-pub fn map_type_of_storage(name: &str) -> Option<String> {
-    if let Some(inner) = name
-        .strip_prefix("bucket<")
-        .and_then(|r| r.strip_suffix('>'))
-    {
-        // Split at the top-level comma (keys may be generic types).
-        let mut depth = 0i32;
-        for (i, c) in inner.char_indices() {
-            match c {
-                '[' | '(' | '<' | '{' => depth += 1,
-                ']' | ')' | '>' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    let (k, v) = (inner.get(..i)?, inner.get(i + 1..)?);
-                    return Some(format!("map[{k}]{v}"));
-                }
-                _ => {}
-            }
-        }
-        return None;
-    }
-    ["noalg.map.group[", "map.group[", "map.bucket["]
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .map(|rest| format!("map[{rest}"))
-}
 
 /// A type name as the runtime spells it: package import paths cut to the
 /// package name (`map[string]*encoding/json.field` →
@@ -850,7 +822,7 @@ fn find_headers(
 
 #[cfg(test)]
 mod tests {
-    use super::{map_type_of_storage, runtime_spelling};
+    use super::runtime_spelling;
 
     #[test]
     fn runtime_spelling_cuts_import_paths() {
@@ -863,27 +835,5 @@ mod tests {
             "map[b.K][]map[string]netip.Addr"
         );
         assert_eq!(runtime_spelling("map[int64]string"), "map[int64]string");
-    }
-
-    #[test]
-    fn storage_names_give_map_types() {
-        assert_eq!(
-            map_type_of_storage("noalg.map.group[int64]string").as_deref(),
-            Some("map[int64]string")
-        );
-        assert_eq!(
-            map_type_of_storage("map.bucket[string]*main.Session").as_deref(),
-            Some("map[string]*main.Session")
-        );
-        assert_eq!(
-            map_type_of_storage("bucket<string,*encoding/json.field>").as_deref(),
-            Some("map[string]*encoding/json.field")
-        );
-        assert_eq!(
-            map_type_of_storage("bucket<main.Pair[int,string],map[string]int>").as_deref(),
-            Some("map[main.Pair[int,string]]map[string]int")
-        );
-        assert_eq!(map_type_of_storage("main.Session"), None);
-        assert_eq!(map_type_of_storage("bucket<int>"), None);
     }
 }

@@ -105,33 +105,33 @@ fn go1_22_retained_within_5_percent() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-/// Every local incident: `cargo test -p mapscope-gomaps --test discover --
-/// --ignored --nocapture` (MAPSCOPE_INCIDENTS, default /tmp/incidents).
+/// Every mapzoo incident of the corpus but the gcore ones:
+/// `MAPSCOPE_CORPUS=DIR cargo test -p mapscope-gomaps --test discover --
+/// --ignored --nocapture`.
 #[test]
-#[ignore = "needs the locally generated incidents in /tmp/incidents"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn all_local_incidents() {
-    let root = std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents".into());
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    dirs.sort();
+    use mapscope_testsupport::corpus;
     let mut failures = Vec::new();
-    for d in dirs {
-        if d.file_name()
-            .is_some_and(|n| n.to_string_lossy().contains("gcore"))
-        {
+    let mut checked = Vec::new();
+    let mut gcore = Vec::new();
+    for d in corpus::incidents("mapzoo") {
+        let name = corpus::name(&d);
+        if name.contains("gcore") {
+            gcore.push(name);
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(d.join("truth.json")) else {
-            continue;
-        };
+        let text = std::fs::read_to_string(d.join("truth.json"))
+            .unwrap_or_else(|e| panic!("{}/truth.json: {e}", d.display()));
         let truth: Value = serde_json::from_str(&text).unwrap();
-        let name = d.file_name().unwrap().to_string_lossy().to_string();
         failures.extend(report(
             &name,
             &check(&name, &d.join("core"), &d.join("mapzoo"), &truth),
         ));
+        checked.push(name);
     }
+    let gcore: Vec<&str> = gcore.iter().map(String::as_str).collect();
+    corpus::assert_checked("mapzoo", &checked, &gcore);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

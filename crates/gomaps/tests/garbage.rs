@@ -21,7 +21,7 @@
 //!   refers to — `samples/programs/mapzoo/roots_extra.go`): listed with
 //!   the path through that global, not counted as garbage.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mapscope_gomaps::discover::{discover, RootKind};
 use mapscope_goruntime::GoProcess;
@@ -34,12 +34,30 @@ fn parse_addr(v: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-fn dirs_under(root: &Path, marker: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    dirs.retain(|d| d.join("core").is_file() && d.join(marker).is_file());
-    dirs.sort();
+/// Bytes the runtime may allocate between growgarbage's ReadMemStats and
+/// the core (or the GC after it): measured up to 5,344 B on a loaded
+/// machine (Go 1.25 and 1.27, not repeatable on a rerun).
+const STATS_SLACK: u64 = 8192;
+
+/// Go 1.22 brought malloc headers, by which the heap walk names a dead
+/// object's type; before them unreachable map storage is not told apart
+/// from other garbage (mapscope_gomaps::unrooted), so for Go 1.21 only the
+/// unreachable total is checked.
+fn types_dead_objects(go_version: &str) -> bool {
+    let minor = go_version
+        .strip_prefix("go1.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    minor.is_some_and(|m| m >= 22)
+}
+
+/// The corpus's incidents of `kind` (`$MAPSCOPE_CORPUS/<kind>`, made by
+/// scripts/gen-corpus.sh); each must hold its executable `marker`.
+fn corpus_dirs(kind: &str, marker: &str) -> Vec<PathBuf> {
+    let dirs = mapscope_testsupport::corpus::incidents(kind);
+    for d in &dirs {
+        assert!(d.join(marker).is_file(), "{}: no {marker}", d.display());
+    }
     dirs
 }
 
@@ -79,13 +97,12 @@ fn shipped_samples_have_no_map_garbage() {
 /// freed right after the core (HeapAlloc and HeapObjects); the grown map is
 /// listed with its root, its old arrays and the dropped map are garbage.
 #[test]
-#[ignore = "needs growgarbage incidents: scripts/gen-garbage.sh (or MAPSCOPE_GARBAGE_INCIDENTS)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn garbage_is_what_the_gc_frees() {
-    let root = std::env::var("MAPSCOPE_GARBAGE_INCIDENTS")
-        .unwrap_or_else(|_| "/tmp/garbage-incidents".to_string());
-    let dirs = dirs_under(Path::new(&root), "growgarbage");
-    assert!(!dirs.is_empty(), "no growgarbage incidents under {root}");
+    let dirs = corpus_dirs("garbage", "growgarbage");
+    let mut checked = Vec::new();
     for dir in dirs {
+        checked.push(mapscope_testsupport::corpus::name(&dir));
         let name = dir.display().to_string();
         let truth: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap())
@@ -100,16 +117,23 @@ fn garbage_is_what_the_gc_frees() {
         // The core's heap is the runtime's HeapAlloc before the core, up to
         // the few bytes allocated between ReadMemStats and gcore.
         assert!(
-            heap.in_use_bytes().abs_diff(at_core) <= 4096,
+            heap.in_use_bytes().abs_diff(at_core) <= STATS_SLACK,
             "{name}: in use {} vs HeapAlloc {at_core}",
             heap.in_use_bytes()
         );
         let freed = heap.in_use_bytes().saturating_sub(after_gc);
         assert!(
-            g.heap_unreachable.bytes.abs_diff(freed) <= 4096,
+            g.heap_unreachable.bytes.abs_diff(freed) <= STATS_SLACK,
             "{name}: unreachable {} B, the GC freed {freed} B",
             g.heap_unreachable.bytes
         );
+        let version = truth["go_version"].as_str().unwrap_or("?");
+        if !types_dead_objects(version) {
+            eprintln!(
+                "{name}: {version} has no malloc headers: unreachable total checked, its map storage part not"
+            );
+            continue;
+        }
         let objects_freed = truth["heap_objects_at_core"].as_u64().unwrap()
             - truth["heap_objects_after_gc"].as_u64().unwrap();
         assert!(
@@ -148,17 +172,16 @@ fn garbage_is_what_the_gc_frees() {
         let line = g.describe().expect("a garbage line");
         assert!(line.contains("old storage left by growth"), "{line}");
     }
+    mapscope_testsupport::corpus::assert_checked("garbage", &checked, &[]);
 }
 
 /// opaqueIndex (MAPZOO_EXTRA_ROOTS=1): named by its path through the
 /// `unsafe.Pointer` global, with its truth len, and not garbage.
 #[test]
-#[ignore = "needs MAPZOO_EXTRA_ROOTS=1 incidents: scripts/gen-samples.sh --out /tmp/incidents-new (or MAPSCOPE_EXTRA_ROOTS_INCIDENTS)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn opaque_index_is_named_by_its_path() {
-    let root = std::env::var("MAPSCOPE_EXTRA_ROOTS_INCIDENTS")
-        .unwrap_or_else(|_| "/tmp/incidents-new".to_string());
-    let mut checked = 0;
-    for dir in dirs_under(Path::new(&root), "mapzoo") {
+    let mut checked = Vec::new();
+    for dir in corpus_dirs("extra-roots", "mapzoo") {
         let name = dir.display().to_string();
         let truth: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap())
@@ -181,7 +204,7 @@ fn opaque_index_is_named_by_its_path() {
         assert_eq!(m.len, t["len"].as_u64().unwrap(), "{name}");
         assert_eq!(m.type_name, t["type"].as_str().unwrap(), "{name}");
         assert_eq!(d.garbage.objects, 0, "{name}: {:?}", d.garbage);
-        checked += 1;
+        checked.push(mapscope_testsupport::corpus::name(&dir));
     }
-    assert!(checked > 0, "no incident with opaqueIndex under {root}");
+    mapscope_testsupport::corpus::assert_checked("extra-roots", &checked, &[]);
 }

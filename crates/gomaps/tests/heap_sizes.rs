@@ -94,29 +94,22 @@ fn go1_26_heap_walk_and_size_classes_agree() {
     check("go1.26");
 }
 
-/// Every local incident (see tests/truth.rs): `cargo test -p
+/// Every mapzoo incident of the corpus (`$MAPSCOPE_CORPUS/mapzoo`,
+/// scripts/gen-corpus.sh): `MAPSCOPE_CORPUS=DIR cargo test -p
 /// mapscope-gomaps --test heap_sizes -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn all_local_incidents_heap_walk_and_size_classes_agree() {
-    let roots = std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents".into());
-    let mut n = 0;
-    for root in roots.split(':') {
-        let Ok(rd) = std::fs::read_dir(root) else {
-            continue;
-        };
-        let mut dirs: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        dirs.sort();
-        for dir in dirs {
-            let Ok(text) = std::fs::read_to_string(dir.join("truth.json")) else {
-                continue;
-            };
-            let truth: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            check_files(&name, &dir.join("core"), &dir.join("mapzoo"), &truth, false);
-            println!("{name}: heap walk and size classes agree");
-            n += 1;
-        }
+    use mapscope_testsupport::corpus;
+    let mut checked = Vec::new();
+    for dir in corpus::incidents("mapzoo") {
+        let text = std::fs::read_to_string(dir.join("truth.json"))
+            .unwrap_or_else(|e| panic!("{}/truth.json: {e}", dir.display()));
+        let truth: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let name = corpus::name(&dir);
+        check_files(&name, &dir.join("core"), &dir.join("mapzoo"), &truth, false);
+        println!("{name}: heap walk and size classes agree");
+        checked.push(name);
     }
-    assert!(n > 0);
+    corpus::assert_checked("mapzoo", &checked, &[]);
 }

@@ -11,12 +11,10 @@
 //! Also: a core read with the executable of another build (types that do
 //! not match the memory) is walked in bounded time.
 //!
-//! Runs on the shipped samples; the same checks on other incidents:
-//! `scripts/gen-samples.sh --versions "1.22 1.26" --out /tmp/incidents-inline`,
-//! then `MAPSCOPE_INCIDENTS=/tmp/incidents-inline cargo test --release -p
-//! mapscope-gomaps --test inline_families -- --ignored --nocapture`
-//! (`MAPSCOPE_INCIDENTS`: colon-separated roots, default
-//! `/tmp/incidents-inline`).
+//! Runs on the shipped samples; the same checks on every mapzoo incident of
+//! the corpus (`scripts/gen-corpus.sh DIR`, then `MAPSCOPE_CORPUS=DIR cargo
+//! test --release -p mapscope-gomaps --test inline_families -- --ignored
+//! --nocapture`).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -37,21 +35,10 @@ fn parse_addr(v: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-/// Incident directories (truth.json, core, mapzoo) under the roots.
+/// The corpus's mapzoo incidents (`$MAPSCOPE_CORPUS/mapzoo`, made from the
+/// current mapzoo by scripts/gen-corpus.sh).
 fn incidents() -> Vec<PathBuf> {
-    let roots =
-        std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents-inline".into());
-    let mut out = Vec::new();
-    for root in roots.split(':') {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        dirs.sort();
-        out.extend(dirs.into_iter().filter(|d| {
-            d.join("truth.json").is_file() && d.join("core").is_file() && d.join("mapzoo").is_file()
-        }));
-    }
-    out
+    mapscope_testsupport::corpus::incidents("mapzoo")
 }
 
 fn truth_of(dir: &Path) -> Value {
@@ -166,50 +153,46 @@ fn shipped_samples_inline_maps_and_families_match_truth() {
 }
 
 #[test]
-#[ignore = "needs incidents generated from the current mapzoo: scripts/gen-samples.sh --versions \"1.22 1.26\" --out /tmp/incidents-inline"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn inline_maps_and_families_match_truth() {
     let dirs = incidents();
-    assert!(!dirs.is_empty(), "no incidents (MAPSCOPE_INCIDENTS)");
     let mut problems = Vec::new();
     let mut checked = 0;
+    let mut names = Vec::new();
     for d in &dirs {
         let name = d.file_name().unwrap().to_string_lossy().to_string();
         let (p, n) = check(&name, d);
         problems.extend(p);
         checked += n;
+        if n > 0 {
+            names.push(name);
+        }
     }
     assert!(checked > 0, "no incident has mapzoo's main.loader maps");
+    mapscope_testsupport::corpus::assert_checked("mapzoo", &names, &[]);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// A near-miss pairing, as in the field: the core of a `-ldflags=-w`
 /// build read with the DWARF build of the same source (its globals sit
 /// 32 bytes off, so every root reads the wrong words). Whatever it finds,
-/// discovery must end in bounded time. Needs `<root>/go1.26-w/core` next
-/// to `<root>/go1.26/mapzoo`, made with:
-///
-/// ```sh
-/// cd samples/programs/mapzoo && mkdir -p /tmp/incidents-inline/go1.26-w
-/// GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off /tmp/go1.26/bin/go build \
-///     -ldflags=-w -o /tmp/incidents-inline/go1.26-w/mapzoo-w .
-/// cd /tmp/incidents-inline/go1.26-w && ulimit -c unlimited
-/// GOTRACEBACK=crash ./mapzoo-w -out . -rate 4096 -mode abort &  # then, after READY:
-/// kill -USR1 %1; rm truth.json   # not an incident of its own: other tests skip it
-/// ```
+/// discovery must end in bounded time. Reads the corpus's
+/// `stripped/go1.26-w/core` with `mapzoo/go1.26/mapzoo` (and the same for
+/// every Go version that has both).
 #[test]
-#[ignore = "needs a -ldflags=-w core beside the generated incidents (see the doc comment)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn near_miss_executable_is_walked_in_bounded_time() {
-    let roots =
-        std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents-inline".into());
+    use mapscope_testsupport::corpus;
     let mut pairs = 0;
-    for root in roots.split(':') {
-        let (core, exe) = (
-            Path::new(root).join("go1.26-w/core"),
-            Path::new(root).join("go1.26/mapzoo"),
-        );
-        if !core.is_file() || !exe.is_file() {
+    let stripped = corpus::kind_dir("stripped");
+    for dwarf_build in corpus::incidents("mapzoo") {
+        let name = corpus::name(&dwarf_build);
+        let root = stripped.join(format!("{name}-w"));
+        let (core, exe) = (root.join("core"), dwarf_build.join("mapzoo"));
+        if !core.is_file() {
             continue;
         }
+        let root = root.display().to_string();
         pairs += 1;
         let (tx, rx) = mpsc::channel();
         let start = Instant::now();
@@ -238,7 +221,7 @@ fn near_miss_executable_is_walked_in_bounded_time() {
     }
     assert!(
         pairs > 0,
-        "no go1.26-w core beside a go1.26 incident under {roots}"
+        "no stripped/go1.XX-w core for a mapzoo/go1.XX incident in the corpus"
     );
 }
 

@@ -4,13 +4,12 @@
 //! type and len, and retained bytes within 5% of the `HeapAlloc` delta the
 //! live program measured.
 //!
-//! Shipped samples run always; every incident directory under the
-//! colon-separated `MAPSCOPE_INCIDENTS` roots (e.g. `/tmp/incidents` and an
-//! incident generated with `MAPZOO_EXTRA_ROOTS=1`, which adds a map held
-//! only through a finalized object and one held only by an
-//! `unsafe.Pointer`) runs when that variable is set.
+//! Shipped samples run always; the ignored test runs every mapzoo incident
+//! of the corpus (`$MAPSCOPE_CORPUS/mapzoo`, and `extra-roots`: made with
+//! `MAPZOO_EXTRA_ROOTS=1`, which adds a map held only through a finalized
+//! object and one held only by an `unsafe.Pointer`; scripts/gen-corpus.sh).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mapscope_gomaps::discover::{discover, ObjectGraph};
 use mapscope_gomaps::pointers::PointerMaps;
@@ -114,38 +113,32 @@ fn roots_are_precise_on_shipped_samples() {
     }
 }
 
-/// Every local incident (`MAPSCOPE_INCIDENTS=/tmp/incidents:/tmp/incidents-new`):
+/// Every mapzoo incident of the corpus, with and without the extra roots
+/// (`$MAPSCOPE_CORPUS/mapzoo` and `extra-roots`, scripts/gen-corpus.sh):
 /// prints the per-map retained ratio table.
 #[test]
-#[ignore = "needs generated incidents: MAPSCOPE_INCIDENTS=DIR[:DIR] (scripts/gen-samples.sh)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn local_incidents_match_truth_with_gc_roots() {
-    let roots = std::env::var("MAPSCOPE_INCIDENTS")
-        .expect("MAPSCOPE_INCIDENTS must name the generated incidents (scripts/gen-samples.sh)");
+    use mapscope_testsupport::corpus;
     let mut problems = Vec::new();
     let mut table: Vec<(String, Vec<(String, f64)>)> = Vec::new();
-    for root in roots.split(':') {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        dirs.sort();
-        for d in dirs {
-            let Ok(text) = std::fs::read_to_string(d.join("truth.json")) else {
-                continue;
-            };
-            if !d.join("core").is_file() || !d.join("mapzoo").is_file() {
-                continue;
-            }
+    for kind in ["mapzoo", "extra-roots"] {
+        let mut checked = Vec::new();
+        for d in corpus::incidents(kind) {
+            let text = std::fs::read_to_string(d.join("truth.json"))
+                .unwrap_or_else(|e| panic!("{}/truth.json: {e}", d.display()));
             let truth: Value = serde_json::from_str(&text).expect("truth.json");
-            let name = d.file_name().unwrap().to_string_lossy().to_string();
+            let name = corpus::name(&d);
             let (p, r) = check(&name, &d.join("core"), &d.join("mapzoo"), &truth);
             problems.extend(p);
-            table.push((format!("{root}/{name}"), r));
+            table.push((format!("{kind}/{name}"), r));
+            checked.push(name);
         }
+        corpus::assert_checked(kind, &checked, &[]);
     }
     for (inc, rows) in &table {
         let cells: Vec<String> = rows.iter().map(|(n, r)| format!("{n} {r:.4}")).collect();
         println!("{inc}: {}", cells.join(", "));
     }
-    assert!(!table.is_empty(), "no incidents under {roots}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{check_incident, compare, incident_dirs, Checked, Incident};
+use common::{check_incident, compare, Checked, Incident};
 use mapscope_testsupport::sample;
 
 fn assert_incident(inc: &Incident) {
@@ -144,21 +142,24 @@ fn storage_bytes_equal_retained_bytes_for_pointer_free_maps() {
     }
 }
 
-/// All locally generated incidents (every Go version, variants): run with
-/// `cargo test -p mapscope-gomaps --test truth -- --ignored --nocapture`.
-/// `MAPSCOPE_INCIDENTS` lists directories holding incident dirs
-/// (colon-separated; default /tmp/incidents).
+/// Every mapzoo incident of the corpus (every Go version, variants;
+/// `$MAPSCOPE_CORPUS/mapzoo`, scripts/gen-corpus.sh; the extra roots'
+/// finalizer and unsafe.Pointer paths are beyond this test's static root
+/// typing: tests/roots.rs and tests/garbage.rs check those): run
+/// with `MAPSCOPE_CORPUS=DIR cargo test -p mapscope-gomaps --test truth --
+/// --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn all_local_incidents_match_truth() {
-    let roots = std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents".into());
+    use mapscope_testsupport::corpus;
     let mut table = Vec::new();
     let mut failures = Vec::new();
-    for root in roots.split(':') {
-        for dir in incident_dirs(&PathBuf::from(root)) {
-            let Some(inc) = Incident::from_dir(&dir) else {
-                continue;
-            };
+    for kind in ["mapzoo"] {
+        let mut names = Vec::new();
+        for dir in corpus::incidents(kind) {
+            let inc = Incident::from_dir(&dir)
+                .unwrap_or_else(|| panic!("{}: not a complete incident", dir.display()));
+            names.push(corpus::name(&dir));
             let checked = check_incident(&inc);
             // Byte-exact is expected; the program's HeapAlloc delta can
             // carry a few bytes of unrelated runtime allocation: shown, and
@@ -218,13 +219,13 @@ fn all_local_incidents_match_truth() {
                 }
             }
         }
+        corpus::assert_checked(kind, &names, &[]);
     }
     println!("| incident | go | maps | sync.Map | exact | with warnings | storage = retained | growing |");
     println!("|---|---|---|---|---|---|---|---|");
     for row in &table {
         println!("{row}");
     }
-    assert!(!table.is_empty(), "no incidents under {roots}");
     assert!(
         failures.is_empty(),
         "{} differences:\n{}",

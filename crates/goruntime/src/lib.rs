@@ -8,6 +8,7 @@ pub mod heap;
 pub mod layout;
 pub mod pclntab;
 pub mod process;
+pub mod rtype;
 pub mod symbols;
 pub mod timing;
 

@@ -11,9 +11,14 @@
 //! formatting. Nothing here tests a Go version number to decide a layout;
 //! the version is reported, not used.
 //!
-//! A stripped executable (no DWARF) still yields a process: version,
-//! symbols and pclntab work, and [`GoProcess::require_dwarf`] returns a
-//! typed error for the parts that need layouts — never a guessed layout.
+//! An executable without DWARF (`-ldflags=-w` or `-s -w`) gets a stand-in
+//! [`DwarfInfo`] built from the built-in layout table of its release,
+//! GOARCH and map experiment ([`crate::dwarf::table`]), its runtime globals
+//! placed by symbol or by a validated search
+//! ([`crate::pclntab::globals`]), with one warning naming the table. A
+//! release without a table still yields a process (version, symbols and
+//! pclntab work) and [`GoProcess::require_dwarf`] returns a typed error for
+//! the parts that need layouts — never a guessed layout.
 
 use std::fmt;
 use std::path::Path;
@@ -167,6 +172,7 @@ impl GoProcess {
                 None
             }
         };
+        let mut no_dwarf = false;
         let mut dwarf = match DwarfInfo::load(exe_bytes) {
             Ok(d) => {
                 let w = d.warnings();
@@ -181,10 +187,7 @@ impl GoProcess {
                 Some(d)
             }
             Err(DwarfError::NoDwarf) => {
-                warnings.push(format!(
-                    "{}: no DWARF (stripped, or built with -ldflags=-w): runtime struct layouts are unknown; the heap walk is not available, version and symbols still are",
-                    exe_path.display()
-                ));
+                no_dwarf = true;
                 None
             }
             Err(e) => {
@@ -208,6 +211,28 @@ impl GoProcess {
                 "{}: no usable pclntab: {reason}",
                 exe_path.display()
             ));
+        }
+
+        // No DWARF: the runtime's layouts from the built-in table for this
+        // build, its globals from symbols or a validated search.
+        if no_dwarf {
+            match crate::pclntab::globals::table_dwarf(
+                buildinfo.as_ref(),
+                arch,
+                &tables.symbols,
+                tables.pclntab.as_ref(),
+                image.borrow_owner(),
+                load_bias,
+            ) {
+                Ok((table, notes)) => {
+                    dwarf = Some(table);
+                    warnings.extend(notes);
+                }
+                Err(why) => warnings.push(format!(
+                    "{}: no DWARF (stripped, or built with -ldflags=-w) and {why}: runtime struct layouts are unknown; the heap walk is not available, version and symbols still are",
+                    exe_path.display()
+                )),
+            }
         }
 
         // `DW_AT_go_runtime_type` offsets are from `runtime.types`; without
@@ -234,11 +259,15 @@ impl GoProcess {
         }
 
         let map_implementation = match &dwarf {
-            Some(d) => d.map_implementation(),
-            None => tables
+            Some(d) if d.has_program_types() => d.map_implementation(),
+            // Without DWARF: the runtime's functions, else the layout
+            // table's map types (the table was chosen by the build's
+            // experiments).
+            _ => tables
                 .pclntab
                 .as_ref()
-                .and_then(map_implementation_from_functions),
+                .and_then(map_implementation_from_functions)
+                .or_else(|| dwarf.as_ref().and_then(|d| d.map_implementation())),
         };
         if map_implementation.is_none() {
             warnings.push("map implementation unknown: neither DWARF type names nor runtime function names tell classic from Swiss".to_string());
@@ -275,7 +304,8 @@ impl GoProcess {
         self.image.borrow_owner()
     }
 
-    /// The executable's DWARF, `None` when stripped.
+    /// The executable's DWARF; without DWARF the built-in layout table's
+    /// stand-in ([`DwarfInfo::source`] says which); `None` when neither.
     pub fn dwarf(&self) -> Option<&DwarfInfo> {
         self.dwarf.as_ref()
     }

@@ -172,14 +172,20 @@ fn nested_paths_match_gdb() {
     finish(problems);
 }
 
-/// Needs the probe fixtures, which are not committed (regen.sh makes them):
-/// `MAPSCOPE_DWARF_FIXTURES=DIR cargo test -p mapscope-goruntime --test dwarf
+/// Needs the probe fixtures, which are not committed (scripts/gen-corpus.sh
+/// makes them with regen.sh into the corpus's `dwarf-probe/`):
+/// `MAPSCOPE_CORPUS=DIR cargo test -p mapscope-goruntime --test dwarf
 /// probe_facts_match -- --ignored`.
 #[test]
-#[ignore = "needs probe fixtures from tests/fixtures/dwarf/regen.sh via MAPSCOPE_DWARF_FIXTURES"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn probe_facts_match() {
-    let probes = fixtures().into_iter().filter(|f| f.is_probe()).count();
-    assert!(probes > 0, "no probe fixtures: set MAPSCOPE_DWARF_FIXTURES");
+    mapscope_testsupport::corpus::kind_dir("dwarf-probe");
+    let probes: Vec<String> = fixtures()
+        .into_iter()
+        .filter(|f| f.is_probe())
+        .map(|f| f.label)
+        .collect();
+    mapscope_testsupport::corpus::assert_checked("dwarf-probe", &probes, &[]);
     let mut problems = Vec::new();
     for f in fixtures().into_iter().filter(|f| f.is_probe()) {
         let info = load(&f);

@@ -8,9 +8,10 @@
 //!   the stack its signal interrupted and the interrupted registers.
 //! - `truth.json`: the goroutine that holds `main.stackOnlyWorker`'s map
 //!   and the map's address, recorded by the program itself.
-//! - `gdb-registers.txt` and `gdb-threads.txt`: gdb's `rip`/`rsp` of every
-//!   thread of the core and the function it is in; every thread must also
-//!   belong to a `runtime.m` (`m.procid` = thread id).
+//! - `gdb-registers.txt` and `gdb-threads.txt`: gdb's `rip`/`rsp` (arm64:
+//!   gdb-multiarch's `pc`/`sp`) of every thread of the core and the
+//!   function it is in; every thread must also belong to a `runtime.m`
+//!   (`m.procid` = thread id).
 //!
 //! What is compared, for every goroutine in both (`goroutine 0` blocks are
 //! threads, compared separately):
@@ -356,8 +357,15 @@ fn compare_with_traceback(gs: &Goroutines, stderr: &str) -> Tally {
         let who = format!("thread m={m} (tid {})", thread.tid);
         match (
             thread.interrupted,
-            section.registers.get("rip"),
-            section.registers.get("rsp"),
+            // amd64 prints rip/rsp, arm64 pc/sp.
+            section
+                .registers
+                .get("rip")
+                .or_else(|| section.registers.get("pc")),
+            section
+                .registers
+                .get("rsp")
+                .or_else(|| section.registers.get("sp")),
         ) {
             (Some(c), Some(&rip), Some(&rsp)) if c.pc == rip && c.sp == rsp => {}
             (c, rip, rsp) => tally.problem(format!(
@@ -392,7 +400,7 @@ fn compare_with_traceback(gs: &Goroutines, stderr: &str) -> Tally {
     tally
 }
 
-/// `gdb-registers.txt`: LWP → (rip, rsp).
+/// `gdb-registers.txt`: LWP → (rip, rsp); arm64 (gdb-multiarch): (pc, sp).
 fn gdb_registers(text: &str) -> HashMap<u32, (u64, u64)> {
     let mut out = HashMap::new();
     let mut lwp = None;
@@ -406,8 +414,8 @@ fn gdb_registers(text: &str) -> HashMap<u32, (u64, u64)> {
         }
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
-            (Some("rip"), Some(v)) => rip = hex(v),
-            (Some("rsp"), Some(v)) => {
+            (Some("rip" | "pc"), Some(v)) => rip = hex(v),
+            (Some("rsp" | "sp"), Some(v)) => {
                 if let (Some(l), Some(ip), Some(sp)) = (lwp, rip, hex(v)) {
                     out.insert(l, (ip, sp));
                 }
@@ -656,23 +664,14 @@ fn go1_26_gcore_finds_the_stack_only_map() {
     assert_incident(shipped("go1.26-gcore"));
 }
 
-/// Every incident under `$MAPSCOPE_INCIDENTS` (default `/tmp/incidents`,
-/// made by scripts/gen-samples.sh for every release 1.21–1.27). Ignored by
-/// default; fails when the directory holds no incident.
+/// Every mapzoo incident of the corpus (`$MAPSCOPE_CORPUS/mapzoo`, made by
+/// scripts/gen-corpus.sh: every release 1.21–1.27, noswissmap, gcore,
+/// arm64). Ignored by default; fails when the corpus is absent, and under
+/// `MAPSCOPE_CORPUS_EXPECT=all` unless every expected incident was checked.
 #[test]
-#[ignore = "needs generated incidents: MAPSCOPE_INCIDENTS=DIR (scripts/gen-samples.sh)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn every_local_incident_agrees_with_its_crash_traceback() {
-    let root = std::env::var_os("MAPSCOPE_INCIDENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp/incidents"));
-    let entries = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e} (scripts/gen-samples.sh makes it)", root.display()));
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("core").is_file() && p.join("mapzoo").is_file())
-        .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no incident under {}", root.display());
+    let dirs = mapscope_testsupport::corpus::incidents("mapzoo");
     let mut rows = Vec::new();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -699,6 +698,8 @@ fn every_local_incident_agrees_with_its_crash_traceback() {
         .filter(|r| !r.ok)
         .map(|r| r.name.as_str())
         .collect();
+    let checked: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    mapscope_testsupport::corpus::assert_checked("mapzoo", &checked, &[]);
     assert!(failed.is_empty(), "failed: {failed:?}");
 }
 

@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use mapscope_goruntime::heap::Heap;
-use mapscope_goruntime::{GoProcess, GoRuntimeError};
+use mapscope_goruntime::GoProcess;
 use serde_json::Value;
 
 const SAMPLES: [&str; 3] = ["go1.22", "go1.26", "go1.26-gcore"];
 
-/// One incident: a shipped sample, or a generated one under
-/// `MAPSCOPE_INCIDENTS` (see [`generated_incidents`]).
+/// One incident: a shipped sample, or a generated one of the corpus
+/// (`$MAPSCOPE_CORPUS/mapzoo`, see [`generated_incidents`]).
 struct Incident {
     core: std::path::PathBuf,
     exe: std::path::PathBuf,
@@ -470,16 +470,21 @@ fn without_dwarf(exe: &Path) -> std::path::PathBuf {
     out
 }
 
+/// Without DWARF the heap is walked with the built-in layout table of the
+/// release (issue 17): on the same core, exactly what the DWARF walk finds.
 #[test]
-fn stripped_executable_degrades_with_a_typed_error() {
+fn stripped_executable_walks_the_heap_from_the_layout_table() {
     let sample = mapscope_testsupport::sample("go1.22");
     let stripped = without_dwarf(&sample.exe);
     let process = GoProcess::open(&sample.core, Some(&stripped)).expect("opens without DWARF");
     let _ = std::fs::remove_file(&stripped);
-    assert!(process.dwarf().is_none());
+    let dwarf = process.dwarf().expect("the layout table's stand-in");
+    assert!(!dwarf.has_program_types());
     assert_eq!(process.version_string(), "go1.22.10");
     assert!(
-        process.warnings().iter().any(|w| w.contains("no DWARF")),
+        process.warnings().iter().any(|w| w.starts_with(
+            "no DWARF: runtime layouts from the built-in table for go1.22.10 linux/amd64"
+        )),
         "{:?}",
         process.warnings()
     );
@@ -492,36 +497,39 @@ fn stripped_executable_degrades_with_a_typed_error() {
         process.global("runtime.mheap_").is_some(),
         "ELF symbols still work"
     );
-    match process.heap() {
-        Err(GoRuntimeError::NoDwarf { .. }) => {}
-        other => panic!("expected NoDwarf, got {other:?}"),
-    }
-    assert!(process.heap_ranges().is_empty());
+    let heap = process.heap().expect("heap walks from the table");
+    let with_dwarf = GoProcess::open(&sample.core, Some(&sample.exe)).unwrap();
+    let reference = with_dwarf.heap().unwrap();
+    assert_eq!(heap.in_use_bytes(), reference.in_use_bytes());
+    assert_eq!(heap.object_count(), reference.object_count());
+    assert_eq!(heap.span_bytes(), reference.span_bytes());
+    assert_eq!(
+        heap.runtime_stats().map(|s| s.heap_alloc),
+        reference.runtime_stats().map(|s| s.heap_alloc)
+    );
+    assert_eq!(process.heap_ranges(), with_dwarf.heap_ranges());
 }
 
-/// Every incident directory under `$MAPSCOPE_INCIDENTS` (e.g.
-/// `/tmp/incidents`, made by `scripts/gen-samples.sh`): the same checks on
-/// every Go version. Run with `cargo test -p mapscope-goruntime --test heap
-/// -- --ignored --nocapture`.
+/// Every mapzoo incident of the corpus (`$MAPSCOPE_CORPUS/mapzoo`, made by
+/// `scripts/gen-corpus.sh`): the same checks on every Go version and
+/// variant. Run with `MAPSCOPE_CORPUS=DIR cargo test -p mapscope-goruntime
+/// --test heap -- --ignored --nocapture`.
 #[test]
-#[ignore = "needs generated incidents: MAPSCOPE_INCIDENTS=DIR (scripts/gen-samples.sh)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn generated_incidents() {
-    let root = std::env::var_os("MAPSCOPE_INCIDENTS")
-        .expect("MAPSCOPE_INCIDENTS must name the generated incidents (scripts/gen-samples.sh)");
-    let mut dirs: Vec<String> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&root).display()))
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("core").is_file() && e.path().join("truth.json").is_file())
-        .map(|e| format!("dir:{}", e.path().display()))
+    let incidents = mapscope_testsupport::corpus::incidents("mapzoo");
+    let dirs: Vec<String> = incidents
+        .iter()
+        .map(|d| format!("dir:{}", d.display()))
         .collect();
-    dirs.sort();
-    assert!(
-        !dirs.is_empty(),
-        "no incident (core + truth.json) under {root:?}"
-    );
     let names: Vec<&str> = dirs.iter().map(String::as_str).collect();
     check_walk_matches_truth_and_runtime_stats(&names);
     check_size_classes_match_by_size(&names);
     check_truth_addresses_are_allocated_heap_objects(&names);
     check_rebuilt_profile_matches_heap_pb_gz(&names);
+    let checked: Vec<String> = incidents
+        .iter()
+        .map(|d| mapscope_testsupport::corpus::name(d))
+        .collect();
+    mapscope_testsupport::corpus::assert_checked("mapzoo", &checked, &[]);
 }

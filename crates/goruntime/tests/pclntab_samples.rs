@@ -19,13 +19,13 @@ use mapscope_goruntime::symbols::SymbolTable;
 use object::{Object, ObjectSegment};
 use traceback_support::parse_traceback;
 
-/// Shipped samples, plus every incident directory under
-/// `$MAPSCOPE_INCIDENTS` (e.g. /tmp/incidents from scripts/gen-samples.sh,
-/// with uncompressed `mapzoo` and `core`).
+/// Shipped samples, plus, when `$MAPSCOPE_CORPUS` is set, every mapzoo
+/// incident of the corpus (scripts/gen-corpus.sh: every Go version and
+/// variant, with uncompressed `mapzoo` and `core`).
 fn samples() -> Vec<PathBuf> {
     let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")];
-    if let Some(extra) = std::env::var_os("MAPSCOPE_INCIDENTS") {
-        roots.push(PathBuf::from(extra));
+    if let Some(corpus) = std::env::var_os(mapscope_testsupport::corpus::ENV) {
+        roots.push(PathBuf::from(corpus).join("mapzoo"));
     }
     let mut dirs = Vec::new();
     for root in roots {
@@ -108,6 +108,25 @@ impl CoreMemory {
     }
 }
 
+/// The `lr` register the runtime printed at the end of the thread section
+/// holding the goroutine block headed `header` (arm64 crash output; amd64
+/// has none), before the next section's `PC=` line.
+fn link_register_after(stderr: &str, header: &str) -> Option<u64> {
+    let mut lines = stderr.lines().skip_while(|l| *l != header).skip(1);
+    lines
+        .by_ref()
+        .take_while(|l| !l.starts_with("PC="))
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("lr"), Some(v), None) => {
+                    u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()
+                }
+                _ => None,
+            }
+        })
+}
+
 #[test]
 fn unwinder_reproduces_sample_tracebacks() {
     let mut goroutines_checked = 0;
@@ -133,9 +152,18 @@ fn unwinder_reproduces_sample_tracebacks() {
             let Some(first) = expected.first() else {
                 continue;
             };
+            let exact_pc =
+                from_signal && (header.starts_with("goroutine 0 ") || header.contains("[running]"));
             let start = UnwindStart {
-                exact_pc: from_signal
-                    && (header.starts_with("goroutine 0 ") || header.contains("[running]")),
+                exact_pc,
+                // arm64: a leaf interrupted by the signal has its return
+                // address only in the link register, which the runtime
+                // printed after the block (`lr 0x…`).
+                lr: if exact_pc {
+                    link_register_after(&stderr, header)
+                } else {
+                    None
+                },
                 ..UnwindStart::saved(first.pc, first.sp)
             };
             let trace = unwinder.unwind(|a| core.read_u64(a), start);

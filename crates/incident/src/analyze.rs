@@ -4,28 +4,33 @@
 //! report model the command prints as JSON (`docs/cli.md`; every
 //! field name here is part of that contract).
 //!
-//! Does not touch: rendering (the binary turns [`Report`] into a document),
-//! how maps are decoded or attributed (gomaps, correlate).
+//! Does not touch: rendering (`mapscope_render::reports::analyze` words
+//! [`Report`] as a document), how maps are decoded or attributed (gomaps,
+//! correlate).
 
 use crate::checks::{run_checks, Status};
 use crate::discover::Incident;
 use crate::error::IncidentError;
 use crate::open::{choose_profile, open, ExeChoice};
+use crate::warning::{library, NoProfile, Warning};
 use mapscope_correlate::accounting::{parse_cgroup, parse_smaps_rss};
 use mapscope_correlate::{
-    accounting, join_profile, map_findings, rank, threshold_bytes, AccountingInput, Finding,
-    FindingGroup, Layer, ProfileFile, Severity, SiteValue,
+    accounting, join_profile, map_findings, rank, threshold_bytes, AccountingInput, FindingGroup,
+    Layer, ProfileFile, Severity, SiteValue,
 };
 use mapscope_elfcore::RegionKind;
 use mapscope_gomaps::discover::{
-    discover, FoundKind, FoundMap, Garbage, RootKind, RootOrigin, RootVia, SlotType,
-    LISTED_CHILDREN,
+    discover, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType, LISTED_CHILDREN,
 };
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+/// The report's finding and garbage records, as their crates define them.
+pub use mapscope_correlate::Finding;
+pub use mapscope_gomaps::discover::Garbage;
 
 /// The files one analysis reads. Everything but the core is optional.
 #[derive(Debug, Default, Clone)]
@@ -61,6 +66,37 @@ impl From<Incident> for AnalyzeInputs {
             memory_stat: i.memory_stat,
             children: None,
             retained_profile: false,
+        }
+    }
+}
+
+impl AnalyzeInputs {
+    /// The inputs of `path`: an incident directory's files
+    /// ([`crate::discover_incident`]), else `path` as a core alone.
+    pub fn of_path(path: &Path) -> Result<AnalyzeInputs, IncidentError> {
+        if path.is_dir() {
+            return Ok(AnalyzeInputs::from(crate::discover::discover_incident(
+                path,
+            )?));
+        }
+        Ok(AnalyzeInputs {
+            core: path.to_path_buf(),
+            ..Default::default()
+        })
+    }
+
+    /// `self` with the files `flags` names (`exe`, `profile`, `smaps`,
+    /// `memory_stat`) replacing the ones found, and `flags`' options.
+    pub fn with_flags(self, flags: AnalyzeInputs) -> AnalyzeInputs {
+        AnalyzeInputs {
+            core: self.core,
+            exe: flags.exe.or(self.exe),
+            profile: flags.profile.or(self.profile),
+            profiles: self.profiles,
+            smaps: flags.smaps.or(self.smaps),
+            memory_stat: flags.memory_stat.or(self.memory_stat),
+            children: flags.children.or(self.children),
+            retained_profile: flags.retained_profile,
         }
     }
 }
@@ -166,7 +202,7 @@ pub struct ProfileReport {
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub go_version: String,
-    /// The headline's facts; the binary words them.
+    /// The headline's facts; `mapscope_render::reports::analyze` words them.
     pub headline: Headline,
     pub maps: Vec<MapReport>,
     /// Map storage no root reaches: garbage awaiting collection, one
@@ -194,7 +230,7 @@ pub struct Report {
     /// What the core holds of what its headers declare, per kind of
     /// memory ([`crate::coverage`]); `complete` false for a cut core.
     pub coverage: crate::coverage::Coverage,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// The core analysed (the rendered header names it; not in the JSON).
     #[serde(skip)]
     pub core: PathBuf,
@@ -232,12 +268,12 @@ pub fn analyze_with_progress(
     on_stage: &(dyn Fn(Stage) + Sync),
 ) -> Result<Report, IncidentError> {
     let core_path = &inputs.core;
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<Warning> = Vec::new();
     on_stage(Stage::Open);
     let (process, _notes) = phase("open", || {
         open(core_path, ExeChoice::from_option(inputs.exe.as_deref()))?.into_go()
     })?;
-    warnings.extend(process.warnings().iter().cloned());
+    warnings.extend(library(process.warnings()));
     on_stage(Stage::HeapWalk);
     let _walk = Phase::start("heap walk");
     let heap = process.heap().map_err(|source| IncidentError::HeapWalk {
@@ -253,7 +289,7 @@ pub fn analyze_with_progress(
         path: core_path.clone(),
         reason,
     })?;
-    warnings.extend(discovery.warnings.iter().cloned());
+    warnings.extend(library(&discovery.warnings));
     let retained_profile = inputs.retained_profile.then(|| {
         phase("retained profile", || {
             crate::retained_profile::retained_profile(
@@ -299,30 +335,24 @@ pub fn analyze_with_progress(
     let joined = phase("attribution", || {
         join_profile(&process, heap, &discovery, file)
     });
-    warnings.extend(joined.warnings.iter().cloned());
+    warnings.extend(library(&joined.warnings));
     let attribution = &joined.attribution;
     let maps = &discovery.maps;
 
     on_stage(Stage::Findings);
     let (rss, rss_source) = phase("rss", || rss(&process, inputs.smaps.as_deref()));
     let no_profile = match heap.mem_profile_rate() {
-        Some(0) => Some("no heap profile: MemProfileRate=0".to_string()),
-        _ if attribution.total <= 0 => Some(format!(
-            "no heap profile: the {} profile holds no live samples",
-            joined.source.as_str()
-        )),
+        Some(0) => Some(NoProfile::MemProfileRateZero),
+        _ if attribution.total <= 0 => Some(NoProfile::NoLiveSamples {
+            source: joined.source.as_str().to_string(),
+        }),
         _ => None,
     };
     if let Some(why) = &no_profile {
-        warnings.push(format!(
-            "{why}: nothing is attributed to maps from a profile (the heap walk's retained bytes still are)"
-        ));
+        warnings.push(Warning::NoProfile(why.clone()));
     }
     if let (Some(p), false) = (&inputs.smaps, rss_source.starts_with("smaps")) {
-        warnings.push(format!(
-            "{}: unreadable or no Rss lines; RSS estimated from the core",
-            p.display()
-        ));
+        warnings.push(Warning::SmapsUnusable { path: p.clone() });
     }
     let cgroup = match &inputs.memory_stat {
         Some(p) => {
@@ -332,7 +362,7 @@ pub fn analyze_with_progress(
             })?;
             let v = parse_cgroup(&t);
             if v.is_none() {
-                warnings.push(format!("{}: no anon/file counters", p.display()));
+                warnings.push(Warning::NoCgroupCounters { path: p.clone() });
             }
             v
         }
@@ -358,7 +388,7 @@ pub fn analyze_with_progress(
             .flatten(),
         maps_attributed: u64::try_from(attribution.attributed()).ok(),
         maps_retained: Some(maps_retained),
-        no_profile,
+        no_profile: no_profile.map(|why| why.to_string()),
     });
     all_findings.extend(map_findings(maps));
     let ranked = rank(all_findings, threshold_bytes(heap.in_use_bytes()));
@@ -504,7 +534,7 @@ fn top_rooted(maps: &[FoundMap]) -> Option<&FoundMap> {
 }
 
 /// The facts of the report's headline (`headline` in the JSON). This
-/// crate formats no number: the binary words them, e.g. "`main.m` holds
+/// crate formats no number: `mapscope-render` words them, e.g. "`main.m` holds
 /// 1.50 MiB (9% of the Go heap); the largest retainer is …".
 #[derive(Serialize, Debug, Clone, Default, PartialEq)]
 pub struct Headline {
@@ -568,7 +598,7 @@ fn map_row(m: &FoundMap, attributed: Option<(i64, &[SiteValue])>, listed: usize)
         kind: m.kind,
         key: m.key.clone(),
         value: m.value.clone(),
-        address: format!("0x{:x}", m.address),
+        address: crate::reports::hex_addr(m.address),
         len: m.len,
         live_entries: m.live_entries,
         entries: m.entries(),

@@ -18,9 +18,20 @@
 //! unsharded order (by incident path); `jobs` and `seconds` are
 //! recomputed (sums over the shards), per-row `seconds` are as measured.
 //!
+//! Also owns a summary row's facts from one incident's report
+//! ([`IncidentSummary::record`]) and how many incidents run at once
+//! ([`job_count`]: capped by available memory).
+//!
+//! And the plan of one run ([`plan`]: the directories found, their rows,
+//! the incidents with their core sizes) and reading the summaries a merge
+//! is given ([`read_summaries`], bounded in size and count).
+//!
 //! Does not touch: finding or analysing incidents (`discover`, `analyze`),
-//! files or rendering (the binary reads and writes the summaries).
+//! running the analyses, writing files, rendering (the binary, `mapscope-render`).
 
+use crate::analyze::Report;
+use crate::discover::{estimated_core_bytes, find_incidents, Candidate, Incident};
+use crate::error::IncidentError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -168,6 +179,242 @@ pub fn incident_name(root: &Path, dir: &Path) -> String {
     } else {
         name
     }
+}
+
+impl IncidentSummary {
+    /// The row of `candidate`, found under the batch root `root`: named by
+    /// its path below it; a broken directory `failed` and a skipped one
+    /// `skipped`, each with why; an incident with its status still empty
+    /// (set by [`IncidentSummary::record`] or its failure).
+    pub fn of_candidate(root: &Path, candidate: &Candidate) -> IncidentSummary {
+        let mut row = IncidentSummary {
+            path: candidate.dir().display().to_string(),
+            name: incident_name(root, candidate.dir()),
+            ..Default::default()
+        };
+        match candidate {
+            Candidate::Incident(_) => {}
+            Candidate::Broken { error, .. } => {
+                row.status = "failed".into();
+                row.error = Some(error.chain_message());
+            }
+            Candidate::Skipped { reason, .. } => {
+                row.status = "skipped".into();
+                row.error = Some(reason.clone());
+            }
+        }
+        row
+    }
+
+    /// Records what `report` found: Go version, heap, top map, findings,
+    /// and the status — `ok`, or `partial` for a cut core answered from
+    /// what it holds (its warnings say what is missing), never `failed`.
+    pub fn record(&mut self, report: &Report) {
+        self.go_version = Some(report.go_version.clone());
+        self.heap_in_use_bytes = Some(report.heap_in_use_bytes);
+        self.top_map = report.top_map().map(|m| m.root.clone());
+        self.top_map_retained_bytes = report.top_map().and_then(|m| m.retained_bytes);
+        self.findings = Some(report.finding_groups.iter().map(|g| g.count).sum::<u64>() as usize);
+        self.status = if report.coverage.complete {
+            "ok".into()
+        } else {
+            "partial".into()
+        };
+    }
+}
+
+/// Incidents analysed at once: `requested` (default: the number of
+/// cores), capped by memory — each running analysis maps (and for a
+/// compressed core, decompresses into a temporary file) its whole core
+/// and builds the object graph over it, so at most `MemAvailable /
+/// largest core` run at once (docs/decisions.md); never more than the
+/// incidents, never fewer than one.
+pub fn job_count(requested: Option<usize>, core_bytes: &[u64], incidents: usize) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let largest = core_bytes.iter().copied().max().unwrap_or(0);
+    cap_jobs(
+        requested.unwrap_or(cores),
+        mem_available(),
+        largest,
+        incidents,
+    )
+}
+
+/// The rule of [`job_count`] on plain numbers (`mem_available`: `None`
+/// when /proc/meminfo is unreadable, then memory does not cap).
+pub fn cap_jobs(
+    wanted: usize,
+    mem_available: Option<u64>,
+    largest_core: u64,
+    incidents: usize,
+) -> usize {
+    let by_memory = mem_available
+        .map(|m| usize::try_from(m / largest_core.max(1)).unwrap_or(usize::MAX))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    wanted.max(1).min(by_memory).min(incidents.max(1))
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes.
+fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+/// What one batch run will do: every directory found under the root (or
+/// the ones a shard owns), their summary rows, and the incidents to
+/// analyse with their estimated core sizes.
+pub struct Plan {
+    /// A row per directory, in path order (incidents' still to be filled).
+    pub rows: Vec<IncidentSummary>,
+    /// The incidents to analyse: the index of their row, the incident,
+    /// and its core's estimated size in bytes (decompressed).
+    pub incidents: Vec<(usize, Incident, u64)>,
+}
+
+impl Plan {
+    /// Bytes of every core to analyse.
+    pub fn total_core_bytes(&self) -> u64 {
+        self.incidents
+            .iter()
+            .fold(0u64, |a, (_, _, b)| a.saturating_add(*b))
+    }
+}
+
+/// The [`Plan`] for the batch root `dir`: every directory under it
+/// ([`crate::discover::find_incidents`]), or with `shard` the ones it owns.
+pub fn plan(dir: &Path, shard: Option<Shard>) -> Result<Plan, IncidentError> {
+    let mut candidates = find_incidents(dir)?;
+    if let Some(shard) = shard {
+        candidates.retain(|c| shard.owns(&incident_name(dir, c.dir())));
+    }
+    let rows = candidates
+        .iter()
+        .map(|c| IncidentSummary::of_candidate(dir, c))
+        .collect();
+    let incidents = candidates
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Candidate::Incident(inc) => {
+                let bytes = estimated_core_bytes(&inc.core);
+                Some((i, inc, bytes))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Plan { rows, incidents })
+}
+
+/// A summary file larger than this is refused (a million incidents'
+/// rows are well under it).
+pub const MAX_SUMMARY_BYTES: u64 = 1 << 30;
+/// At most this many summary files are read from one OUTDIR.
+pub const MAX_FILES_PER_DIR: usize = 100_000;
+
+/// Why a summary file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("{}: no summary.shard-K-of-N.json or summary.json", dir.display())]
+    NoSummaries { dir: PathBuf },
+    #[error("{}: cannot list directory", dir.display())]
+    ListDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot read", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {len} bytes is too large for a batch summary", path.display())]
+    TooLarge { path: PathBuf, len: u64 },
+    #[error("{}: not a mapscope batch summary", path.display())]
+    NotSummary {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The summaries `inputs` name for a merge, each with its file: a file
+/// is read as a summary; a directory (a shard's OUTDIR) gives its
+/// `summary.shard-*-of-*.json` files, sorted, else its `summary.json`,
+/// else [`SummaryError::NoSummaries`]. A file named twice (its OUTDIR and
+/// itself) is read once.
+pub fn read_summaries(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, BatchSummary)>, SummaryError> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let found = summaries_in(input)?;
+            if found.is_empty() {
+                return Err(SummaryError::NoSummaries { dir: input.clone() });
+            }
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    let mut seen = Vec::new();
+    files.retain(|f| {
+        let key = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    files
+        .into_iter()
+        .map(|f| read_summary(&f).map(|s| (f, s)))
+        .collect()
+}
+
+/// `summary.shard-*-of-*.json` in `dir`, sorted; else `summary.json`.
+fn summaries_in(dir: &Path) -> Result<Vec<PathBuf>, SummaryError> {
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| SummaryError::ListDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .take(MAX_FILES_PER_DIR)
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("summary.shard-") && n.ends_with(".json"))
+        })
+        .filter(|p| p.is_file())
+        .collect();
+    shards.sort();
+    if shards.is_empty() && dir.join("summary.json").is_file() {
+        shards.push(dir.join("summary.json"));
+    }
+    Ok(shards)
+}
+
+/// One summary file, refusing one over [`MAX_SUMMARY_BYTES`].
+pub fn read_summary(path: &Path) -> Result<BatchSummary, SummaryError> {
+    let read = |source| SummaryError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(read)?.len();
+    if len > MAX_SUMMARY_BYTES {
+        return Err(SummaryError::TooLarge {
+            path: path.to_path_buf(),
+            len,
+        });
+    }
+    let text = std::fs::read(path).map_err(read)?;
+    serde_json::from_slice(&text).map_err(|source| SummaryError::NotSummary {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Why shard summaries cannot be merged.
@@ -338,6 +585,23 @@ pub fn roots_differ(inputs: &[(PathBuf, BatchSummary)]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_are_capped_by_memory_and_incidents() {
+        const GB: u64 = 1 << 30;
+        assert_eq!(cap_jobs(8, Some(20 * GB), 2 * GB, 100), 8);
+        assert_eq!(cap_jobs(8, Some(5 * GB), 2 * GB, 100), 2);
+        assert_eq!(cap_jobs(8, Some(GB), 2 * GB, 100), 1);
+        assert_eq!(cap_jobs(8, None, 2 * GB, 3), 3);
+        assert_eq!(cap_jobs(0, Some(GB), 0, 0), 1);
+    }
+
+    #[test]
+    fn incident_names_are_paths_below_the_root() {
+        let root = Path::new("/srv/incidents");
+        assert_eq!(incident_name(root, &root.join("a/b")), "a/b");
+        assert_eq!(incident_name(root, root), "incidents");
+    }
 
     fn row(name: &str) -> IncidentSummary {
         IncidentSummary {

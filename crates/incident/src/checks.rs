@@ -25,6 +25,7 @@
 
 use crate::error::IncidentError;
 use crate::open::{open, ExeChoice};
+use crate::reports::hex_addr;
 use mapscope_elfcore::{
     match_executable, place_executable, Core, Executable, ExecutableMatch, Placement, Region,
     RegionKind, Verdict,
@@ -32,10 +33,6 @@ use mapscope_elfcore::{
 use mapscope_pprof::{Mapping, Profile};
 use serde::Serialize;
 use std::path::Path;
-
-fn hex_addr(v: u64) -> String {
-    format!("{v:#x}")
-}
 
 /// What `mapscope check` reports.
 #[derive(Debug, Serialize)]

@@ -180,58 +180,11 @@ impl Coverage {
         self.declared_bytes.saturating_sub(self.file_bytes)
     }
 
-    /// One line for a partial core (`None` when complete): sizes, then
-    /// each kind present/declared, and the span source.
-    pub fn warning(&self) -> Option<String> {
-        if self.complete {
-            return None;
-        }
-        let pct = |p: u64, d: u64| {
-            if d == 0 {
-                100.0
-            } else {
-                p as f64 * 100.0 / d as f64
-            }
-        };
-        let kinds: Vec<String> = self
-            .kinds
-            .iter()
-            .filter(|k| k.declared_bytes > 0 || k.not_dumped_bytes > 0)
-            .map(|k| {
-                let mut line = format!(
-                    "{} {}/{} bytes ({:.0}%)",
-                    k.kind,
-                    k.present_bytes,
-                    k.declared_bytes,
-                    pct(k.present_bytes, k.declared_bytes)
-                );
-                if k.not_dumped_bytes > 0 {
-                    line.push_str(&format!(" + {} bytes not dumped", k.not_dumped_bytes));
-                }
-                line
-            })
-            .collect();
-        Some(format!(
-            "partial core: the file holds {} of {} declared bytes ({:.1}%); {} segments cut, {} absent, {} writable not dumped (coredump_filter?); present per kind: {}; heap spans from {}{}{}; answers cover what is present, absent memory is never read as zeros",
-            self.file_bytes,
-            self.declared_bytes,
-            pct(self.file_bytes, self.declared_bytes),
-            self.segments_cut,
-            self.segments_absent,
-            self.segments_not_dumped,
-            kinds.join(", "),
-            self.span_source.unwrap_or("nowhere (no heap walk)"),
-            if self.spans_complete {
-                " (all)"
-            } else {
-                " (incomplete)"
-            },
-            if self.heap_arenas_known {
-                ""
-            } else {
-                "; heap arena list unreadable (arena from mheap_.curArena)"
-            }
-        ))
+    /// The warning of a partial core (`None` when complete): its text
+    /// ([`crate::Warning::PartialCore`]) gives the sizes, each kind
+    /// present/declared, and the span source.
+    pub fn warning(&self) -> Option<crate::Warning> {
+        (!self.complete).then(|| crate::Warning::PartialCore(Box::new(self.clone())))
     }
 }
 

@@ -81,6 +81,17 @@ pub enum IncidentError {
         #[source]
         source: GoRuntimeError,
     },
+    /// The goroutine list could not be read as a whole.
+    #[error("{}: cannot list goroutines", path.display())]
+    Goroutines {
+        path: PathBuf,
+        #[source]
+        source: GoRuntimeError,
+    },
+    /// Map discovery failed as a whole (`mapscope maps`: the reason alone
+    /// after the core's path).
+    #[error("{}: {reason}", path.display())]
+    Discovery { path: PathBuf, reason: String },
     /// Map discovery failed as a whole.
     #[error("{}: maps: {reason}", path.display())]
     Maps { path: PathBuf, reason: String },

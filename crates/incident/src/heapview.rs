@@ -7,7 +7,7 @@
 //! `Discovery::object_retainers`).
 //!
 //! Does not touch: how the histogram or the retained bytes are computed
-//! (goruntime, gomaps) or how they are rendered (the binary).
+//! (goruntime, gomaps) or how they are rendered (`mapscope-render`).
 
 use mapscope_gomaps::discover::Discovery;
 use mapscope_goruntime::heap::Heap;
@@ -170,7 +170,7 @@ pub fn retainer_rows(discovery: &Discovery) -> (Vec<RetainerReport>, RetentionRe
 }
 
 /// The headline's word on the root retaining the most, when it is not
-/// the top map's own root and retains more than that map (the binary
+/// the top map's own root and retains more than that map (`mapscope-render`
 /// words it `; the largest retainer is goroutine 1 main.main, 286 MiB
 /// (58%)`).
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -204,7 +204,7 @@ pub struct HeadlineRest {
 /// the most when it is not the top map's own root and retains more than
 /// that map, and, when the listed retainers leave most of the heap, how
 /// much smaller retainers hold and how much is unreachable. Facts only:
-/// the binary words them.
+/// `mapscope-render` words them.
 pub fn retainer_headline(
     top_map: Option<(&str, u64)>,
     top: Option<&RetainerReport>,

@@ -12,12 +12,17 @@
 //! executable cross-checks of `check` ([`checks`]), what a partial core
 //! holds per kind of memory ([`coverage`]), the retained-size
 //! pprof profile of `analyze --retained-profile` ([`retained_profile`]),
-//! and `batch` across machines ([`batch`]: the summary model, which incidents shard `K/N`
-//! owns, merging the shards' summaries).
+//! `batch`'s library side ([`batch`]: the plan of a run and how many
+//! incidents at once, the summary model, which incidents shard `K/N` owns,
+//! reading and merging the shards' summaries), the report model of every other
+//! core command and `top` ([`reports`]: `heap`, `regions`, `goroutines`,
+//! `maps`, `top`), and typed warnings ([`warning`]: the facts of every
+//! degradation, worded in one place).
 //!
-//! Does not touch: rendering, flags, exit codes (the binary), or how a map
-//! is decoded, attributed or accounted (gomaps, correlate) — this crate
-//! only sequences those calls and gathers their results.
+//! Does not touch: documents and units for people (`mapscope-render`
+//! words these models), flags, output files, exit codes (the binary), or
+//! how a map is decoded, attributed or accounted (gomaps, correlate) —
+//! this crate only sequences those calls and gathers their results.
 
 pub mod analyze;
 pub mod batch;
@@ -27,7 +32,9 @@ pub mod discover;
 pub mod error;
 pub mod heapview;
 pub mod open;
+pub mod reports;
 pub mod retained_profile;
+pub mod warning;
 
 pub use analyze::{analyze, analyze_with_progress, AnalyzeInputs, Report, Stage};
 pub use checks::{check_files, run_checks, Check, CheckReport, Status};
@@ -35,3 +42,4 @@ pub use coverage::{Coverage, KindCoverage};
 pub use discover::{discover_incident, find_incidents, Candidate, Incident};
 pub use error::IncidentError;
 pub use open::{choose_profile, open, ExeChoice, OpenedIncident};
+pub use warning::{NoProfile, Warning};

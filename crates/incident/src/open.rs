@@ -24,9 +24,10 @@
 //! the executable's).
 //!
 //! Does not touch: how a match is decided (elfcore), the Go model
-//! (goruntime), rendering or exit codes (the binary).
+//! (goruntime), rendering (`mapscope-render`) or exit codes (the binary).
 
 use crate::error::IncidentError;
+use crate::warning::Warning;
 use mapscope_elfcore::{match_executable, Core, Executable, ProcessMemory, Verdict};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
@@ -62,7 +63,7 @@ pub struct OpenedIncident {
     pub memory: ProcessMemory,
     /// How the executable was found, or why a discovered one was left out
     /// (not problems; commands list them with their warnings).
-    pub notes: Vec<String>,
+    pub notes: Vec<Warning>,
     /// Why `memory` has no executable, when it has none.
     pub missing_executable: Option<String>,
 }
@@ -70,7 +71,7 @@ pub struct OpenedIncident {
 impl OpenedIncident {
     /// The Go view of the process. Fails when there is no executable
     /// ([`IncidentError::NoExecutable`], saying why) or it is not Go.
-    pub fn into_go(self) -> Result<(GoProcess, Vec<String>), IncidentError> {
+    pub fn into_go(self) -> Result<(GoProcess, Vec<Warning>), IncidentError> {
         let core = self.memory.core().path().to_path_buf();
         if self.memory.executable().is_none() {
             return Err(IncidentError::NoExecutable {
@@ -154,26 +155,22 @@ pub fn open(core_path: &Path, choice: ExeChoice<'_>) -> Result<OpenedIncident, I
                 Some(p) => match Executable::open(&p) {
                     Ok(exe) => match mismatch_reason(&core, &exe) {
                         None => {
-                            notes.push(format!(
-                                "executable: {} (from the core's NT_FILE note)",
-                                p.display()
-                            ));
+                            notes.push(Warning::ExecutableFromCore { path: p });
                             Some(exe)
                         }
                         Some(why) => {
-                            let m = format!(
-                                "{} (the core's NT_FILE executable) does not match the core; not used: {why}",
-                                p.display()
-                            );
-                            notes.push(m.clone());
-                            missing = Some(m);
+                            let m = Warning::ExecutableNotMatching { path: p, why };
+                            missing = Some(m.to_string());
+                            notes.push(m);
                             None
                         }
                     },
                     Err(e) => {
-                        let m = format!("{e}; not used");
-                        notes.push(m.clone());
-                        missing = Some(m);
+                        let m = Warning::ExecutableUnreadable {
+                            error: e.to_string(),
+                        };
+                        missing = Some(m.to_string());
+                        notes.push(m);
                         None
                     }
                 },

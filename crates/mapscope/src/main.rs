@@ -1,6 +1,8 @@
 //! The `mapscope` binary: turns arguments into library calls and a report
-//! into bytes. It owns flag parsing, input discovery, error reporting and exit
-//! codes; every analysis lives in a library crate.
+//! into bytes. It owns flag parsing, output writing, progress, error
+//! reporting and exit codes; every pipeline and report model lives in
+//! `mapscope-incident`, every document in `mapscope-render`
+//! (`tests/thin_binary.rs` keeps this crate at most 1,500 lines).
 //!
 //! Exit codes (see `docs/cli.md`): 0 success; 1 the analysis ran and
 //! found a problem it was asked to check; 2 an input could not be read or
@@ -92,7 +94,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     install_panic_hook();
     let args = pprof_spellings(std::env::args_os().collect());
-    let mut cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -100,7 +102,6 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    resolve_formats(&mut cli.command);
     let result = match cli.command {
         Command::Top(a) => commands::top::run(a),
         Command::Regions(a) => commands::regions::run(a),
@@ -135,32 +136,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Settles each command's output format (`--format`, else `-o FILE`'s
-/// extension, else table).
-fn resolve_formats(command: &mut Command) {
-    match command {
-        Command::Top(a) => a.out.resolve(),
-        Command::Regions(a) => a.out.resolve(),
-        Command::Check(a) => a.out.resolve(),
-        Command::Heap(a) => a.out.resolve(),
-        Command::Goroutines(a) => a.out.resolve(),
-        Command::Analyze(a) => a.out.resolve(),
-        Command::Maps(a) => a.out.resolve(),
-        // Exhaustive on purpose: a new command with `OutputArgs` must be
-        // added above, or its --format would be ignored.
-        Command::Batch(_)
-        | Command::BatchMerge(_)
-        | Command::Completions { .. }
-        | Command::Man { .. } => {}
-    }
-}
-
 /// `mapscope completions SHELL`: the completion script on stdout.
 fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "mapscope", &mut script);
-    write_stdout(&script)?;
+    output::write_stdout(&script)?;
     Ok(Outcome::Clean)
 }
 
@@ -179,22 +160,10 @@ fn man(dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
             clap_mangen::Man::new(cmd)
                 .render(&mut page)
                 .context("cannot render the manual page")?;
-            write_stdout(&page)?;
+            output::write_stdout(&page)?;
         }
     }
     Ok(Outcome::Clean)
-}
-
-/// Writes `bytes` to stdout; a closed pipe is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("cannot write to standard output"))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// `go tool pprof`'s spellings of `top`'s flags, rewritten to ours before
@@ -354,70 +323,4 @@ fn install_panic_hook() {
         eprintln!("mapscope: internal error (please report): panicked{loc}: {payload}");
         std::process::exit(2);
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pprof_spellings;
-
-    fn rewrite(args: &[&str]) -> Vec<String> {
-        pprof_spellings(args.iter().map(Into::into).collect())
-            .into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn pprof_flags_after_top_become_ours() {
-        assert_eq!(
-            rewrite(&[
-                "mapscope",
-                "top",
-                "-sample_index=inuse_space",
-                "-nodecount",
-                "5",
-                "-cum",
-                "p"
-            ]),
-            [
-                "mapscope",
-                "top",
-                "--sample-index=inuse_space",
-                "--nodecount",
-                "5",
-                "--cum",
-                "p"
-            ]
-        );
-        assert_eq!(
-            rewrite(&[
-                "m",
-                "top",
-                "-top",
-                "-flat",
-                "-alloc_space",
-                "-nodefraction=0.01",
-                "-",
-                "-o",
-                "x.json"
-            ]),
-            [
-                "m",
-                "top",
-                "--sample-index=alloc_space",
-                "--node-fraction=0.01",
-                "-",
-                "-o",
-                "x.json"
-            ]
-        );
-    }
-
-    #[test]
-    fn other_commands_and_after_double_dash_are_untouched() {
-        let a = ["m", "analyze", "-cum", "core"];
-        assert_eq!(rewrite(&a), a);
-        let a = ["m", "top", "--", "-cum"];
-        assert_eq!(rewrite(&a), a);
-    }
 }

@@ -8,17 +8,13 @@ use std::path::PathBuf;
 ///
 /// The format is `--format` when given, else the one `-o FILE`'s extension
 /// names (`.md`, `.json`, `.csv`, `.html`, ...; [`format_for_path`]), else
-/// `table`. `main` calls [`OutputArgs::resolve`] right after parsing, so
-/// commands read the final choice from `format`.
+/// `table` ([`OutputArgs::format`]).
 #[derive(clap::Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Output format: table, markdown, json, csv or html (default: from -o
     /// FILE's extension — .md, .json, .csv, .html — else table).
     #[arg(long = "format", value_name = "FORMAT", value_parser = parse_format)]
     pub format_flag: Option<Format>,
-    /// The format in effect (set by [`OutputArgs::resolve`]).
-    #[arg(skip = Format::Table)]
-    pub format: Format,
     /// Write the report to FILE instead of standard output (its extension
     /// picks the format when --format is not given).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -52,13 +48,21 @@ pub fn format_for_path(path: &std::path::Path) -> Option<Format> {
 }
 
 impl OutputArgs {
-    /// Settles `format`: an explicit `--format` wins, then `-o FILE`'s
-    /// extension, then `table`.
-    pub fn resolve(&mut self) {
-        self.format = self
-            .format_flag
+    /// Standard output in `format` (`batch`'s and `batch-merge`'s summary).
+    pub fn stdout(format: Format) -> OutputArgs {
+        OutputArgs {
+            format_flag: Some(format),
+            output: None,
+            table: None,
+        }
+    }
+
+    /// The format in effect: an explicit `--format` wins, then `-o
+    /// FILE`'s extension, then `table`.
+    pub fn format(&self) -> Format {
+        self.format_flag
             .or_else(|| self.output.as_deref().and_then(format_for_path))
-            .unwrap_or(Format::Table);
+            .unwrap_or(Format::Table)
     }
 
     /// Renders and writes the report. A file is written under a temporary
@@ -68,7 +72,8 @@ impl OutputArgs {
         doc: &Document,
         value: &T,
     ) -> anyhow::Result<()> {
-        if self.format == Format::Csv {
+        let format = self.format();
+        if format == Format::Csv {
             return self.emit_csv(doc);
         }
         if self.table.is_some() {
@@ -76,11 +81,11 @@ impl OutputArgs {
         }
         // Fit the terminal only when writing to it (or MAPSCOPE_COLUMNS
         // says a width, for tests); a file or a pipe stays unwrapped.
-        let width = match (&self.output, self.format) {
+        let width = match (&self.output, format) {
             (None, Format::Table) => terminal_width(),
             _ => None,
         };
-        let text = render_with(doc, value, self.format, &Options { width })?;
+        let text = render_with(doc, value, format, &Options { width })?;
         self.write(&text)
     }
 
@@ -120,19 +125,22 @@ impl OutputArgs {
     /// Writes `text` to `-o FILE` (atomically) or standard output.
     fn write(&self, text: &str) -> anyhow::Result<()> {
         match &self.output {
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                // A closed pipe (`| head`) is not an error worth a message.
-                if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        return Err(e).context("cannot write to standard output");
-                    }
-                }
-            }
-            Some(path) => write_atomically(path, text.as_bytes())?,
+            None => write_stdout(text.as_bytes()),
+            Some(path) => write_atomically(path, text.as_bytes()),
         }
-        Ok(())
+    }
+}
+
+/// Writes `bytes` to standard output; a closed pipe (`| head`) is not an
+/// error worth a message.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -173,31 +181,5 @@ fn remove_stale_temporaries(dir: &std::path::Path, prefix: &str) {
         if is_file && digits && !writer_alive {
             let _ = std::fs::remove_file(e.path());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::write_atomically;
-
-    #[test]
-    fn a_write_removes_what_an_interrupted_run_left() {
-        let dir = std::env::temp_dir().join(format!("mapscope-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let stale = dir.join(".REPORT.md.tmp4294967295");
-        let other = dir.join(".report.json.tmp4242");
-        std::fs::write(&stale, "half").unwrap();
-        std::fs::write(&other, "half").unwrap();
-        write_atomically(&dir.join("REPORT.md"), b"whole").unwrap();
-        assert_eq!(std::fs::read(dir.join("REPORT.md")).unwrap(), b"whole");
-        assert!(!stale.exists(), "stale temporary of REPORT.md left");
-        assert!(other.exists(), "another file's temporary must stay");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

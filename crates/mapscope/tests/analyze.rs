@@ -269,31 +269,23 @@ fn attributed_inuse_equals_pprof_per_structure() {
     }
 }
 
-/// Every local incident (`MAPSCOPE_INCIDENTS`: colon-separated directories
-/// of incident directories, default /tmp/incidents; each needs core,
-/// mapzoo, heap.pb.gz, truth.json, pprof-top.txt and pprof-traces.txt):
+/// Every mapzoo incident of the corpus (`$MAPSCOPE_CORPUS/mapzoo`, made by
+/// scripts/gen-corpus.sh; each has core, mapzoo, heap.pb.gz, truth.json,
+/// pprof-top.txt and pprof-traces.txt):
 /// conservation, the profile total against go tool pprof, every truth map
 /// against truth.json and against go tool pprof's per-structure value, and
 /// the report's ranking of the maps against truth.json's. Prints the ratio
-/// table. `cargo test -p mapscope --test analyze -- --ignored --nocapture`.
+/// table. `MAPSCOPE_CORPUS=DIR cargo test -p mapscope --test analyze --
+/// --ignored --nocapture`.
 #[test]
-#[ignore = "needs the locally generated incidents (MAPSCOPE_INCIDENTS, default /tmp/incidents)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn incidents_attribution_against_truth_and_pprof() {
-    let roots = std::env::var("MAPSCOPE_INCIDENTS").unwrap_or_else(|_| "/tmp/incidents".into());
-    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
-    for root in roots.split(':') {
-        if let Ok(rd) = std::fs::read_dir(root) {
-            dirs.extend(
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|d| d.join("truth.json").is_file()),
-            );
-        }
-    }
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no incidents under {roots}");
+    let dirs = mapscope_testsupport::corpus::incidents("mapzoo");
     let mut failures = Vec::new();
     let mut notes = Vec::new();
+    let mut checked = Vec::new();
     for d in &dirs {
+        checked.push(mapscope_testsupport::corpus::name(d));
         let label = d.display().to_string();
         let text = |f: &str| {
             std::fs::read_to_string(d.join(f))
@@ -409,6 +401,7 @@ fn incidents_attribution_against_truth_and_pprof() {
     for n in &notes {
         eprintln!("{n}");
     }
+    mapscope_testsupport::corpus::assert_checked("mapzoo", &checked, &[]);
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
@@ -536,7 +529,7 @@ fn retainer_note_accounts_for_the_rows_left_out() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let want = format!(
         "more retainers hold {} (",
-        mapscope_render::units::human_bytes(rest as i64)
+        mapscope_render::units::iec_bytes(i128::from(rest))
     );
     assert!(out.stdout.contains(&want), "{want}: {}", out.stdout);
 }

@@ -2,14 +2,14 @@
 //! `mapscope_gomaps::unrooted`): one line in the table and Markdown output,
 //! a `garbage` object in the JSON, never map rows or findings.
 //!
-//! Truth: the growgarbage incidents (`scripts/gen-garbage.sh`, default
-//! `/tmp/garbage-incidents`, or `MAPSCOPE_GARBAGE_INCIDENTS`) record the
+//! Truth: the growgarbage incidents (`$MAPSCOPE_CORPUS/garbage`, made by
+//! `scripts/gen-corpus.sh` with `scripts/gen-garbage.sh`) record the
 //! runtime's HeapAlloc before the core and after a GC run right after it:
 //! the difference is what no root reached. The shipped samples were taken
 //! right after a GC with every map live: no map garbage at all.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -62,17 +62,12 @@ fn shipped_samples_report_no_map_garbage() {
 }
 
 #[test]
-#[ignore = "needs growgarbage incidents: scripts/gen-garbage.sh (or MAPSCOPE_GARBAGE_INCIDENTS)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn garbage_line_in_every_format() {
-    let root = std::env::var("MAPSCOPE_GARBAGE_INCIDENTS")
-        .unwrap_or_else(|_| "/tmp/garbage-incidents".to_string());
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    dirs.retain(|d| d.join("core").is_file() && d.join("growgarbage").is_file());
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no growgarbage incidents under {root}");
+    let dirs = mapscope_testsupport::corpus::incidents("garbage");
+    let mut checked = Vec::new();
     for dir in dirs {
+        checked.push(mapscope_testsupport::corpus::name(&dir));
         let truth: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap())
                 .unwrap();
@@ -82,10 +77,19 @@ fn garbage_line_in_every_format() {
             let name = format!("{} {cmd}", dir.display());
             let g = &json["garbage"];
             let unreachable = g["heap_unreachable"]["bytes"].as_u64().unwrap();
+            // Up to 5,344 B measured between ReadMemStats and the core on a
+            // loaded machine (see crates/gomaps/tests/garbage.rs).
             assert!(
-                unreachable.abs_diff(freed) <= 4096,
+                unreachable.abs_diff(freed) <= 8192,
                 "{name}: {unreachable} B unreachable, the GC freed {freed} B"
             );
+            // Go 1.21 has no malloc headers: dead map storage is not typed
+            // (see crates/gomaps/tests/garbage.rs); the total is checked.
+            let version = truth["go_version"].as_str().unwrap_or("?");
+            if version.starts_with("go1.21") {
+                eprintln!("{name}: {version}: unreachable total checked, its map storage part not");
+                continue;
+            }
             let bytes = g["bytes"].as_u64().unwrap();
             assert!(bytes > 0 && bytes <= unreachable, "{name}: {g}");
             assert_eq!(g["dropped_map_count"], 1, "{name}: {g}");
@@ -116,4 +120,5 @@ fn garbage_line_in_every_format() {
             }
         }
     }
+    mapscope_testsupport::corpus::assert_checked("garbage", &checked, &[]);
 }

@@ -186,12 +186,13 @@ fn rss_of_a_gcore_core_does_not_count_reserved_ranges() {
     );
 }
 
-const RATE0: &str = "/tmp/incidents-rate0/go1.26";
-
+/// `$MAPSCOPE_CORPUS/rate0/go1.26` (scripts/gen-corpus.sh: mapzoo with
+/// `-rate 0`).
 #[test]
-#[ignore = "needs /tmp/incidents-rate0/go1.26 (scripts/gen-samples.sh --versions 1.26 --rate 0 --out /tmp/incidents-rate0)"]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn no_heap_profile_when_mem_profile_rate_is_zero() {
-    let dir = Path::new(RATE0);
+    let rate0 = mapscope_testsupport::corpus::incident("rate0", "go1.26");
+    let dir = rate0.as_path();
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
     assert_eq!(truth["mem_profile_rate"], 0, "precondition");
@@ -219,6 +220,7 @@ fn no_heap_profile_when_mem_profile_rate_is_zero() {
         "{warnings:?}"
     );
     assert_eq!(report["profile"]["mem_profile_rate"], 0);
+    mapscope_testsupport::corpus::assert_checked("rate0", &["go1.26".to_string()], &[]);
 }
 
 /// `/tmp/realworld/<name>-w-exe/`: the `-ldflags=-w` build of the program

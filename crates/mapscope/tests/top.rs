@@ -297,24 +297,24 @@ fn top_equals_go_tool_pprof_on_shipped_incidents() {
     assert!(checked >= 4, "no shipped incident was checked");
 }
 
-/// Incidents outside the repository (for example the full generator output):
-/// `MAPSCOPE_INCIDENTS=/tmp/incidents cargo test -p mapscope --test top`.
+/// The corpus's incidents (every Go version and variant, scripts/gen-corpus.sh):
+/// `MAPSCOPE_CORPUS=DIR cargo test -p mapscope --test top -- --ignored`.
 #[test]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh)"]
 fn top_equals_go_tool_pprof_on_external_incidents() {
-    let Some(root) = std::env::var_os("MAPSCOPE_INCIDENTS") else {
-        return;
-    };
-    let mut checked = 0;
-    for entry in std::fs::read_dir(root)
-        .expect("MAPSCOPE_INCIDENTS")
-        .flatten()
-    {
-        if entry.path().join("heap.pb.gz").is_file() {
-            checked += check_incident(&entry.path());
+    use mapscope_testsupport::corpus;
+    let mut compared = 0;
+    for kind in ["mapzoo", "extra-roots", "stripped"] {
+        let mut checked = Vec::new();
+        for dir in corpus::incidents(kind) {
+            let n = check_incident(&dir);
+            assert!(n >= 5, "{}: only {n} pprof outputs", dir.display());
+            compared += n;
+            checked.push(corpus::name(&dir));
         }
+        corpus::assert_checked(kind, &checked, &[]);
     }
-    eprintln!("{checked} pprof outputs of external incidents compared");
-    assert!(checked > 0);
+    eprintln!("{compared} pprof outputs of corpus incidents compared");
 }
 
 #[test]

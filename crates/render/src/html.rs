@@ -337,14 +337,7 @@ fn fill(kind: NodeKind, index: usize) -> &'static str {
 
 /// `597,552 B (583.55 KiB)`.
 fn bytes_text(b: u64) -> String {
-    let s = b.to_string();
-    let mut grouped = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
+    let grouped = crate::units::thousands(b);
     if b >= 1024 {
         let human = crate::units::iec_bytes(i128::from(b));
         format!("{grouped} B ({human})")

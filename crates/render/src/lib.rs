@@ -13,11 +13,15 @@
 //! headers and exact bytes, and people read bytes in IEC units
 //! ([`units::iec_bytes`]; pprof's own units only for `top`).
 //!
-//! Must not touch: how numbers are computed. Analysis crates build a report
-//! model; commands turn it into a [`Document`] and a serializable value; this
-//! crate only turns those into bytes.
+//! Also owns the wording of every command's report ([`reports`]: each
+//! `mapscope_incident` report model as a [`Document`]).
+//!
+//! Must not touch: how numbers are computed. `mapscope_incident` builds the
+//! report models; this crate words them ([`reports`]) and turns documents
+//! and serializable values into bytes.
 
 pub mod html;
+pub mod reports;
 mod terminal;
 pub mod treemap;
 pub mod units;

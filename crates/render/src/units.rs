@@ -1,8 +1,11 @@
 //! Byte counts for people, and pprof's own number formatting.
 //!
-//! One convention for people: IEC units ([`iec_bytes`]: `512 B`,
+//! The one units module: every number formatted for people is formatted
+//! here. One convention for people: IEC units ([`iec_bytes`]: `512 B`,
 //! `1.50 KiB`, `12.3 MiB`, `584 GiB`), used by every table, headline and
-//! progress line a person reads. Raw bytes appear only in JSON and CSV.
+//! progress line a person reads, and counts with thousands separators
+//! ([`thousands`]: `1,203`). Raw bytes appear only in JSON and CSV
+//! (addresses there are `0x…`, `mapscope_incident::reports::hex_addr`).
 //!
 //! `top` alone keeps pprof's exact text, so it matches `go tool pprof`
 //! (google/pprof `internal/measurement`): bytes scale in powers of 1024 and
@@ -37,9 +40,17 @@ pub fn iec_bytes(n: i128) -> String {
     }
 }
 
-/// [`iec_bytes`] of an `i64` (the name the commands used before).
-pub fn human_bytes(n: i64) -> String {
-    iec_bytes(i128::from(n))
+/// A count with thousands separators: `1203` → `1,203`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `v` (≥ 1) with three significant digits: two decimals below 10, one

@@ -5,10 +5,13 @@
 //! directory under the cargo target dir and reused by every test binary and
 //! thread (atomic rename makes concurrent first use safe); running the CLI
 //! on a sample (`run_cli`, `run_analyze`, `analyze_json`); reading truth
-//! files (`truth_entries`, `truth_top_map`, `smaps_anon_rss`).
+//! files (`truth_entries`, `truth_top_map`, `smaps_anon_rss`); locating
+//! the generated incident corpus (`corpus`, `$MAPSCOPE_CORPUS`).
 //!
 //! Must not touch: anything mapscope computes. Truth files (`truth.json`,
 //! `pprof-top*.txt`, `readelf-*.txt`, `gdb-*.txt`) are read as they are.
+
+pub mod corpus;
 
 use std::fs;
 use std::io;

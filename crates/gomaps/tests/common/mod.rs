@@ -4,7 +4,7 @@
 //! at the recorded address and compare with what the live program measured.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mapscope_elfcore::{Core, Executable, ProcessMemory};
 use mapscope_gomaps::{Header, MapDecoder, MapInstance, NoHeapIndex, Storage};
@@ -375,17 +375,4 @@ pub fn check_incident(inc: &Incident) -> Vec<Checked> {
         }
     }
     out
-}
-
-/// Incident directories under `root` that have a truth.json and a core.
-pub fn incident_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.join("truth.json").is_file() && p.join("core").is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs
 }

@@ -7,6 +7,11 @@
 //! `DW_AT_go_runtime_type` to types (to name a heap object from the `*_type`
 //! in its malloc header).
 //!
+//! An executable without DWARF gets a stand-in ([`DwarfInfo::from_table`],
+//! [`DwarfSource::Table`]) from the built-in runtime layout tables of
+//! [`table`], which are generated from this module's own model of
+//! reference builds: runtime types, constants and globals only.
+//!
 //! Does not touch: cores, process memory, pclntab, build info. It knows
 //! nothing about cores; it takes the executable's bytes and returns a model.
 //! Addresses are as linked in the executable (add the load bias for PIE).
@@ -32,6 +37,7 @@ mod build;
 mod location;
 mod sections;
 mod symbols;
+pub mod table;
 mod types;
 
 use std::collections::HashMap;
@@ -103,6 +109,21 @@ pub struct DwarfInfo {
     runtime_types: Vec<(u64, TypeId)>,
     pointer_size: u8,
     warnings: LoadWarnings,
+    source: DwarfSource,
+}
+
+/// Where a [`DwarfInfo`] came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DwarfSource {
+    /// The executable's own DWARF.
+    Executable,
+    /// No DWARF in the executable: runtime layouts, runtime constants and
+    /// runtime globals from a built-in layout table ([`table`]); program
+    /// types, globals, functions and locals are unknown.
+    Table {
+        /// What the table describes: `go1.26.6 linux/amd64`.
+        describes: String,
+    },
 }
 
 impl DwarfInfo {
@@ -130,7 +151,80 @@ impl DwarfInfo {
             runtime_types: built.runtime_types,
             pointer_size: sections.pointer_size(),
             warnings: built.warnings,
+            source: DwarfSource::Executable,
         })
+    }
+
+    /// A stand-in for the DWARF of an executable built without it: the
+    /// runtime types and constants of `table`, and the runtime globals of
+    /// the table that `address_of` places (link addresses). Functions,
+    /// program types and the runtime type map are empty.
+    pub fn from_table(
+        table: table::LayoutTable,
+        address_of: impl Fn(&str) -> Option<u64>,
+    ) -> DwarfInfo {
+        let table::LayoutTable {
+            header,
+            types,
+            constants,
+            globals,
+        } = table;
+        let globals = globals
+            .into_iter()
+            .filter_map(|(name, ty)| {
+                let address = address_of(&name)?;
+                Some(Global {
+                    size: types.size_of(ty).unwrap_or(0),
+                    name,
+                    address,
+                    ty,
+                })
+            })
+            .collect();
+        DwarfInfo {
+            types,
+            globals: Globals::new(globals),
+            functions: Functions::new(Vec::new()),
+            constants,
+            producer: Some(format!(
+                "Go cmd/compile {} (mapscope layout table)",
+                header.go
+            )),
+            runtime_types_base: None,
+            runtime_types: Vec::new(),
+            pointer_size: header.pointer_size,
+            warnings: LoadWarnings::default(),
+            source: DwarfSource::Table {
+                describes: header.describe(),
+            },
+        }
+    }
+
+    /// Appends types read from runtime type descriptors
+    /// ([`crate::rtype`]): `types` take the ids from [`TypeTable::len`] on,
+    /// `runtime` gives each one's offset from the module's type data (the
+    /// base [`DwarfInfo::runtime_types_base`] names).
+    pub fn add_runtime_types(&mut self, types: Vec<Type>, runtime: Vec<(u64, TypeId)>) {
+        self.types.append(types);
+        self.runtime_types.extend(runtime);
+        self.runtime_types.sort_by_key(|&(o, _)| o);
+        self.runtime_types.dedup_by_key(|&mut (o, _)| o);
+    }
+
+    /// Whether this is the executable's DWARF or a built-in layout table.
+    pub fn source(&self) -> &DwarfSource {
+        &self.source
+    }
+
+    /// Whether program types, globals and locals are known (false for a
+    /// layout table: only the runtime's are).
+    pub fn has_program_types(&self) -> bool {
+        self.source == DwarfSource::Executable
+    }
+
+    /// Every constant, in no particular order.
+    pub fn constants(&self) -> impl Iterator<Item = (&str, i64)> + '_ {
+        self.constants.iter().map(|(k, &v)| (k.as_str(), v))
     }
 
     pub fn types(&self) -> &TypeTable {

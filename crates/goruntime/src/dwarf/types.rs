@@ -358,6 +358,20 @@ impl TypeTable {
         })
     }
 
+    /// Appends `more` (ids continue from [`TypeTable::len`]) and indexes
+    /// their names; a name already indexed keeps its type.
+    pub(crate) fn append(&mut self, more: Vec<Type>) {
+        let first = self.types.len();
+        self.types.extend(more);
+        for index in first..self.types.len() {
+            if let Some(ty) = self.types.get(index) {
+                if !ty.name.is_empty() && !self.by_name.contains_key(&ty.name) {
+                    self.by_name.insert(ty.name.clone(), TypeId(index as u32));
+                }
+            }
+        }
+    }
+
     pub(crate) fn types_mut(&mut self) -> &mut Vec<Type> {
         &mut self.types
     }

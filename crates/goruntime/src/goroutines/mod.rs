@@ -29,7 +29,7 @@
 //! limit and readable memory; the `allm` list by a limit and a visited set;
 //! every walk by a frame limit. Unreadable `g`s become warnings.
 
-mod layout;
+use crate::layout::goroutines as layout;
 mod names;
 mod stack;
 mod threads;

@@ -24,6 +24,7 @@
 
 mod func;
 mod funcid;
+pub mod globals;
 mod image;
 mod moduledata;
 mod stackmap;

@@ -104,13 +104,13 @@ fn fixtures_in(root: &Path) -> Vec<Fixture> {
 
 /// The committed fixtures — the shipped samples (samples/go1.22 classic
 /// maps, samples/go1.26 Swiss maps) — plus every fixture directory under
-/// `$MAPSCOPE_DWARF_FIXTURES` (made with regen.sh for other toolchains; not
-/// committed).
+/// `$MAPSCOPE_CORPUS/dwarf-probe` (regen.sh probe for every toolchain, made
+/// by scripts/gen-corpus.sh; not committed) when `MAPSCOPE_CORPUS` is set.
 pub fn fixtures() -> Vec<Fixture> {
     let mut out = fixtures_in(&committed_root());
     // The probe fixtures (probe-go1.XX, with their executables) are not
-    // committed, to keep the repository lean: regen.sh makes them, and
-    // $MAPSCOPE_DWARF_FIXTURES brings them in.
+    // committed, to keep the repository lean: scripts/gen-corpus.sh makes
+    // them with regen.sh, and $MAPSCOPE_CORPUS brings them in.
     for want in ["mapzoo-go1.22", "mapzoo-go1.26"] {
         assert!(
             out.iter().any(|f| f.label == want),
@@ -118,8 +118,8 @@ pub fn fixtures() -> Vec<Fixture> {
             committed_root().display()
         );
     }
-    if let Ok(extra) = std::env::var("MAPSCOPE_DWARF_FIXTURES") {
-        out.extend(fixtures_in(Path::new(&extra)));
+    if let Some(corpus) = std::env::var_os(mapscope_testsupport::corpus::ENV) {
+        out.extend(fixtures_in(&Path::new(&corpus).join("dwarf-probe")));
     }
     out
 }

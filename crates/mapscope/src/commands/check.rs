@@ -1,11 +1,11 @@
 //! `mapscope check PROFILE CORE [--exe EXE]`: cross-validates a heap profile
 //! against a core and its executable (the checks live in
-//! `mapscope_incident::checks`); renders them and exits 1 when any fails.
+//! `mapscope_incident::checks`, the document
+//! `mapscope_render::reports::check`'s); exits 1 when any fails.
 
 use crate::output::OutputArgs;
 use crate::Outcome;
 use mapscope_incident::check_files;
-use mapscope_render::{Document, Table};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -36,32 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let failed = report.failed();
-    let mut doc = Document::new();
-    doc.heading(format!(
-        "Checks: {} against {}",
-        report.profile, report.core
-    ));
-    if let Some(e) = &report.executable {
-        doc.paragraph(format!("executable: {e}"));
-    }
-    let mut t = Table::new(None)
-        .named("checks")
-        .left("check")
-        .left("status")
-        .left("detail");
-    for c in &report.checks {
-        t.row([
-            c.name.to_string(),
-            c.status.as_str().to_string(),
-            c.detail.clone(),
-        ]);
-    }
-    doc.table(t);
-    doc.paragraph(if failed {
-        "result: FAILED"
-    } else {
-        "result: ok"
-    });
+    let doc = mapscope_render::reports::check::document(&report);
     args.out.emit(&doc, &report)?;
     Ok(if failed {
         Outcome::Problems

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each defines its clap `Args` and a `run`
-//! function that calls the library crates and emits a report.
+//! function that builds the report with one `mapscope_incident` call,
+//! words it with one `mapscope_render::reports` call, and emits it.
 
 pub mod analyze;
 pub mod batch;

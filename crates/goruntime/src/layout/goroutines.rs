@@ -328,16 +328,17 @@ mod tests {
     use std::path::PathBuf;
 
     /// Executables to check the table against: the shipped samples, and
-    /// every incident under `$MAPSCOPE_INCIDENTS` (default /tmp/incidents).
+    /// with `$MAPSCOPE_CORPUS` set every mapzoo incident of the corpus
+    /// (scripts/gen-corpus.sh: Go 1.21 – 1.27 and variants).
     fn executables() -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = ["go1.22", "go1.26"]
             .iter()
             .map(|n| mapscope_testsupport::sample(n).exe)
             .collect();
-        let root = std::env::var_os("MAPSCOPE_INCIDENTS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp/incidents"));
-        if let Ok(entries) = std::fs::read_dir(root) {
+        if let Some(corpus) = std::env::var_os(mapscope_testsupport::corpus::ENV) {
+            let root = PathBuf::from(corpus).join("mapzoo");
+            let entries = std::fs::read_dir(&root)
+                .unwrap_or_else(|e| panic!("{}: {e} (scripts/gen-corpus.sh)", root.display()));
             out.extend(
                 entries
                     .filter_map(|e| e.ok())

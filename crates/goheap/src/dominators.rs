@@ -32,7 +32,7 @@
 //!
 //! Owns: the dominator algorithm and the retained sizes it gives.
 //! Must not touch: what the roots are or how they are named
-//! ([`crate::roots`]), naming objects or paths ([`crate::unrooted`]),
+//! ([`crate::roots`]), naming objects or paths (mapscope-gomaps' `unrooted`),
 //! the graph's construction ([`crate::graph`]).
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};

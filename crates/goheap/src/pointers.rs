@@ -16,21 +16,23 @@
 //!
 //! Everything the runtime cannot describe precisely here (Go 1.21's arena
 //! bitmap, GC programs, a mask never built, unreadable metadata) is scanned
-//! conservatively and counted, never dropped. Must not touch: the heap walk
-//! (mapscope-goruntime) or graph traversal (discover.rs).
+//! conservatively and counted, never dropped. Where each bitmap is (the
+//! scheme, offsets, `firstmoduledata`) is resolved by the Go-runtime layer
+//! ([`GcLayout`]); this module reads the bits. Must not touch: the heap
+//! walk (mapscope-goruntime) or graph construction ([`crate::graph`]).
 
 use std::collections::HashMap;
 
 use mapscope_elfcore::ProcessMemory;
 use mapscope_goruntime::heap::{Heap, Span};
+use mapscope_goruntime::layout::gc::{
+    ArenaBitmapLayout, GcLayout, HeapBits, ModuleDataLayout, TypeMaskFields, KIND_GC_PROG,
+    TFLAG_GC_MASK_ON_DEMAND,
+};
 use mapscope_goruntime::GoProcess;
 
 /// Largest object whose type mask is read (bytes of mask = size / 64).
 const MAX_MASK_BYTES: u64 = 1 << 24;
-/// `abi.KindGCProg` (Go ≤ 1.23): `GCData` is a GC program, not a mask.
-const KIND_GC_PROG: u8 = 1 << 6;
-/// `abi.TFlagGCMaskOnDemand` (Go 1.24+): `GCData` points to the mask slot.
-const TFLAG_GC_MASK_ON_DEMAND: u8 = 1 << 4;
 
 /// The pointer mask of one runtime type.
 #[derive(Debug, Clone)]
@@ -99,50 +101,37 @@ pub struct PointerMaps {
 /// Where Go 1.21 keeps heap bits: `heapArena.bitmap`, one bit per word of
 /// the arena, reached through `mheap_.arenas[l1][l2]`.
 #[derive(Clone, Copy)]
-struct ArenaBitmap {
-    /// Address of `mheap_.arenas`.
-    arenas: u64,
-    bitmap_offset: u64,
-    arena_bytes: u64,
-    base_offset: u64,
-    l1_bits: u64,
-    l2_bits: u64,
-}
+struct ArenaBitmap(ArenaBitmapLayout);
 
 impl ArenaBitmap {
     /// The heap bits of `[object, object+size)` when the object lies in
     /// one arena.
     fn scan<'m>(&self, mem: &'m ProcessMemory, object: u64, size: u64) -> Option<ObjectScan<'m>> {
-        if self.arena_bytes == 0 || self.l2_bits >= 64 {
+        let l = &self.0;
+        if l.arena_bytes == 0 || l.l2_bits >= 64 {
             return None;
         }
-        let ai = object.wrapping_add(self.base_offset) / self.arena_bytes;
-        let l1 = if self.l1_bits == 0 {
-            0
-        } else {
-            ai >> self.l2_bits
-        };
-        let l2 = ai & ((1u64 << self.l2_bits) - 1);
+        let ai = object.wrapping_add(l.base_offset) / l.arena_bytes;
+        let l1 = if l.l1_bits == 0 { 0 } else { ai >> l.l2_bits };
+        let l2 = ai & ((1u64 << l.l2_bits) - 1);
         let l2map = mem
-            .read_u64(self.arenas.checked_add(l1.checked_mul(8)?)?)
+            .read_u64(l.arenas.checked_add(l1.checked_mul(8)?)?)
             .ok()?;
         let arena = mem
             .read_u64(l2map.checked_add(l2.checked_mul(8)?)?)
             .ok()
             .filter(|&a| a != 0)?;
-        let start = ai
-            .checked_mul(self.arena_bytes)?
-            .wrapping_sub(self.base_offset);
+        let start = ai.checked_mul(l.arena_bytes)?.wrapping_sub(l.base_offset);
         let first = object.checked_sub(start)? / 8;
         let words = size / 8;
-        if first.checked_add(words)? > self.arena_bytes / 8 {
+        if first.checked_add(words)? > l.arena_bytes / 8 {
             return None;
         }
         let from = first / 8;
         let to = (first + words).div_ceil(8);
         let bits = mem
             .bytes(
-                arena.checked_add(self.bitmap_offset)?.checked_add(from)?,
+                arena.checked_add(l.bitmap_offset)?.checked_add(from)?,
                 usize::try_from(to - from).ok()?,
             )
             .ok()?;
@@ -154,85 +143,30 @@ impl ArenaBitmap {
     }
 }
 
-/// Field offsets of `internal/abi.Type`.
-#[derive(Clone, Copy)]
-struct TypeFields {
-    size: u64,
-    ptr_bytes: u64,
-    tflag: u64,
-    kind: u64,
-    gcdata: u64,
-}
-
 impl PointerMaps {
     /// Reads what the runtime records; cheap (one pass over header words).
     pub fn load(process: &GoProcess, heap: &Heap) -> PointerMaps {
         let mut maps = PointerMaps::default();
-        let Some(dwarf) = process.dwarf() else {
+        let Some(gc) = GcLayout::resolve(process) else {
             maps.warnings
                 .push("no DWARF: heap objects and globals scanned conservatively".into());
             return maps;
         };
-        let types = dwarf.types();
-        let header = process
-            .layout()
-            .ok()
-            .and_then(|l| l.constants.malloc_header);
-        if let Some((_, min)) = header {
-            maps.heap_bits_in_span = true;
-            maps.header_min = min;
-        } else {
-            // Go 1.21: the arena bitmap.
-            let layout = process.layout().ok();
-            let mheap = process.global("runtime.mheap_").map(|g| g.address);
-            let bitmap_offset = types.field_offset("runtime.heapArena", "bitmap");
-            match (layout, mheap, bitmap_offset) {
-                (Some(l), Some(mheap), Some(bitmap_offset)) => {
-                    maps.arena_bitmap = Some(ArenaBitmap {
-                        arenas: mheap.wrapping_add(l.mheap.arenas),
-                        bitmap_offset,
-                        arena_bytes: l.constants.heap_arena_bytes,
-                        base_offset: l.constants.arena_base_offset,
-                        l1_bits: l.constants.arena_l1_bits,
-                        l2_bits: l.constants.arena_l2_bits,
-                    })
-                }
-                _ => maps.warnings.push(
-                    "no malloc headers and no heapArena.bitmap: heap objects scanned conservatively"
-                        .into(),
-                ),
+        match gc.heap_bits {
+            HeapBits::InSpan { header_min } => {
+                maps.heap_bits_in_span = true;
+                maps.header_min = header_min;
             }
+            HeapBits::ArenaBitmap(layout) => maps.arena_bitmap = Some(ArenaBitmap(layout)),
+            HeapBits::Unknown => maps.warnings.push(
+                "no malloc headers and no heapArena.bitmap: heap objects scanned conservatively"
+                    .into(),
+            ),
         }
-        maps.inline_mark_bytes = types
-            .by_name("runtime.spanInlineMarkBits")
-            .and_then(|t| types.size_of(t))
-            .unwrap_or(0);
-        let field = |name: &str| types.field_offset("internal/abi.Type", name);
-        let fields = match (
-            field("Size_"),
-            field("PtrBytes"),
-            field("TFlag"),
-            field("Kind_"),
-            field("GCData"),
-        ) {
-            (Some(size), Some(ptr_bytes), Some(tflag), Some(kind), Some(gcdata)) => {
-                Some(TypeFields {
-                    size,
-                    ptr_bytes,
-                    tflag,
-                    kind,
-                    gcdata,
-                })
-            }
-            _ => None,
-        };
-        let on_demand = process
-            .pclntab()
-            .is_some_and(|p| p.func_by_name("runtime.getGCMaskOnDemand").is_some());
-        let in_progress = process
-            .global("runtime.inProgress")
-            .map(|g| g.address)
-            .unwrap_or(0);
+        maps.inline_mark_bytes = gc.inline_mark_bytes;
+        let fields = gc.type_mask;
+        let on_demand = gc.mask_on_demand;
+        let in_progress = gc.in_progress;
         if maps.heap_bits_in_span {
             if let Some(fields) = fields {
                 let mem = process.memory();
@@ -269,7 +203,9 @@ impl PointerMaps {
                 }
             }
         }
-        maps.global_words = global_pointer_words(process);
+        maps.global_words = gc
+            .moduledata
+            .and_then(|md| global_pointer_words(process.memory(), md));
         if maps.global_words.is_none() {
             maps.warnings
                 .push("no runtime data/bss pointer masks: globals scanned conservatively".into());
@@ -653,7 +589,7 @@ fn word_in(bytes: &[u8], offset: u64) -> Option<u64> {
 
 fn read_mask(
     mem: &ProcessMemory,
-    f: TypeFields,
+    f: TypeMaskFields,
     typ: u64,
     on_demand: bool,
     in_progress: u64,
@@ -694,21 +630,14 @@ fn read_mask(
 }
 
 /// `firstmoduledata.gcdatamask`/`gcbssmask` → addresses of pointer words.
-fn global_pointer_words(process: &GoProcess) -> Option<Vec<u64>> {
-    let dwarf = process.dwarf()?;
-    let types = dwarf.types();
-    let md = process.global("runtime.firstmoduledata")?.address;
-    let mem = process.memory();
-    let off = |p: &str| types.field_offset("runtime.moduledata", p);
+fn global_pointer_words(mem: &ProcessMemory, md: ModuleDataLayout) -> Option<Vec<u64>> {
+    let at = |off: u64| md.address.wrapping_add(off);
     let mut out = Vec::new();
-    for (start, end, mask) in [
-        ("data", "edata", "gcdatamask"),
-        ("bss", "ebss", "gcbssmask"),
-    ] {
-        let lo = mem.read_u64(md + off(start)?).ok()?;
-        let hi = mem.read_u64(md + off(end)?).ok()?;
-        let n = mem.read_u32(md + off(&format!("{mask}.n"))?).ok()? as u64;
-        let data = mem.read_u64(md + off(&format!("{mask}.bytedata"))?).ok()?;
+    for seg in [md.data, md.bss] {
+        let lo = mem.read_u64(at(seg.start)).ok()?;
+        let hi = mem.read_u64(at(seg.end)).ok()?;
+        let n = mem.read_u32(at(seg.mask_bits)).ok()? as u64;
+        let data = mem.read_u64(at(seg.mask_data)).ok()?;
         let words = hi.checked_sub(lo)? / 8;
         // The mask covers the segment (rounded); more bits than words is
         // corruption.

@@ -9,12 +9,12 @@
 //! a node is dropped rather than shrunk when its children would sum to
 //! more than it (the layout keeps areas proportional only then).
 //!
-//! Must not touch: geometry or drawing (`mapscope_render::treemap`,
-//! `mapscope_render::html`).
+//! Must not touch: geometry or drawing ([`crate::treemap`],
+//! [`crate::html`]).
 
+use crate::treemap::{Node, NodeKind, Treemap};
 use mapscope_incident::analyze::MapReport;
 use mapscope_incident::Report;
-use mapscope_render::treemap::{Node, NodeKind, Treemap};
 
 /// Maps considered for the picture (largest first); the rest stay in their
 /// root's rectangle unnamed.
@@ -102,7 +102,7 @@ pub fn heap_treemap(report: &Report) -> Treemap {
     }
     let mut caption = format!(
         "The Go heap in use ({}) by the root retaining it, and inside each root the maps it holds; every rectangle's area is its retained bytes. Grey space inside a root is its objects that are not maps. Hover for details; families (orange) open below.",
-        mapscope_render::units::iec_bytes(i128::from(heap))
+        crate::units::iec_bytes(i128::from(heap))
     );
     if dropped > 0 {
         caption.push_str(&format!(

@@ -4,11 +4,16 @@
 //! Owns: every offset into `runtime.mheap`, `runtime.heapArena`,
 //! `runtime.mspan`, `runtime.special`, `runtime.specialprofile`,
 //! `runtime.bucket`, `runtime.memRecord`, `runtime.mstats`
-//! (`heapStatsDelta`), `runtime.gcControllerState` and `internal/abi.Type`;
-//! the runtime constants (page size, arena geometry, span states, special
-//! kinds, malloc headers, size classes); the addresses of the runtime
-//! globals the walk starts from. This is the ONLY place those are looked up
-//! by name; the heap walk reads through the resolved numbers.
+//! (`heapStatsDelta`), `runtime.gcControllerState`, `internal/abi.Type`,
+//! and of the finalizer special (`runtime.specialfinalizer`,
+//! `internal/abi.PtrType`); the runtime constants (page size, arena
+//! geometry, span states, special kinds, malloc headers, size classes); the
+//! addresses of the runtime globals the walk starts from. This is the ONLY
+//! place those are looked up by name; the heap walk reads through the
+//! resolved numbers, and the map decoders' size estimates through
+//! [`AllocLayout`] (the same constants and size class table, one
+//! resolution: Go's built-in class table is the estimates' fallback only,
+//! never what spans are checked against).
 //!
 //! Version differences are expressed as what DWARF contains, never as a
 //! version test: a member's width comes from its DWARF type (`nelems` is a
@@ -22,7 +27,7 @@
 //! and linux/arm64 values, each with a warning in [`RuntimeLayout::warnings`].
 //! A layout that cannot be resolved at all is a typed error, never a guess.
 
-use mapscope_elfcore::Arch;
+use mapscope_elfcore::{Arch, ProcessMemory};
 
 use crate::dwarf::{DwarfInfo, TypeId, TypeTable};
 use crate::error::GoRuntimeError;
@@ -184,6 +189,29 @@ pub struct AbiTypeLayout {
     pub tflag_extra_star: u64,
 }
 
+/// `runtime.specialfinalizer` and `internal/abi.PtrType`: what a
+/// finalizer special records. Each member is `None` when DWARF lacks it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinalizerLayout {
+    /// Offset of `fn *funcval` in the special (the finalizer's closure).
+    pub func: Option<u64>,
+    /// Offset of `ot *ptrtype` in the special (the static type
+    /// `SetFinalizer` saw).
+    pub ot: Option<u64>,
+    /// Offset of `Elem` in `abi.PtrType`.
+    pub ptr_elem: Option<u64>,
+}
+
+impl FinalizerLayout {
+    pub fn resolve(types: &TypeTable) -> FinalizerLayout {
+        FinalizerLayout {
+            func: types.field_offset("runtime.specialfinalizer", "fn"),
+            ot: types.field_offset("runtime.specialfinalizer", "ot"),
+            ptr_elem: types.field_offset("internal/abi.PtrType", "Elem"),
+        }
+    }
+}
+
 /// Runtime constants the walk needs.
 #[derive(Clone, Copy, Debug)]
 pub struct HeapConstants {
@@ -220,8 +248,6 @@ pub struct RuntimeGlobals {
     pub gc_controller: Option<u64>,
     pub mem_profile_rate: Option<u64>,
     pub mprof_cycle: Option<u64>,
-    /// The size class table: address and number of `uint16` entries.
-    pub size_class_table: Option<(u64, u64)>,
 }
 
 /// Everything the heap walk needs, resolved once.
@@ -385,13 +411,6 @@ impl RuntimeLayout {
         let mheap_address = global("runtime.mheap_").ok_or(GoRuntimeError::MissingGlobal {
             name: "runtime.mheap_",
         })?;
-        let size_class_table = [
-            "internal/runtime/gc.SizeClassToSize",
-            "runtime.class_to_size",
-        ]
-        .iter()
-        .find_map(|name| process.global(name))
-        .map(|g| (g.address, g.size / 2));
         let globals = RuntimeGlobals {
             mheap: mheap_address,
             mbuckets: global("runtime.mbuckets"),
@@ -399,9 +418,12 @@ impl RuntimeLayout {
             gc_controller: global("runtime.gcController"),
             mem_profile_rate: global("runtime.MemProfileRate"),
             mprof_cycle: global("runtime.mProfCycle"),
-            size_class_table,
         };
-        let class_sizes = read_class_sizes(process, globals.size_class_table, &mut warnings);
+        let class_sizes = read_class_sizes(
+            process.memory(),
+            |name| process.global(name).map(|g| (g.address, g.size)),
+            &mut warnings,
+        );
 
         Ok(RuntimeLayout {
             mheap: mheap_layout,
@@ -540,16 +562,7 @@ fn resolve_constants(dwarf: &DwarfInfo, arch: Arch, warnings: &mut Vec<String>) 
         13,
         warnings,
     );
-    let page_size = constant_or(
-        dwarf,
-        &[
-            "internal/runtime/gc.PageSize",
-            "runtime.pageSize",
-            "runtime._PageSize",
-        ],
-        8192,
-        warnings,
-    );
+    let page_size = page_size(dwarf, warnings);
     let heap_arena_bytes = constant_or(dwarf, &["runtime.heapArenaBytes"], 64 << 20, warnings);
     let arena_base_fallback = match arch {
         Arch::X86_64 => 0xffff_8000_0000_0000,
@@ -567,16 +580,7 @@ fn resolve_constants(dwarf: &DwarfInfo, arch: Arch, warnings: &mut Vec<String>) 
     let pages_per_arena = constant_or(dwarf, &["runtime.pagesPerArena"], 8192, warnings);
     let span_in_use = constant_or(dwarf, &["runtime.mSpanInUse"], 1, warnings);
     let mem_profile_bucket = constant_or(dwarf, &["runtime.memProfile"], 1, warnings);
-    let max_small_size = constant_or(
-        dwarf,
-        &[
-            "internal/runtime/gc.MaxSmallSize",
-            "runtime.maxSmallSize",
-            "runtime._MaxSmallSize",
-        ],
-        32768,
-        warnings,
-    );
+    let max_small_size = max_small_size(dwarf, warnings);
     // Special kinds were renumbered twice; there is no safe fallback.
     let kind_special_profile = dwarf
         .constant("runtime._KindSpecialProfile")
@@ -587,22 +591,7 @@ fn resolve_constants(dwarf: &DwarfInfo, arch: Arch, warnings: &mut Vec<String>) 
                 .to_string(),
         );
     }
-    let header_size = [
-        "internal/runtime/gc.MallocHeaderSize",
-        "runtime.mallocHeaderSize",
-    ]
-    .iter()
-    .find_map(|n| dwarf.constant(n));
-    let header_min = [
-        "internal/runtime/gc.MinSizeForMallocHeader",
-        "runtime.minSizeForMallocHeader",
-    ]
-    .iter()
-    .find_map(|n| dwarf.constant(n));
-    let malloc_header = match (header_size, header_min) {
-        (Some(s), Some(m)) => Some((s as u64, m as u64)),
-        _ => None,
-    };
+    let malloc_header = malloc_header(dwarf);
     // `maxProfStackDepth` (1.23+) bounds the stack; before it was `maxStack` (32).
     let max_stack_depth = ["runtime.maxProfStackDepth", "runtime.maxStack"]
         .iter()
@@ -632,27 +621,177 @@ fn resolve_constants(dwarf: &DwarfInfo, arch: Arch, warnings: &mut Vec<String>) 
     }
 }
 
+/// `page_size` as the allocator rounds large objects (8192 when DWARF
+/// lacks it or says 0, with a warning).
+fn page_size(dwarf: &DwarfInfo, warnings: &mut Vec<String>) -> u64 {
+    positive_constant_or(
+        dwarf,
+        &[
+            "internal/runtime/gc.PageSize",
+            "runtime.pageSize",
+            "runtime._PageSize",
+        ],
+        8192,
+        warnings,
+    )
+}
+
+/// `maxSmallSize`: the largest object with a size class (32768 when DWARF
+/// lacks it or says 0, with a warning).
+fn max_small_size(dwarf: &DwarfInfo, warnings: &mut Vec<String>) -> u64 {
+    positive_constant_or(
+        dwarf,
+        &[
+            "internal/runtime/gc.MaxSmallSize",
+            "runtime.maxSmallSize",
+            "runtime._MaxSmallSize",
+        ],
+        32768,
+        warnings,
+    )
+}
+
+/// [`constant_or`] for a constant that cannot be 0.
+fn positive_constant_or(
+    dwarf: &DwarfInfo,
+    names: &[&str],
+    fallback: u64,
+    warnings: &mut Vec<String>,
+) -> u64 {
+    if let Some(v) = names
+        .iter()
+        .find_map(|n| dwarf.constant(n))
+        .filter(|&v| v > 0)
+    {
+        return v as u64;
+    }
+    warnings.push(format!(
+        "DWARF lacks the constant {}: using the documented linux value {fallback:#x}",
+        names.first().copied().unwrap_or("?")
+    ));
+    fallback
+}
+
+/// Malloc headers (Go 1.22+): `(header size, exclusive minimum object
+/// size)` when DWARF records both constants and the size is plausible
+/// (1–64 bytes); `None` before 1.22.
+fn malloc_header(dwarf: &DwarfInfo) -> Option<(u64, u64)> {
+    let header_size = [
+        "internal/runtime/gc.MallocHeaderSize",
+        "runtime.mallocHeaderSize",
+    ]
+    .iter()
+    .find_map(|n| dwarf.constant(n))
+    .and_then(|v| u64::try_from(v).ok())
+    .filter(|v| (1..=64).contains(v))?;
+    let header_min = [
+        "internal/runtime/gc.MinSizeForMallocHeader",
+        "runtime.minSizeForMallocHeader",
+    ]
+    .iter()
+    .find_map(|n| dwarf.constant(n))?;
+    Some((header_size, header_min as u64))
+}
+
+/// The size class table's names (1.25+, before).
+const SIZE_CLASS_TABLES: [&str; 2] = [
+    "internal/runtime/gc.SizeClassToSize",
+    "runtime.class_to_size",
+];
+
 /// Reads the size class table (`[N]uint16` in rodata: from the core, or
-/// from the executable for pages the kernel left out).
+/// from the executable for pages the kernel left out): the first of its
+/// names `global` resolves (to the address as mapped and the byte size)
+/// that is readable and plausible — 2 to 256 entries, increasing after
+/// class 0. Empty (with a warning) when there is none.
 fn read_class_sizes(
-    process: &GoProcess,
-    table: Option<(u64, u64)>,
+    mem: &ProcessMemory,
+    global: impl Fn(&str) -> Option<(u64, u64)>,
     warnings: &mut Vec<String>,
 ) -> Vec<u32> {
-    let Some((address, count)) = table else {
-        warnings.push("size class table (internal/runtime/gc.SizeClassToSize / runtime.class_to_size) not found: per-class totals use span element sizes".to_string());
-        return Vec::new();
-    };
-    let count = count.min(256);
-    let mut buf = vec![0u8; (count * 2) as usize];
-    match process.memory().read(address, &mut buf) {
-        Ok(()) => buf
+    let mut problem = None;
+    for name in SIZE_CLASS_TABLES {
+        let Some((address, size)) = global(name) else {
+            continue;
+        };
+        let count = size / 2;
+        if !(2..=256).contains(&count) {
+            problem = Some(format!(
+                "size class table at {address:#x} has {count} entries"
+            ));
+            continue;
+        }
+        let mut buf = vec![0u8; (count * 2) as usize];
+        if let Err(e) = mem.read(address, &mut buf) {
+            problem = Some(format!("size class table at {address:#x} unreadable: {e}"));
+            continue;
+        }
+        let sizes: Vec<u32> = buf
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
-            .collect(),
-        Err(e) => {
-            warnings.push(format!("size class table at {address:#x} unreadable: {e}"));
-            Vec::new()
+            .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect();
+        if sizes.windows(2).skip(1).all(|w| w[0] < w[1]) {
+            return sizes;
+        }
+        problem = Some(format!(
+            "size class table at {address:#x} is not increasing"
+        ));
+    }
+    warnings.push(problem.unwrap_or_else(|| "size class table (internal/runtime/gc.SizeClassToSize / runtime.class_to_size) not found: per-class totals use span element sizes".to_string()));
+    Vec::new()
+}
+
+/// Go's size classes (`class_to_size`), unchanged from 1.21 to 1.27: what
+/// size estimates round with when the core's own table cannot be read.
+/// The heap walk never checks spans against it.
+pub const FALLBACK_CLASS_SIZES: [u32; 68] = [
+    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
+    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+    32768,
+];
+
+/// What `mallocgc` rounds a request with: the size classes, page size,
+/// small-object limit and malloc-header rule — the same resolution the
+/// heap walk uses ([`RuntimeLayout`]), for callers with only memory and
+/// DWARF (the map decoders' size estimates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllocLayout {
+    /// The core's size class table (index 0 = large objects, size 0);
+    /// empty when it cannot be read (see [`FALLBACK_CLASS_SIZES`]).
+    pub class_sizes: Vec<u32>,
+    pub page_size: u64,
+    pub max_small_size: u64,
+    /// `(header size, exclusive minimum object size)` on Go 1.22+.
+    pub malloc_header: Option<(u64, u64)>,
+    /// Fallbacks taken.
+    pub warnings: Vec<String>,
+}
+
+impl AllocLayout {
+    pub fn resolve(mem: &ProcessMemory, dwarf: &DwarfInfo) -> AllocLayout {
+        let bias = mem.placement().map(|p| p.bias).unwrap_or(0);
+        let mut warnings = Vec::new();
+        let page_size = page_size(dwarf, &mut warnings);
+        let max_small_size = max_small_size(dwarf, &mut warnings);
+        let malloc_header = malloc_header(dwarf);
+        let class_sizes = read_class_sizes(
+            mem,
+            |name| {
+                dwarf
+                    .globals()
+                    .by_name(name)
+                    .map(|g| (g.address.wrapping_add(bias), g.size))
+            },
+            &mut warnings,
+        );
+        AllocLayout {
+            class_sizes,
+            page_size,
+            max_small_size,
+            malloc_header,
+            warnings,
         }
     }
 }

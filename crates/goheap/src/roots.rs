@@ -19,19 +19,103 @@
 //! ([`crate::dominators::retention`]) start from.
 //!
 //! Owns: turning goroutines and pointer maps into graph root ids, named
-//! per root. Must not touch: graph construction (discover.rs) or the heap
-//! walk.
+//! per root, and the root vocabulary ([`RootKind`], [`RootOrigin`]) the
+//! map layer's paths start from. Must not touch: graph construction
+//! ([`crate::graph`]) or the heap walk.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use mapscope_goruntime::dwarf::TypeId;
 use mapscope_goruntime::goroutines::{FrameRoots, Goroutines};
 use mapscope_goruntime::heap::{Heap, SpecialKind};
+use mapscope_goruntime::layout::funcs::is_runtime_function;
+use mapscope_goruntime::layout::FinalizerLayout;
 use mapscope_goruntime::GoProcess;
+use serde::Serialize;
 
-use crate::discover::{RootKind, RootOrigin};
 use crate::graph::ObjectGraph;
 use crate::pointers::PointerMaps;
+
+/// Where the path to a map starts, as the contract's `root_kind` says it
+/// (`docs/cli.md`): `heap` is a global's path that goes through a heap
+/// pointer. The typed start of the path is [`RootOrigin`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootKind {
+    Global,
+    Heap,
+    Goroutine,
+    /// Reached from an object with a finalizer (the runtime keeps what a
+    /// finalized object points to alive).
+    Finalizer,
+    #[default]
+    Unknown,
+}
+
+impl RootKind {
+    /// The JSON spelling (`global`, `heap`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RootKind::Global => "global",
+            RootKind::Heap => "heap",
+            RootKind::Goroutine => "goroutine",
+            RootKind::Finalizer => "finalizer",
+            RootKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RootKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RootKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for RootKind {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// The root a map's path starts at, typed: what `root` names in its
+/// first words, never parsed back from it. JSON: `root_origin`, an object
+/// tagged by `kind`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RootOrigin {
+    /// A global variable (`main.registry`).
+    Global {
+        #[serde(serialize_with = "arc_str")]
+        variable: Arc<str>,
+    },
+    /// A goroutine: by a local of one of its frames (the typed walk:
+    /// `function` is that frame's), or by its stack as a whole (an object
+    /// path: `function` is its first non-runtime frame's, possibly empty).
+    Goroutine {
+        goroutine: u64,
+        #[serde(serialize_with = "arc_str")]
+        function: Arc<str>,
+    },
+    /// The objects with a finalizer of one type (`*os.File`).
+    Finalizer {
+        #[serde(serialize_with = "arc_str")]
+        object_type: Arc<str>,
+    },
+    /// No root is known (`root` is `(unknown)`).
+    #[default]
+    Unknown,
+}
+
+fn arc_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
 
 /// Bound on stack objects scanned per goroutine.
 const MAX_STACK_OBJECTS: usize = 1 << 16;
@@ -157,14 +241,11 @@ fn global_index(globals: &[mapscope_goruntime::dwarf::Global], address: u64) -> 
 /// its innermost function outside the runtime (else its innermost
 /// function, else the function that started it).
 fn goroutine_name(g: &mapscope_goruntime::goroutines::Goroutine) -> (String, RootOrigin) {
-    let runtime = |f: &str| {
-        f.starts_with("runtime.") || f.starts_with("internal/runtime") || f.starts_with("runtime/")
-    };
     let func = g
         .frames
         .iter()
         .map(|f| f.function.as_str())
-        .find(|f| !runtime(f))
+        .find(|f| !is_runtime_function(f))
         .or_else(|| g.frames.first().map(|f| f.function.as_str()))
         .or_else(|| g.created_by.as_ref().map(|c| c.function.as_str()));
     let name = match func {
@@ -337,7 +418,7 @@ pub fn collect(
         let mut by_type: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let fn_off = process
             .dwarf()
-            .and_then(|d| d.types().field_offset("runtime.specialfinalizer", "fn"));
+            .and_then(|d| FinalizerLayout::resolve(d.types()).func);
         for sp in heap
             .specials()
             .iter()
@@ -412,10 +493,8 @@ pub fn finalizer_objects(process: &GoProcess, heap: &Heap) -> Vec<(u64, TypeId, 
         return Vec::new();
     };
     let types = dwarf.types();
-    let (Some(ot_off), Some(elem_off)) = (
-        types.field_offset("runtime.specialfinalizer", "ot"),
-        types.field_offset("internal/abi.PtrType", "Elem"),
-    ) else {
+    let finalizer = FinalizerLayout::resolve(types);
+    let (Some(ot_off), Some(elem_off)) = (finalizer.ot, finalizer.ptr_elem) else {
         return Vec::new();
     };
     let mem = process.memory();

@@ -1,0 +1,31 @@
+//! mapscope-goheap: the Go heap as the garbage collector sees it, from a
+//! core — the layer between the runtime view (mapscope-goruntime: heap
+//! walk, goroutines, layouts) and the map layer (mapscope-gomaps).
+//!
+//! Owns:
+//! - [`pointers`]: which words of heap objects and of data/bss hold
+//!   pointers, read from the runtime's bitmaps (where they are is
+//!   `mapscope_goruntime::layout::gc`'s);
+//! - [`graph`]: the object graph (CSR edges over the heap walk's object
+//!   ids) and the reachability questions asked of it: retained bytes,
+//!   root labels, shortest paths;
+//! - [`roots`]: the GC's root set (precise globals, stack maps per frame,
+//!   finalizer specials), named per root ([`roots::RootKind`],
+//!   [`roots::RootOrigin`]);
+//! - [`dominators`]: the dominator tree under a virtual root of every
+//!   named root, and the retained bytes it gives.
+//!
+//! Does not touch: maps (finding, decoding, naming them: mapscope-gomaps),
+//! the heap walk itself (mapscope-goruntime), output. Names no runtime
+//! struct, global or constant: every offset and address comes resolved
+//! from `mapscope_goruntime::layout` (enforced by goruntime's
+//! `tests/boundary.rs`).
+//!
+//! Untrusted input: every read is bounds-checked through the memory view;
+//! walks are iterative and bounded (stack objects per goroutine, mask
+//! sizes, the graph's own id space).
+
+pub mod dominators;
+pub mod graph;
+pub mod pointers;
+pub mod roots;
