@@ -69,8 +69,6 @@ pub const ROOT_TYPES: &[&str] = &[
     "runtime.stack",
     "runtime.gobuf",
     "runtime.schedt",
-    "runtime.ucontext",
-    "runtime.sigcontext",
     "runtime.funcval",
     // Maps (gomaps).
     "runtime.hmap",

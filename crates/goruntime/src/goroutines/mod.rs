@@ -36,7 +36,7 @@ mod threads;
 
 use std::collections::HashMap;
 
-use mapscope_elfcore::{Arch, ProcessMemory, ReadError, Registers, Thread};
+use mapscope_elfcore::{ProcessMemory, ReadError, Registers, Thread};
 
 use crate::error::GoRuntimeError;
 use crate::pclntab::UnwindStart;
@@ -365,9 +365,8 @@ impl GoProcess {
         &self,
         options: &GoroutineOptions,
     ) -> Result<Goroutines, GoRuntimeError> {
-        let mut warnings = Vec::new();
-        let layouts = self.goroutine_layouts(&mut warnings)?;
-        self.goroutines_in(options, layouts, warnings)
+        let layouts = self.goroutine_layouts()?;
+        self.goroutines_in(options, layouts, Vec::new())
     }
 
     fn goroutines_in(
@@ -551,31 +550,12 @@ impl GoProcess {
         })
     }
 
-    fn goroutine_layouts(&self, warnings: &mut Vec<String>) -> Result<Layouts, GoRuntimeError> {
-        if let Some(dwarf) = self.dwarf() {
-            return Layouts::from_dwarf(dwarf);
-        }
-        let version = self.version();
-        let fallback = (self.arch() == Arch::X86_64 && version.major == 1)
-            .then(|| Layouts::fallback(version.minor))
-            .flatten();
-        match fallback {
-            Some(l) => {
-                warnings.push(format!(
-                    "no DWARF: runtime.g/runtime.m offsets from the built-in Go 1.{} linux/amd64 table",
-                    version.minor
-                ));
-                Ok(l)
-            }
-            None => Err(self
-                .require_dwarf(
-                    "the goroutine list (no built-in layout for this release and machine)",
-                )
-                .err()
-                .unwrap_or(GoRuntimeError::MissingGlobal {
-                    name: "runtime.g layout",
-                })),
-        }
+    /// From the executable's DWARF, or the layout table's stand-in for a
+    /// stripped one (its warning is the process's, said once).
+    fn goroutine_layouts(&self) -> Result<Layouts, GoRuntimeError> {
+        let dwarf = self
+            .require_dwarf("the goroutine list (no layout table for this release and machine)")?;
+        Layouts::from_dwarf(dwarf, self.arch())
     }
 
     /// The `*g` pointers of `runtime.allgs`.
@@ -733,42 +713,6 @@ fn created_by(ctx: &StackContext<'_>, g: &GRecord) -> Option<CreatedBy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A stripped executable gets the built-in layout table: on a shipped
-    /// core it must find the same goroutines, stacks and frames as DWARF.
-    #[test]
-    fn fallback_layout_finds_what_dwarf_finds() {
-        for name in ["go1.22", "go1.26"] {
-            let s = mapscope_testsupport::sample(name);
-            let process = GoProcess::open(&s.core, Some(&s.exe)).expect("open");
-            let with_dwarf = process.goroutines().expect("dwarf");
-            let minor = process.version().minor;
-            let fallback = Layouts::fallback(minor).expect("table");
-            let options = GoroutineOptions::default();
-            let with_table = process
-                .goroutines_in(&options, fallback, Vec::new())
-                .expect("table");
-            assert_eq!(
-                with_dwarf.goroutines.len(),
-                with_table.goroutines.len(),
-                "{name}"
-            );
-            for (a, b) in with_dwarf.goroutines.iter().zip(&with_table.goroutines) {
-                assert_eq!(
-                    (a.id, a.status_text(), a.stack_range()),
-                    (b.id, b.status_text(), b.stack_range())
-                );
-                assert_eq!(a.frames.len(), b.frames.len(), "{name} goroutine {}", a.id);
-            }
-            let tids = |g: &Goroutines| {
-                g.threads
-                    .iter()
-                    .map(|t| (t.tid, t.m_id, t.stack))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(tids(&with_dwarf), tids(&with_table), "{name}");
-        }
-    }
 
     #[test]
     fn stack_ranges_merge() {

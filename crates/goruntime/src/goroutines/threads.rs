@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use mapscope_elfcore::{Arch, ProcessMemory, Thread};
 
-use super::layout::Layouts;
+use super::layout::{Layouts, UcontextAt};
 use super::stack::{Frame, StackContext};
 use super::{field, read_struct};
 use crate::pclntab::UnwindStart;
@@ -122,6 +122,8 @@ pub struct InterruptedContext {
     pub pc: u64,
     pub sp: u64,
     pub fp: u64,
+    /// The link register (arm64): a leaf function's return address.
+    pub lr: Option<u64>,
 }
 
 /// Which stack a thread's (interrupted, if in a signal handler) context is
@@ -229,16 +231,18 @@ fn thread(
         // A handler can itself be interrupted (Go's crash path raises the
         // signal again from inside the handler): follow nested frames out
         // to the first context that is not on the signal stack.
-        let (mut pc, mut sp) = (pc, sp);
+        // The thread's own LR (arm64) starts the innermost frame: a leaf
+        // such as `runtime.raise` keeps its return address only there.
+        let (mut pc, mut sp, mut lr) = (pc, sp, t.registers.lr());
         for _ in 0..MAX_NESTED_SIGNALS {
-            let Some(c) = ctx.and_then(|c| signal_context(c, layouts, pc, sp)) else {
+            let Some(c) = ctx.and_then(|c| signal_context(c, layouts, pc, sp, lr)) else {
                 break;
             };
             out.interrupted = Some(c);
             if !within(out.gsignal_stack, c.sp) {
                 break;
             }
-            (pc, sp) = (c.pc, c.sp);
+            (pc, sp, lr) = (c.pc, c.sp, c.lr);
         }
         if out.interrupted.is_none() {
             out.stack = ThreadStack::SignalHandler;
@@ -263,7 +267,7 @@ fn thread(
                 lr: if own_registers {
                     t.registers.lr()
                 } else {
-                    None
+                    out.interrupted.and_then(|c| c.lr)
                 },
                 exact_pc: true,
             };
@@ -277,21 +281,23 @@ fn thread(
 }
 
 /// Finds `runtime.sigtramp` on the signal stack starting at the thread's
-/// registers and reads the interrupted registers from the `ucontext` at
-/// its CFA (linux/amd64 only).
+/// registers and reads the interrupted registers from its `ucontext`
+/// (linux/amd64: at the trampoline's CFA; linux/arm64: the pointer
+/// sigtramp saved as `sigtrampgo`'s third argument).
 fn signal_context(
     ctx: &StackContext<'_>,
     layouts: &Layouts,
     pc: u64,
     sp: u64,
+    lr: Option<u64>,
 ) -> Option<InterruptedContext> {
-    if ctx.arch != Arch::X86_64 {
+    if !matches!(ctx.arch, Arch::X86_64 | Arch::Aarch64) {
         return None;
     }
     let start = UnwindStart {
         pc,
         sp,
-        lr: None,
+        lr,
         exact_pc: true,
     };
     let traceback = ctx.unwind(start, MAX_SIGNAL_FRAMES);
@@ -299,14 +305,30 @@ fn signal_context(
         .frames
         .iter()
         .find(|f| matches!(f.func.name(), "runtime.sigtramp" | "runtime.cgoSigtramp"))?;
-    let ucontext = trampoline.fp;
     let memory = ctx.memory;
     let s = &layouts.signal;
+    let ucontext = match s.ucontext {
+        UcontextAt::Cfa => trampoline.fp,
+        UcontextAt::SavedArgument(offset) => {
+            let at = memory.read_u64(trampoline.sp.checked_add(offset)?).ok()?;
+            // The kernel builds the signal frame just above the handler's
+            // stack: a pointer elsewhere is not this frame's ucontext.
+            if at < trampoline.fp || at - trampoline.fp > MAX_SIGFRAME_BYTES {
+                return None;
+            }
+            at
+        }
+    };
     let read = |off: u64| memory.read_u64(ucontext.checked_add(off)?).ok();
     Some(InterruptedContext {
         ucontext,
-        pc: read(s.rip)?,
-        sp: read(s.rsp)?,
-        fp: read(s.rbp)?,
+        pc: read(s.pc)?,
+        sp: read(s.sp)?,
+        fp: read(s.fp)?,
+        lr: s.lr.and_then(read),
     })
 }
+
+/// How far above the trampoline's frame the kernel may put the
+/// `ucontext` (arm64's `rt_sigframe` puts a 128-byte siginfo first).
+const MAX_SIGFRAME_BYTES: u64 = 4096;

@@ -1,21 +1,24 @@
 //! Offsets of `runtime.g`, `runtime.m` (with `runtime.stack` and
 //! `runtime.gobuf` inside) and of the saved registers in a signal frame's
-//! `ucontext`, resolved once from DWARF.
-//!
-//! Stripped executables (no DWARF) get a per-release table for linux/amd64,
-//! measured from the DWARF of Go 1.21 – 1.27 builds; using it is always
-//! reported as a warning, and a test checks the table against DWARF for
-//! every release on disk.
+//! `ucontext` (the kernel ABI of linux/amd64 and linux/arm64); the Go
+//! structs' offsets are resolved once from DWARF —
+//! the executable's own, or for a stripped executable the stand-in that
+//! the per-release layout table builds (`dwarf::table`), which is tested
+//! against the DWARF of reference builds of every release.
 
-use crate::dwarf::{DwarfInfo, TypeTable};
+use mapscope_elfcore::Arch;
+
+use crate::dwarf::{DwarfInfo, DwarfSource, TypeTable};
 use crate::error::GoRuntimeError;
 
 /// Where the layouts came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutSource {
+    /// The executable's DWARF.
     Dwarf,
-    /// The built-in table for this Go release (stripped executable).
-    FallbackTable,
+    /// The built-in layout table for the executable's Go release (no
+    /// DWARF in the executable).
+    Table,
 }
 
 /// Field offsets of `runtime.g` used here.
@@ -56,12 +59,29 @@ pub(crate) struct MLayout {
 }
 
 /// Where a signal handler finds the interrupted registers: offsets from
-/// the start of the kernel's `ucontext` (linux/amd64).
+/// the start of the kernel's `ucontext`, and how to find that `ucontext`
+/// from `runtime.sigtramp`'s frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SignalLayout {
-    pub rsp: u64,
-    pub rip: u64,
-    pub rbp: u64,
+    pub sp: u64,
+    pub pc: u64,
+    /// The frame pointer: `rbp` on amd64, `x29` on arm64.
+    pub fp: u64,
+    /// The link register `x30` (arm64 only).
+    pub lr: Option<u64>,
+    pub ucontext: UcontextAt,
+}
+
+/// Where `runtime.sigtramp`'s frame holds the signal's `ucontext`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UcontextAt {
+    /// At the frame's CFA (amd64: the kernel's `rt_sigframe` puts the
+    /// restorer's address, then the `ucontext`, at the handler's stack).
+    Cfa,
+    /// In the word at `sp + offset` of sigtramp's frame (arm64: the kernel
+    /// passes the `ucontext` in R2 and sigtramp stores R2 at `24(RSP)` as
+    /// `sigtrampgo`'s third argument).
+    SavedArgument(u64),
 }
 
 impl SignalLayout {
@@ -69,10 +89,33 @@ impl SignalLayout {
     /// `stack_t`; in `struct sigcontext` rbp, rsp and rip are words 10, 15
     /// and 16. This is the kernel ABI, not a Go layout.
     const LINUX_AMD64: SignalLayout = SignalLayout {
-        rbp: 40 + 10 * 8,
-        rsp: 40 + 15 * 8,
-        rip: 40 + 16 * 8,
+        fp: 40 + 10 * 8,
+        sp: 40 + 15 * 8,
+        pc: 40 + 16 * 8,
+        lr: None,
+        ucontext: UcontextAt::Cfa,
     };
+
+    /// `uc_mcontext` at 176 (flags, link, `stack_t`, sigmask and 1 KiB
+    /// of signal set padding); `struct sigcontext` is fault_address,
+    /// regs[31], sp, pc: x29 at 8 + 29 * 8, sp at 256, pc at 264.
+    const LINUX_ARM64: SignalLayout = SignalLayout {
+        fp: 176 + 8 + 29 * 8,
+        sp: 176 + 256,
+        pc: 176 + 264,
+        lr: Some(176 + 8 + 30 * 8),
+        ucontext: UcontextAt::SavedArgument(24),
+    };
+
+    /// The kernel ABI of `arch`. (Go's DWARF has no `runtime.ucontext`:
+    /// the runtime reaches it only through unsafe casts.) The corpus
+    /// goroutine test checks both against the crash traceback's registers.
+    fn for_arch(arch: Arch) -> SignalLayout {
+        match arch {
+            Arch::Aarch64 => SignalLayout::LINUX_ARM64,
+            _ => SignalLayout::LINUX_AMD64,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -111,7 +154,7 @@ fn span(offsets: &[Option<u64>]) -> u64 {
 impl Layouts {
     /// Resolves every offset from DWARF. Fails only when a required member
     /// is missing (a release this code does not know, or damage).
-    pub(crate) fn from_dwarf(dwarf: &DwarfInfo) -> Result<Layouts, GoRuntimeError> {
+    pub(crate) fn from_dwarf(dwarf: &DwarfInfo, arch: Arch) -> Result<Layouts, GoRuntimeError> {
         let t = dwarf.types();
         let g = "runtime.g";
         let mut gl = GLayout {
@@ -156,37 +199,15 @@ impl Layouts {
                 });
             }
         }
-        // The kernel's layout, as Go's own DWARF describes it when present.
-        let signal = match (
-            off(t, "runtime.ucontext", "uc_mcontext"),
-            off(t, "runtime.sigcontext", "rsp"),
-            off(t, "runtime.sigcontext", "rip"),
-            off(t, "runtime.sigcontext", "rbp"),
-        ) {
-            (Some(mc), Some(sp), Some(ip), Some(bp)) => SignalLayout {
-                rsp: mc + sp,
-                rip: mc + ip,
-                rbp: mc + bp,
-            },
-            _ => SignalLayout::LINUX_AMD64,
-        };
+        let signal = SignalLayout::for_arch(arch);
         Ok(Layouts {
             g: gl,
             m: ml,
             signal,
-            source: LayoutSource::Dwarf,
-        })
-    }
-
-    /// The built-in table for Go 1.`minor` on linux/amd64 (stripped
-    /// executables only).
-    pub(crate) fn fallback(minor: u32) -> Option<Layouts> {
-        let (g, m) = fallback_table(minor)?;
-        Some(Layouts {
-            g,
-            m,
-            signal: SignalLayout::LINUX_AMD64,
-            source: LayoutSource::FallbackTable,
+            source: match dwarf.source() {
+                DwarfSource::Executable => LayoutSource::Dwarf,
+                DwarfSource::Table { .. } => LayoutSource::Table,
+            },
         })
     }
 }
@@ -226,151 +247,5 @@ impl MLayout {
             self.vdso_sp,
             self.vdso_pc,
         ])
-    }
-}
-
-/// `runtime.g` offsets that moved between releases, in the order of
-/// [`GTable`]'s fields.
-struct GTable {
-    syscall: (u64, u64),
-    status_goid: (u64, u64),
-    waitsince_reason: (u64, u64),
-    lockedm: u64,
-    parent_gopc_startpc: (u64, u64, u64),
-    sched_lr: u64,
-}
-
-/// `runtime.m` offsets: g0, procid, gsignal, curg, id, alllink, vdsoSP, vdsoPC.
-type MTable = [u64; 8];
-
-/// Measured from the DWARF of linux/amd64 builds of each release (see the
-/// module test that re-checks it against every executable on disk).
-fn fallback_table(minor: u32) -> Option<(GLayout, MLayout)> {
-    const G_121: GTable = GTable {
-        syscall: (112, 120),
-        status_goid: (144, 152),
-        waitsince_reason: (168, 176),
-        lockedm: 208,
-        parent_gopc_startpc: (272, 280, 296),
-        sched_lr: 40,
-    };
-    const G_123: GTable = GTable {
-        syscall: (112, 120),
-        status_goid: (152, 160),
-        waitsince_reason: (176, 184),
-        lockedm: 216,
-        parent_gopc_startpc: (280, 288, 304),
-        sched_lr: 40,
-    };
-    const G_125: GTable = GTable {
-        syscall: (104, 112),
-        status_goid: (144, 152),
-        waitsince_reason: (168, 176),
-        lockedm: 208,
-        parent_gopc_startpc: (272, 280, 296),
-        sched_lr: 32,
-    };
-    const G_126: GTable = GTable {
-        syscall: (104, 112),
-        status_goid: (144, 152),
-        waitsince_reason: (168, 176),
-        lockedm: 208,
-        parent_gopc_startpc: (280, 288, 304),
-        sched_lr: 32,
-    };
-    let (g, m): (&GTable, MTable) = match minor {
-        21 => (&G_121, [0, 72, 80, 192, 232, 336, 808, 816]),
-        22 => (&G_121, [0, 72, 80, 192, 232, 328, 1120, 1128]),
-        23 => (&G_123, [0, 72, 80, 192, 232, 328, 856, 864]),
-        24 => (&G_123, [0, 72, 80, 192, 232, 352, 904, 912]),
-        25 => (&G_125, [0, 64, 72, 184, 224, 344, 896, 904]),
-        26 | 27 => (&G_126, [0, 64, 72, 184, 232, 352, 896, 904]),
-        _ => return None,
-    };
-    let mut gl = GLayout {
-        size: 0,
-        stack_lo: 0,
-        stack_hi: 8,
-        m: 48,
-        sched_sp: 56,
-        sched_pc: 64,
-        sched_lr: Some(56 + g.sched_lr),
-        syscallsp: g.syscall.0,
-        syscallpc: g.syscall.1,
-        atomicstatus: g.status_goid.0,
-        goid: g.status_goid.1,
-        waitsince: Some(g.waitsince_reason.0),
-        waitreason: Some(g.waitsince_reason.1),
-        lockedm: Some(g.lockedm),
-        parent_goid: Some(g.parent_gopc_startpc.0),
-        gopc: Some(g.parent_gopc_startpc.1),
-        startpc: Some(g.parent_gopc_startpc.2),
-    };
-    gl.size = gl.span();
-    let mut ml = MLayout {
-        size: 0,
-        g0: m[0],
-        procid: m[1],
-        gsignal: Some(m[2]),
-        curg: m[3],
-        id: m[4],
-        alllink: m[5],
-        vdso_sp: Some(m[6]),
-        vdso_pc: Some(m[7]),
-    };
-    ml.size = ml.span();
-    Some((gl, ml))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    /// Executables to check the table against: the shipped samples, and
-    /// with `$MAPSCOPE_CORPUS` set every mapzoo incident of the corpus
-    /// (scripts/gen-corpus.sh: Go 1.21 – 1.27 and variants).
-    fn executables() -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = ["go1.22", "go1.26"]
-            .iter()
-            .map(|n| mapscope_testsupport::sample(n).exe)
-            .collect();
-        if let Some(corpus) = std::env::var_os(mapscope_testsupport::corpus::ENV) {
-            let root = PathBuf::from(corpus).join("mapzoo");
-            let entries = std::fs::read_dir(&root)
-                .unwrap_or_else(|e| panic!("{}: {e} (scripts/gen-corpus.sh)", root.display()));
-            out.extend(
-                entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.path().join("mapzoo"))
-                    .filter(|p| p.is_file()),
-            );
-        }
-        out
-    }
-
-    #[test]
-    fn fallback_table_matches_dwarf_of_every_release_on_disk() {
-        for exe in executables() {
-            let bytes = std::fs::read(&exe).expect("read exe");
-            let dwarf = DwarfInfo::load(&bytes).expect("dwarf");
-            let version = dwarf.go_version().expect("producer").to_string();
-            let minor: u32 = version
-                .trim_start_matches("go1.")
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .expect("minor");
-            let from_dwarf = Layouts::from_dwarf(&dwarf).expect("layout");
-            let table = Layouts::fallback(minor).expect("table");
-            assert_eq!(from_dwarf.g, table.g, "{} ({version})", exe.display());
-            assert_eq!(from_dwarf.m, table.m, "{} ({version})", exe.display());
-            assert_eq!(
-                from_dwarf.signal,
-                table.signal,
-                "{} ({version})",
-                exe.display()
-            );
-        }
     }
 }
