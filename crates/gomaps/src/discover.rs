@@ -6,8 +6,9 @@
 //! ([`crate::graph`]), the GC's root set ([`crate::roots`]) and the
 //! shortest paths from it, the dominator tree's retainers
 //! ([`crate::dominators`], named by [`crate::unrooted::name_objects`]),
-//! unrooted map storage and garbage ([`crate::unrooted`]) and the
-//! retained-size measurement — and its
+//! unrooted map storage and garbage ([`crate::unrooted`]; without DWARF
+//! the only way maps are found, their globals then named by
+//! [`crate::stripped`]) and the retained-size measurement — and its
 //! result types ([`FoundMap`] — the one typed record of a map, with its
 //! root ([`RootKind`], [`RootOrigin`], [`RootVia`]), kind ([`FoundKind`])
 //! and key/value types ([`SlotType`]) — and [`Discovery`]).

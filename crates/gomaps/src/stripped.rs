@@ -47,19 +47,44 @@ fn path_root(parents: &[u32], mut id: u32) -> Option<u32> {
     None
 }
 
-/// The name of the global holding the pointer word at `word` (a runtime
-/// address): the covering data/bss symbol (`+0x10` when the word is not
-/// its first), else `global 0x…` (link address).
-pub fn global_name(process: &GoProcess, word: u64) -> String {
-    let link = word.wrapping_sub(process.load_bias());
-    match process
-        .symbols()
-        .symbol_at(link)
-        .filter(|s| matches!(s.class, SymbolClass::Data | SymbolClass::Bss))
-    {
-        Some(s) if s.address == link => s.name.to_string(),
-        Some(s) => format!("{}+{:#x}", s.name, link - s.address),
-        None => format!("global {link:#x}"),
+/// Data and bss symbols with a size, by address (section markers such as
+/// `runtime.bss` have none and name no variable).
+pub struct GlobalSymbols<'p> {
+    bias: u64,
+    symbols: Vec<(u64, u64, &'p str)>,
+}
+
+impl<'p> GlobalSymbols<'p> {
+    pub fn new(process: &'p GoProcess) -> GlobalSymbols<'p> {
+        let mut symbols: Vec<(u64, u64, &str)> = process
+            .symbols()
+            .iter()
+            .filter(|s| matches!(s.class, SymbolClass::Data | SymbolClass::Bss) && s.size > 0)
+            .map(|s| (s.address, s.size, s.name))
+            .collect();
+        symbols.sort_unstable();
+        GlobalSymbols {
+            bias: process.load_bias(),
+            symbols,
+        }
+    }
+
+    /// The name of the global holding the pointer word at `word` (a
+    /// runtime address): the covering symbol (`+0x10` when the word is
+    /// not its first), else `global 0x…` (link address).
+    pub fn name(&self, word: u64) -> String {
+        let link = word.wrapping_sub(self.bias);
+        let i = self.symbols.partition_point(|s| s.0 <= link);
+        match i.checked_sub(1).and_then(|i| self.symbols.get(i)) {
+            Some(&(a, size, name)) if link - a < size => {
+                if a == link {
+                    name.to_string()
+                } else {
+                    format!("{name}+{:#x}", link - a)
+                }
+            }
+            _ => format!("global {link:#x}"),
+        }
     }
 }
 
@@ -104,11 +129,12 @@ pub fn name_global_roots(
             }
         }
     }
+    let symbols = GlobalSymbols::new(process);
     for (m, first) in maps.iter_mut().zip(wanted) {
         let Some(word) = first.and_then(|f| firsts.get(&f).copied().flatten()) else {
             continue;
         };
-        let name = global_name(process, word);
+        let name = symbols.name(word);
         let direct = m.root == format!("{UNNAMED_GLOBALS} → map");
         if direct && m.root_kind == RootKind::Global {
             m.root = name.clone();

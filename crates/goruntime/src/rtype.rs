@@ -275,7 +275,8 @@ pub struct Reader<'s> {
     /// Id the first converted type gets (the table's length).
     first_id: u32,
     out: Vec<Type>,
-    memo: HashMap<u64, TypeId>,
+    /// Descriptor address → its type and the depth it was expanded at.
+    memo: HashMap<u64, (TypeId, u32)>,
     runtime: Vec<(u64, TypeId)>,
     eface: TypeId,
     iface: TypeId,
@@ -395,13 +396,13 @@ impl<'s> Reader<'s> {
         self.convert(address, 0)
     }
 
-    fn push(&mut self, address: u64, ty: Type) -> Result<TypeId, RtypeError> {
+    fn push(&mut self, address: u64, ty: Type, depth: u32) -> Result<TypeId, RtypeError> {
         if self.out.len() >= MAX_TYPES {
             return Err(RtypeError::Budget);
         }
         let id = TypeId(self.first_id + self.out.len() as u32);
         self.out.push(ty);
-        self.memo.insert(address, id);
+        self.memo.insert(address, (id, depth));
         let offset = address - self.section.base;
         self.runtime.push((offset, id));
         Ok(id)
@@ -428,9 +429,19 @@ impl<'s> Reader<'s> {
     }
 
     fn convert(&mut self, address: u64, depth: u32) -> Result<TypeId, RtypeError> {
-        if let Some(&id) = self.memo.get(&address) {
-            return Ok(id);
+        // A type is expanded at the smallest depth it is met at: met again
+        // nearer a map than before (its members may have been cut at the
+        // depth limit), it is expanded again in place. Each expansion
+        // lowers its depth, so a type is expanded at most MAX_DEPTH + 1
+        // times.
+        let known = self.memo.get(&address).copied();
+        if let Some((id, d)) = known {
+            if d <= depth {
+                return Ok(id);
+            }
+            self.memo.insert(address, (id, depth));
         }
+        let known = known.map(|(id, _)| id);
         let h = self.header(address)?;
         let k = self.layout.kinds;
         let in_range = |r: (u64, u64)| h.kind >= r.0 && h.kind <= r.1;
@@ -461,7 +472,10 @@ impl<'s> Reader<'s> {
             go_kind: u8::try_from(h.kind).ok(),
             runtime_type_offset: Some(address - self.section.base),
         };
-        let id = self.push(address, ty)?;
+        let id = match known {
+            Some(id) => id,
+            None => self.push(address, ty, depth)?,
+        };
         if scalar.is_some() || depth >= MAX_DEPTH {
             return Ok(id);
         }
@@ -646,4 +660,159 @@ pub fn import_map_types(dwarf: &mut DwarfInfo, section: &TypesSection) -> Import
     done.types = types.len();
     dwarf.add_runtime_types(types, runtime);
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dwarf::table::{builtin, LayoutTable};
+
+    const BASE: u64 = 0x10_000;
+
+    fn stand_in() -> DwarfInfo {
+        let t = builtin(26, "amd64", false).expect("table");
+        DwarfInfo::from_table(LayoutTable::parse(t.text).expect("parses"), |_| None)
+    }
+
+    /// Writes descriptors with the table's offsets.
+    struct Builder<'d> {
+        dwarf: &'d DwarfInfo,
+        data: Vec<u8>,
+        names: u64,
+    }
+
+    impl Builder<'_> {
+        fn off(&self, ty: &str, field: &str) -> u64 {
+            self.dwarf.types().field_offset(ty, field).expect(field)
+        }
+        fn put(&mut self, at: u64, v: u64, width: usize) {
+            let at = (at - BASE) as usize;
+            self.data[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
+        }
+        fn name(&mut self, s: &str) -> u64 {
+            let at = self.names;
+            self.put(at, 0, 1);
+            self.put(at + 1, s.len() as u64, 1);
+            let o = (at - BASE) as usize + 2;
+            self.data[o..o + s.len()].copy_from_slice(s.as_bytes());
+            self.names += 2 + s.len() as u64;
+            at
+        }
+        fn ty(&mut self, at: u64, name: &str, size: u64, kind: u64) {
+            let n = self.name(name) - BASE;
+            let t = "internal/abi.Type";
+            self.put(at + self.off(t, "Size_"), size, 8);
+            self.put(at + self.off(t, "Kind_"), kind, 1);
+            self.put(at + self.off(t, "Str"), n, 4);
+        }
+    }
+
+    fn section(dwarf: &DwarfInfo, fields: u64) -> TypesSection {
+        let mut b = Builder {
+            dwarf,
+            data: vec![0; 0x1000],
+            names: BASE + 0x800,
+        };
+        let (int, s, ps, group, map, farr) = (
+            BASE + 0x100,
+            BASE + 0x200,
+            BASE + 0x280,
+            BASE + 0x400,
+            BASE + 0x500,
+            BASE + 0x300,
+        );
+        b.ty(int, "int", 8, 2);
+        b.ty(s, "main.S", 16, 25);
+        let st = "internal/abi.StructType";
+        let fo = b.off(st, "Fields");
+        b.put(s + fo, farr, 8);
+        b.put(s + fo + 8, fields, 8);
+        let sf = "internal/abi.StructField";
+        let fsize = 24;
+        let (fname, ftyp, foff) = (b.off(sf, "Name"), b.off(sf, "Typ"), b.off(sf, "Offset"));
+        let a = b.name("a");
+        b.put(farr + fname, a, 8);
+        b.put(farr + ftyp, int, 8);
+        let next = b.name("next");
+        b.put(farr + fsize + fname, next, 8);
+        b.put(farr + fsize + ftyp, ps, 8);
+        b.put(farr + fsize + foff, 8, 8);
+        b.ty(ps, "*main.S", 8, 22);
+        let pe = b.off("internal/abi.PtrType", "Elem");
+        b.put(ps + pe, s, 8);
+        b.ty(group, "noalg.map.group[int]*main.S", 136, 25);
+        b.ty(map, "map[int]*main.S", 8, 21);
+        let mt = "internal/abi.MapType";
+        let (k, e, g) = (b.off(mt, "Key"), b.off(mt, "Elem"), b.off(mt, "Group"));
+        b.put(map + k, int, 8);
+        b.put(map + e, ps, 8);
+        b.put(map + g, group, 8);
+        TypesSection::new(BASE, b.data)
+    }
+
+    #[test]
+    fn converts_a_map_type_with_a_cyclic_value() {
+        let dwarf = stand_in();
+        let sec = section(&dwarf, 2);
+        let mut r = Reader::new(&dwarf, &sec).expect("layouts");
+        assert_eq!(r.map_descriptors(), vec![BASE + 0x500]);
+        let id = r.import(BASE + 0x500).expect("imports");
+        let first = r.first_id;
+        let (types, runtime) = r.finish();
+        let get = |id: TypeId| &types[id.index() - first as usize];
+        let m = get(id);
+        assert_eq!(m.name, "map[int]*main.S");
+        let TypeKind::Map(mt) = m.kind else {
+            panic!("not a map: {:?}", m.kind)
+        };
+        assert_eq!(mt.flavour, Some(MapFlavour::Swiss));
+        assert_eq!(get(mt.key).name, "int");
+        assert_eq!(get(mt.key).size, Some(8));
+        assert_eq!(get(mt.storage).name, "noalg.map.group[int]*main.S");
+        let TypeKind::Pointer { target: Some(s) } = get(mt.value).kind else {
+            panic!("value not a pointer");
+        };
+        let s = get(s);
+        assert_eq!(s.name, "main.S");
+        assert_eq!(s.fields.len(), 2);
+        assert_eq!((s.fields[1].name.as_str(), s.fields[1].offset), ("next", 8));
+        // The cycle S → *S → S ends at the same id.
+        assert_eq!(s.fields[1].ty, mt.value);
+        assert_eq!(runtime.len(), 5);
+        let mut dwarf = dwarf;
+        let before = dwarf.types().len();
+        let done = import_map_types(&mut dwarf, &sec);
+        assert_eq!((done.map_types, done.failed), (1, 0));
+        assert_eq!(dwarf.types().len(), before + done.types);
+        assert!(dwarf.types().by_name("map[int]*main.S").is_some());
+    }
+
+    #[test]
+    fn corrupt_descriptors_are_errors() {
+        let dwarf = stand_in();
+        let sec = section(&dwarf, 1 << 40);
+        let mut r = Reader::new(&dwarf, &sec).expect("layouts");
+        assert!(matches!(
+            r.import(BASE + 0x500),
+            Err(RtypeError::Corrupt { .. })
+        ));
+        assert!(matches!(r.import(8), Err(RtypeError::OutOfRange(8))));
+        assert!(r.import(BASE + 0xff8).is_err());
+        // Garbage: every aligned address fails or converts, none panics.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..0x4000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 32) as u8
+            })
+            .collect();
+        let garbage = TypesSection::new(BASE, data);
+        let mut r = Reader::new(&dwarf, &garbage).expect("layouts");
+        let _ = r.map_descriptors();
+        for a in (BASE..BASE + 0x4000).step_by(8) {
+            let _ = r.import(a);
+        }
+    }
 }

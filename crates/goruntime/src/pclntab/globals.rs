@@ -226,7 +226,10 @@ pub(crate) fn table_dwarf(
             crate::rtype::TypesSection::read(start, end, |a, buf| memory.read(a, buf).is_ok())
         {
             let done = crate::rtype::import_map_types(&mut dwarf, &section);
-            if let Some(e) = done.first_error.filter(|_| done.failed > 0 || done.map_types == 0) {
+            if let Some(e) = done
+                .first_error
+                .filter(|_| done.failed > 0 || done.map_types == 0)
+            {
                 warnings.push(format!(
                     "runtime type descriptors: {} map types read, {} unreadable ({e})",
                     done.map_types, done.failed
