@@ -33,8 +33,11 @@
 #   --half DIR     the half-size incident for the linearity check
 #                  (default: OUT/half/go<V>-scale<N/2>); skipped when absent
 #   --huge DIR     an incident whose core is larger than half of the machine's
-#                  memory (make it with gen-samples.sh --scale 3000
-#                  --ready-timeout 6000); analyze runs once on it
+#                  memory; analyze runs once on it. Make it with
+#                  gen-samples.sh --versions 1.26 --scale 2500 --ready-timeout
+#                  6000 (scale 2300 gave a 12.58 GB core, 0.498 of a 23.5 GiB
+#                  VM, in 40 minutes; it needs about the core's size free in
+#                  RAM while generating, and on disk)
 #   --generate     make the large and half incidents first with
 #                  scripts/gen-samples.sh (--scale N, default 500: a 2 GB+
 #                  core, ~20 M live objects; the half one at N/2). Several
@@ -120,8 +123,8 @@ trap 'rm -rf "$work"' EXIT
 # The sampler: runs a command (stdout to /dev/null, stderr to a file), polls
 # /proc/PID/status every 10 ms while a second thread waits for the exit, and
 # prints one line: wall user sys peak_rss_kib peak_anon_kib peak_file_kib
-# peak_swap_kib exit_code signal. The total peak is the kernel's VmHWM (last
-# sample); the anonymous and file peaks are sampled, so a peak shorter than
+# peak_swap_kib exit_code signal major_faults. The total peak is the
+# kernel's VmHWM (last sample); the anonymous and file peaks are sampled, so a peak shorter than
 # 10 ms can be missed. (rusage's ru_maxrss is not used: it counts the
 # forking Python's own memory.)
 cat > "$work/sample.py" <<'PY'
@@ -129,6 +132,7 @@ import os, sys, threading, time
 errfile, argv = sys.argv[1], sys.argv[2:]
 keys = ("VmHWM", "RssAnon", "RssFile", "VmSwap")
 peak = dict.fromkeys(keys, 0)
+any_peak = dict.fromkeys(keys, 0)
 with open(os.devnull, "wb") as devnull, open(errfile, "wb") as err:
     t0 = time.monotonic()
     pid = os.fork()
@@ -148,21 +152,31 @@ def waiter():
     done.set()
 threading.Thread(target=waiter, daemon=True).start()
 path = "/proc/%d/status" % pid
+name = os.path.basename(argv[0])[:15]
 while not done.is_set():
     try:
         with open(path) as f:
+            now = {}
             for line in f:
                 k, _, v = line.partition(":")
-                if k in peak:
-                    peak[k] = max(peak[k], int(v.split()[0]))
+                now[k] = v.strip()
+        # Before the exec the child is still a copy of this Python: its
+        # samples count only if no sample ever shows the command's name
+        # (argv[0] a symbolic link to a differently named file).
+        for d, ok in ((peak, now.get("Name") == name), (any_peak, True)):
+            for k in keys:
+                if ok and k in now:
+                    d[k] = max(d[k], int(now[k].split()[0]))
     except (OSError, ValueError, IndexError):
         pass
     done.wait(0.01)
+if not any(peak.values()):
+    peak = any_peak
 st, ru = result["status"], result["ru"]
 code = os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st)
 sig = os.WTERMSIG(st) if os.WIFSIGNALED(st) else 0
-print("%.3f %.3f %.3f %d %d %d %d %d %d" % (result["t1"] - t0, ru.ru_utime, ru.ru_stime,
-      peak["VmHWM"], peak["RssAnon"], peak["RssFile"], peak["VmSwap"], code, sig))
+print("%.3f %.3f %.3f %d %d %d %d %d %d %d" % (result["t1"] - t0, ru.ru_utime, ru.ru_stime,
+      peak["VmHWM"], peak["RssAnon"], peak["RssFile"], peak["VmSwap"], code, sig, ru.ru_majflt))
 PY
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -172,16 +186,17 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
 
 # measure LABEL CMD...: one run under the sampler; prints one line and sets
-# wall, cpu (user + system, s), rss / anon / file / swap (KiB), rc, sig.
+# wall, cpu (user + system, s), rss / anon / file / swap (KiB), rc, sig,
+# majflt (major page faults: pages read from disk, e.g. an evicted core).
 measure() {
     local label=$1 l line
     shift
     l=$(load)
     line=$(python3 "$work/sample.py" "$work/stderr" "$@")
-    read -r wall user sys rss anon file swap rc sig <<< "$line"
+    read -r wall user sys rss anon file swap rc sig majflt <<< "$line"
     cpu=$(printf '%.2f' "$(echo "$user + $sys" | bc -l)")
-    printf '%-30s %7.2f s wall %7.2f s cpu  RSS peak %6s MiB (anon %6s, file %6s)  exit %d  (load %s)\n' \
-        "$label" "$wall" "$cpu" "$(mib "$rss")" "$(mib "$anon")" "$(mib "$file")" "$rc" "$l"
+    printf '%-30s %7.2f s wall %7.2f s cpu  RSS peak %6s MiB (anon %6s, file %6s)  majflt %d  exit %d  (load %s)\n' \
+        "$label" "$wall" "$cpu" "$(mib "$rss")" "$(mib "$anon")" "$(mib "$file")" "$majflt" "$rc" "$l"
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
         log "$label failed (exit $rc):"; head -5 "$work/stderr" >&2
     fi
@@ -263,17 +278,20 @@ bench_one() {
     vc_wall=""
     if [ -n "$viewcore" ]; then
         measure_n "$runs" "viewcore histogram (peer)" "$viewcore" "$dir/core" --exe "$dir/mapzoo" histogram
-        vc_wall=$m_wall
+        vc_wall=$m_wall; vc_cpu=$m_cpu
     fi
     kib=$((core_bytes / 1024))
     echo "ratios (medians; wall / baseline wall, RSS / core size):"
-    printf '  analyze  %6sx the read   anon RSS %s, file RSS %s, total peak %s of the core\n' \
-        "$(ratio "$an_wall" "$base")" "$(ratio "$an_anon" "$kib")" "$(ratio "$an_file" "$kib")" "$(ratio "$an_rss" "$kib")"
+    printf '  analyze  %6sx the read (CPU time %s s: %sx the read'"'"'s wall)\n' "$(ratio "$an_wall" "$base")" \
+        "$an_cpu" "$(ratio "$an_cpu" "$base")"
+    printf '  analyze  peak RSS: anon %s, file-backed %s, total %s of the core\n' \
+        "$(ratio "$an_anon" "$kib")" "$(ratio "$an_file" "$kib")" "$(ratio "$an_rss" "$kib")"
     if [ $extra -eq 1 ]; then
         printf '  heap     %6sx the read;  maps %sx\n' "$(ratio "$hp_wall" "$base")" "$(ratio "$mp_wall" "$base")"
     fi
     if [ -n "$vc_wall" ]; then
-        printf '  viewcore %6sx the read = %sx analyze\n' "$(ratio "$vc_wall" "$base")" "$(ratio "$vc_wall" "$an_wall")"
+        printf '  viewcore %6sx the read = %sx analyze (CPU time: %sx)\n' "$(ratio "$vc_wall" "$base")" \
+            "$(ratio "$vc_wall" "$an_wall")" "$(ratio "$vc_cpu" "$an_cpu")"
     fi
 }
 
@@ -322,7 +340,8 @@ fi
 if [ -n "$huge" ]; then
     describe "$huge"
     mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)
-    printf 'core / machine memory: %s (must be > 0.5)\n' "$(ratio "$((core_bytes / 1024))" "$mem_kib")"
+    mem_share=$(printf '%.3f' "$(echo "$core_bytes / 1024 / $mem_kib" | bc -l)")
+    printf 'core / machine memory: %s (must be > 0.5)\n' "$mem_share"
     baseline "$huge" 1
     swp0=$(awk '/^pswpout/ {print $2}' /proc/vmstat)
     oom0=$(awk '/^oom_kill / {print $2}' /proc/vmstat)
@@ -336,7 +355,7 @@ if [ -n "$huge" ]; then
         "$(ratio "$wall" "$base")" "$(ratio "$anon" "$kib")" "$(ratio "$file" "$kib")" "$rc" "$sig"
     printf '  pages swapped out during the run: %d; process VmSwap peak %s KiB; OOM kills during the run: %d (kernel log OOM lines, whole boot: %s)\n' \
         "$((swp1 - swp0))" "$swap" "$((oom1 - oom0))" "${oomlog:-?}"
-    verdict "huge: core / machine memory" "$(ratio "$((core_bytes / 1024))" "$mem_kib")" ">" 0.5
+    verdict "huge: core / machine memory" "$mem_share" ">" 0.5
     verdict "huge: peak anon RSS / core" "$(ratio "$anon" "$kib")" "<=" 0.25
     if [ "$rc" -le 1 ] && [ $((oom1 - oom0)) -eq 0 ] && [ $((swp1 - swp0)) -eq 0 ] && [ "$swap" -eq 0 ]; then
         verdicts+=("met      huge: no OOM, no swap, exit $rc")
