@@ -34,6 +34,34 @@
 # -ldflags=-w (no DWARF, same code), for near-miss executable pairing tests.
 # A marker OUT/READY-<name> is written when an incident is complete.
 #
+# Prebuilt variant (--prebuilt VER:PROG): OUT/go<minor>-<prog>-prebuilt runs
+# the toolchain's OWN prebuilt tool (GOTOOLDIR/<prog>: ELF symbol table and
+# GNU build ID, no DWARF) on the same workload, stopped at the same function
+# (gdb breaks on it by symbol name) after the same ignore count, and holds
+# the same files with that executable. Its truth cannot be read through
+# DWARF types, so:
+#   truth-offsets.json  member offsets (mstats.heapStats, heapStatsDelta,
+#                     mheap.pagesInUse, gcControllerState, p.mcache, mcache,
+#                     mspan.allocCount*, g.atomicstatus, the size-class
+#                     table) read by gdb from the DWARF of a build of the
+#                     same program with the same release (WORK/<name>-ref/),
+#                     NOT from mapscope's layout tables;
+#   truth-memstats.txt  the same quantities as above (HeapAlloc, HeapObjects
+#                     recomputed as readmemstats_m does, goroutines by
+#                     status), read by gdb with `x` at symbol address (ELF
+#                     symbol table) + offset FROM THE CORE after it was
+#                     written; offsets_consistent = 1 when pagesInUse*8192,
+#                     heapStats.inHeap and gcController.heapInUse (three
+#                     structures) agree, else the script fails;
+#   truth-memstats-live.txt  the same read from the live process at the
+#                     breakpoint. It can differ from the core by a few KB:
+#                     after `signal SIGABRT` other threads run on until the
+#                     crash handler stops them (measured: go1.26-link
+#                     50,557,136 live vs 50,560,408 in the core).
+#   gdb-core-truth.log  gdb's output of the core reading.
+# No -w-exe beside it: the near miss of a prebuilt core is the DWARF build
+# OUT/go<minor>-<prog>/<prog>.
+#
 # Workloads (deterministic inputs; all offline, from GOROOT/src):
 #   compile  compiles cmd/compile/internal/ssa (the compiler's biggest package)
 #            with -c=1 (sequential backend). The command line is the one
@@ -97,13 +125,18 @@
 #
 # Usage:
 #   scripts/gen-realworld.sh [--versions "1.22 1.26"] [--programs "compile link vet"]
-#                            [--gcore "1.26:compile"] [--out DIR] [--work DIR]
-#                            [--cache DIR] [--reuse]
+#                            [--gcore "1.26:compile"] [--prebuilt "1.22:compile ..."]
+#                            [--out DIR] [--work DIR] [--cache DIR] [--reuse]
 #
 #   --versions   Go minor versions (default "1.22 1.26"; 1.21 .. 1.27 known)
 #   --programs   which programs (default "compile link vet")
 #   --gcore      VER:PROG pairs that also get a gcore variant
 #                OUT/go<VER>-<PROG>-gcore (default "1.26:compile"; "" for none)
+#   --prebuilt   VER:PROG pairs that also get a prebuilt variant
+#                OUT/go<VER>-<PROG>-prebuilt (default "1.22:compile 1.26:compile
+#                1.22:link 1.26:link"; "" for none). Only programs in --programs;
+#                compile and link (go vet caches the default vet's run, so the
+#                vet workload cannot be replayed with the prebuilt vet).
 #   --out        where incident directories go (default /tmp/realworld)
 #   --work       scratch: go WORK dirs, object outputs (default /tmp/realworld-work)
 #   --cache      where toolchains live (default /tmp): CACHE/go1.XX/bin/go,
@@ -115,6 +148,8 @@
 # ~6 s, vet ~25 s per version, ~3 minutes for "1.22 1.26" with the gcore
 # variant; a cold build cache adds ~3-4 minutes per version (building the
 # three tools and the workloads' dependencies). Disk: ~4.2 GB in OUT.
+# Prebuilt variants: compile ~26-33 s, link ~6 s each (warm), ~1.6 GB more
+# for the four defaults (compile cores 680 / 830 MB, link 90 / 140 MB).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -122,6 +157,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 versions="1.22 1.26"
 programs="compile link vet"
 gcore_variants="1.26:compile"
+prebuilt_variants="1.22:compile 1.26:compile 1.22:link 1.26:link"
 out=/tmp/realworld
 work=/tmp/realworld-work
 cache=/tmp
@@ -146,6 +182,7 @@ while [ $# -gt 0 ]; do
         --versions) versions=$2; shift 2 ;;
         --programs) programs=$2; shift 2 ;;
         --gcore) gcore_variants=$2; shift 2 ;;
+        --prebuilt) prebuilt_variants=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --work) work=$2; shift 2 ;;
         --cache) cache=$2; shift 2 ;;
@@ -156,6 +193,15 @@ while [ $# -gt 0 ]; do
 done
 for p in $programs; do
     case "$p" in compile|link|vet) ;; *) die "unknown program '$p' (compile, link, vet)" ;; esac
+done
+for pv in $prebuilt_variants; do
+    case "$pv" in
+        *:compile|*:link) ;;
+        # go vet caches the prebuilt vet's result for the package (it is the
+        # toolchain's default vet), so no vet.cfg run appears to replay.
+        *:vet) die "--prebuilt $pv: vet has no prebuilt variant (go vet caches the default vet's run)" ;;
+        *) die "--prebuilt $pv: expected VER:compile or VER:link" ;;
+    esac
 done
 
 # full_version, ensure_go
@@ -424,6 +470,264 @@ print("stop.py: wrote truth-memstats.txt, proc-maps.txt, status.txt for pid %d" 
 PY
 }
 
+# For --prebuilt: offsets.py runs in gdb on a DWARF build of the same program
+# and release (no process) and writes the member offsets stop-nodwarf.py reads
+# the stopped prebuilt program with (OFFSETS_OUT / OUTDIR, PROG, OFFSETS set first).
+offsets_py="$work/offsets.py"
+stop_nodwarf_py="$work/stop-nodwarf.py"
+write_nodwarf_py() {
+    mkdir -p "$work"
+    cat > "$offsets_py" <<'PY'
+# Run by gdb on a DWARF build of the same program and Go release (no process):
+# writes OFFSETS_OUT, a JSON of the member offsets the no-DWARF stop script needs.
+import gdb, json
+
+def unwrap(off, t):
+    while t.code == gdb.TYPE_CODE_STRUCT:
+        fs = {f.name: f for f in t.fields()}
+        f = fs.get("value") or fs.get("u")
+        if f is None:
+            break
+        off += f.bitpos // 8
+        t = f.type.strip_typedefs()
+    return off, t
+
+def member(t, path):
+    off = 0
+    t = t.strip_typedefs()
+    for name in path.split(".") if path else []:
+        fs = [f for f in t.fields() if f.name == name]
+        if not fs:
+            raise KeyError("%s has no member %s" % (t, name))
+        off += fs[0].bitpos // 8
+        t = fs[0].type.strip_typedefs()
+    off, t = unwrap(off, t)
+    r = {"offset": off, "size": t.sizeof}
+    if t.code == gdb.TYPE_CODE_ARRAY:
+        lo, hi = t.range()
+        r["len"] = hi - lo + 1
+        r["elem"] = t.target().strip_typedefs().sizeof
+    return r
+
+def gtype(sym):
+    return gdb.parse_and_eval("'%s'" % sym).type
+
+out = {"types": {}, "globals": {}}
+want_globals = {
+    "runtime.memstats": ["heapStats.stats", "numgc"],
+    "runtime.mheap_": ["pagesInUse"],
+    "runtime.gcController": ["heapInUse", "heapLive", "heapMarked", "totalAlloc", "totalFree"],
+    "runtime.gcphase": [""],
+    "runtime.MemProfileRate": [""],
+    "runtime.allglen": [""],
+}
+for sym, paths in want_globals.items():
+    t = gtype(sym)
+    out["globals"][sym] = {p: member(t, p) for p in paths}
+want_types = {
+    "runtime.heapStatsDelta": ["smallAllocCount", "smallFreeCount", "largeAlloc", "largeAllocCount",
+                               "largeFree", "largeFreeCount", "inHeap", "committed"],
+    "runtime.p": ["mcache"],
+    "runtime.mcache": ["alloc", "tinyAllocs"],
+    "runtime.mspan": ["allocCount", "allocCountBeforeCache"],
+    "runtime.g": ["atomicstatus"],
+}
+for name, paths in want_types.items():
+    t = gdb.lookup_type(name)
+    out["types"][name] = {p: member(t, p) for p in paths}
+    out["types"][name][""] = {"offset": 0, "size": t.strip_typedefs().sizeof}
+for sym in ("runtime.class_to_size", "internal/runtime/gc.SizeClassToSize"):
+    try:
+        out["size_table"] = dict(member(gtype(sym), ""), symbol=sym)
+        break
+    except gdb.error:
+        pass
+with open(OFFSETS_OUT, "w") as f:
+    json.dump(out, f, indent=1, sort_keys=True)
+print("offsets.py: wrote %s" % OFFSETS_OUT)
+PY
+    cat > "$stop_nodwarf_py" <<'PY'
+# Run by gdb at the stop point of a program WITHOUT DWARF (OUTDIR, PROG and
+# OFFSETS set first). Addresses come from the program's ELF symbol table;
+# member offsets from OFFSETS, which offsets.py wrote from the DWARF of a
+# build of the same program with the same Go release (gdb's reading, not
+# mapscope's layout tables). Every value is read with gdb's x command.
+import gdb, json, os, re, time
+
+# FROM_CORE: read the written core (gdb PROG core) instead of the live process.
+FROM_CORE = globals().get("FROM_CORE", False)
+pid = gdb.selected_inferior().pid
+lines = []
+raw = []
+off = json.load(open(OFFSETS))
+
+def put(key, val, note=""):
+    s = "%s = %s" % (key, "unavailable" if val is None else val)
+    if note:
+        s += "    # " + note
+    lines.append(s)
+
+def addr(sym):
+    """The symbol's address from the ELF symbol table (gdb's minimal symbols)."""
+    out = gdb.execute("info address %s" % sym, to_string=True)
+    m = re.search(r" is at (0x[0-9a-fA-F]+)", out)
+    if m is None:
+        raise gdb.error("no address for %s: %s" % (sym, out.strip()))
+    return int(m.group(1), 16)
+
+FMT = {1: "b", 2: "h", 4: "w", 8: "g"}
+
+def x(a, size, count=1, log=False):
+    """Reads count unsigned integers of size bytes at a with gdb's x/<count>u<size>."""
+    out = gdb.execute("x/%du%s 0x%x" % (count, FMT[size], a), to_string=True)
+    if log:
+        raw.append("# (gdb) x/%du%s 0x%x" % (count, FMT[size], a))
+        raw.extend("# " + l for l in out.rstrip("\n").split("\n"))
+    vals = []
+    for l in out.splitlines():
+        vals.extend(int(w) for w in l.split(":", 1)[1].split())
+    return vals
+
+def gread(sym, path="", log=True):
+    m = off["globals"][sym][path]
+    return x(addr(sym) + m["offset"], m["size"], log=log)[0]
+
+def copy_proc(name, dest):
+    try:
+        with open("/proc/%d/%s" % (pid, name)) as f, open(os.path.join(OUTDIR, dest), "w") as g:
+            g.write(f.read())
+    except OSError as e:
+        print("stop-nodwarf.py: cannot copy /proc/%d/%s: %s" % (pid, name, e))
+
+if not FROM_CORE:
+    copy_proc("maps", "proc-maps.txt")
+    copy_proc("status", "status.txt")
+    copy_proc("smaps", "smaps.txt")
+
+    with open(os.path.join(OUTDIR, "gdb-stop.txt"), "w") as f:
+        for cmd in ("info proc", "info breakpoints", "bt 12", "info threads"):
+            f.write("(gdb) %s\n" % cmd)
+            try:
+                f.write(gdb.execute(cmd, to_string=True))
+            except gdb.error as e:
+                f.write("error: %s\n" % e)
+            f.write("\n")
+
+lines.append("# truth-memstats.txt: the Go runtime's own statistics, read by gdb (no DWARF)")
+if FROM_CORE:
+    lines.append("# from the core of pid %d (%s): the memory the core holds, read after it was written." % (pid, PROG))
+else:
+    lines.append("# from the stopped process (pid %d, %s) at the breakpoint, before the signal." % (pid, PROG))
+lines.append("# Addresses: the executable's ELF symbol table. Member offsets: %s," % os.path.basename(OFFSETS))
+lines.append("# read by gdb from the DWARF of a build of the same program with the same Go release.")
+lines.append("# Written by scripts/gen-realworld.sh --prebuilt; see its header.")
+lines.append("taken_unix = %d" % int(time.time()))
+lines.append("truth_source = gdb x at symbol+offset (offsets from a DWARF build of the same release)")
+lines.append("")
+lines.append("# --- heap spans (runtime.MemStats.HeapInuse) ---")
+pages = gread("runtime.mheap_", "pagesInUse")
+put("mheap_.pagesInUse", pages, "pages of 8192 bytes in in-use heap spans")
+put("heap_inuse_bytes_from_pages", pages * 8192, "pagesInUse * 8192 (= MemStats.HeapInuse)")
+for k in ("heapInUse", "heapLive", "heapMarked", "totalAlloc", "totalFree"):
+    put("gcController." + k, gread("runtime.gcController", k))
+put("gcphase", gread("runtime.gcphase"), "0 off, 1 mark, 2 mark termination")
+put("memstats.numgc", gread("runtime.memstats", "numgc"), "completed GC cycles")
+
+lines.append("")
+lines.append("# --- consistent heap stats: memstats.heapStats.stats[0..2] summed ---")
+st = off["size_table"]
+size_table = x(addr(st["symbol"]) + st["offset"], st["elem"], st["len"], log=True)
+put("size_class_table", st["symbol"], "%d classes" % len(size_table))
+sm = off["globals"]["runtime.memstats"]["heapStats.stats"]
+d = off["types"]["runtime.heapStatsDelta"]
+base = addr("runtime.memstats") + sm["offset"]
+sums = {}
+arrays = {}
+for gen in range(sm["len"]):
+    b = base + gen * sm["elem"]
+    for k in ("committed", "inHeap", "largeAlloc", "largeAllocCount", "largeFree", "largeFreeCount"):
+        sums[k] = sums.get(k, 0) + x(b + d[k]["offset"], d[k]["size"], log=True)[0]
+    for k in ("smallAllocCount", "smallFreeCount"):
+        v = x(b + d[k]["offset"], d[k]["elem"], d[k]["len"], log=True)
+        a = arrays.setdefault(k, [0] * len(v))
+        for i, n in enumerate(v):
+            a[i] += n
+for k in sums:
+    put("heapStats." + k, sums[k])
+for k in arrays:
+    put("heapStats.%s.total" % k, sum(arrays[k]))
+consistent = pages * 8192 == sums["inHeap"] == gread("runtime.gcController", "heapInUse", log=False)
+put("offsets_consistent", int(consistent),
+    "1 when pagesInUse*8192, heapStats.inHeap and gcController.heapInUse agree (three structures, one number)")
+
+lines.append("")
+lines.append("# --- objects allocated from spans cached in each P's mcache, not yet counted ---")
+allp = addr("runtime.allp")
+parr, np = x(allp, 8, 2, log=True)
+pm = off["types"]["runtime.p"]["mcache"]
+mc = off["types"]["runtime.mcache"]
+ms = off["types"]["runtime.mspan"]
+empty = addr("runtime.emptymspan")
+pend_objs = pend_bytes = tiny = 0
+for p in x(parr, 8, np) if np else []:
+    if p == 0:
+        continue
+    c = x(p + pm["offset"], 8)[0]
+    if c == 0:
+        continue
+    tiny += x(c + mc["tinyAllocs"]["offset"], 8)[0]
+    spans = x(c + mc["alloc"]["offset"], 8, mc["alloc"]["len"])
+    for spc, s in enumerate(spans):
+        if s == 0 or s == empty:
+            continue
+        n = x(s + ms["allocCount"]["offset"], 2)[0] - x(s + ms["allocCountBeforeCache"]["offset"], 2)[0]
+        if n > 0:
+            pend_objs += n
+            pend_bytes += n * size_table[spc >> 1]
+put("mcache.pending_objects", pend_objs, "allocCount - allocCountBeforeCache over all P's cached spans")
+put("mcache.pending_bytes", pend_bytes)
+put("mcache.tinyAllocs", tiny)
+
+lines.append("")
+lines.append("# --- MemStats.HeapAlloc / HeapObjects, recomputed as readmemstats_m does ---")
+sa, sf = arrays["smallAllocCount"], arrays["smallFreeCount"]
+small_objs = sum(sa[i] - sf[i] for i in range(len(sa)))
+small_bytes = sum((sa[i] - sf[i]) * size_table[i] for i in range(min(len(sa), len(size_table))))
+large_bytes = sums["largeAlloc"] - sums["largeFree"]
+large_objs = sums["largeAllocCount"] - sums["largeFreeCount"]
+put("small_objects_counted", small_objs)
+put("small_bytes_counted", small_bytes)
+put("large_objects", large_objs)
+put("large_bytes", large_bytes)
+put("heap_alloc_bytes", small_bytes + large_bytes + pend_bytes, "= MemStats.HeapAlloc (live + unswept dead objects)")
+put("heap_objects", small_objs + large_objs + pend_objs, "= MemStats.HeapObjects")
+
+lines.append("")
+lines.append("# --- goroutines, profiling ---")
+allglen = gread("runtime.allglen")
+put("allglen", allglen, "goroutines ever created and not freed (incl. dead ones on free lists)")
+garr, glen = x(addr("runtime.allgs"), 8, 2, log=True)
+gs = off["types"]["runtime.g"]["atomicstatus"]
+by = {}
+for g in x(garr, 8, glen) if glen else []:
+    s = x(g + gs["offset"], gs["size"])[0] & ~0x1000
+    by[s] = by.get(s, 0) + 1
+names = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead",
+         8: "copystack", 9: "preempted", 10: "leaked", 11: "deadextra"}
+put("goroutines_not_dead", sum(v for k, v in by.items() if k != 6), "allgs entries whose status is not _Gdead")
+put("goroutines_by_status", ", ".join("%s:%d" % (names.get(k, str(k)), v) for k, v in sorted(by.items())))
+put("MemProfileRate", gread("runtime.MemProfileRate"), "bytes between heap profile samples")
+
+lines.append("")
+lines.append("# raw: gdb's x prints (addresses from the symbol table)")
+lines.extend(raw[:400])
+
+with open(os.path.join(OUTDIR, "truth-memstats.txt"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+print("stop-nodwarf.py: wrote truth-memstats.txt from the %s of pid %d (offsets consistent: %s)" % ("core" if FROM_CORE else "process", pid, consistent))
+PY
+}
+
 # split_cmd LINE: from a command line printed by go build -n/-x
 # ("[VAR='v' ...] /path/tool args..."), set cmd_env (array of VAR=v),
 # cmd_tool and cmd_args (the rest, still shell-quoted).
@@ -519,6 +823,7 @@ run_one() {
     goroot=$("$go" env GOROOT)
     name="go$minor-$prog"
     [ "$mode" = gcore ] && name="$name-gcore"
+    [ "$mode" = prebuilt ] && name="$name-prebuilt"
     inc="$out/$name"
     wexe="$out/$name-w-exe"
     log "== $name ($("$go" version))"
@@ -528,8 +833,26 @@ run_one() {
 
     # The program, from the toolchain's sources, DWARF kept; and with -w beside
     # (not for the gcore variant: its executable is the plain incident's).
-    (cd "$work" && "$go" build -o "$inc/$prog" "cmd/$prog") || die "$name: go build cmd/$prog failed"
-    if [ "$mode" != gcore ]; then
+    # For the prebuilt variant: the toolchain's own tool (symbols, no DWARF),
+    # and the DWARF build only as the source of member offsets for the truth.
+    local stop_script=$stop_py offsets=""
+    if [ "$mode" = prebuilt ]; then
+        local tooldir ref="$work/$name-ref"
+        tooldir=$("$go" env GOTOOLDIR)
+        [ -x "$tooldir/$prog" ] || die "$name: no prebuilt $tooldir/$prog"
+        cp "$tooldir/$prog" "$inc/$prog"
+        readelf -SW "$inc/$prog" | grep -q '\.debug_info\|\.zdebug_info' && die "$name: $tooldir/$prog has DWARF; not a prebuilt no-DWARF tool"
+        readelf -SW "$inc/$prog" | grep -q '\.symtab' || die "$name: $tooldir/$prog has no symbol table"
+        rm -rf "$ref"; mkdir -p "$ref"
+        (cd "$work" && "$go" build -o "$ref/$prog" "cmd/$prog") || die "$name: go build cmd/$prog (offsets reference) failed"
+        offsets="$inc/truth-offsets.json"
+        gdb -nx -batch -iex 'set auto-load off' -ex "python OFFSETS_OUT = '$offsets'" -x "$offsets_py" "$ref/$prog" \
+            > "$ref/offsets.log" 2>&1 && [ -s "$offsets" ] || die "$name: offsets from $ref/$prog failed: $(tail -5 "$ref/offsets.log")"
+        stop_script=$stop_nodwarf_py
+    else
+        (cd "$work" && "$go" build -o "$inc/$prog" "cmd/$prog") || die "$name: go build cmd/$prog failed"
+    fi
+    if [ "$mode" = abort ]; then
         rm -rf "$wexe"; mkdir -p "$wexe"
         (cd "$work" && "$go" build -ldflags=-w -o "$wexe/$prog" "cmd/$prog") || die "$name: go build -ldflags=-w cmd/$prog failed"
         {
@@ -564,8 +887,8 @@ run_one() {
         echo "break '$brk'"
         echo "ignore 1 $ignore"
         echo "run $run_args > $inc/stdout.txt 2> $inc/stderr.txt"
-        echo "python OUTDIR = '$inc'; PROG = '$prog'"
-        echo "source $stop_py"
+        echo "python OUTDIR = '$inc'; PROG = '$prog'; OFFSETS = '$offsets'"
+        echo "source $stop_script"
         echo "delete"
         if [ "$mode" = gcore ]; then
             echo "gcore $inc/core"
@@ -577,7 +900,14 @@ run_one() {
     {
         echo "toolchain: $("$go" version)"
         echo "GOROOT: $goroot"
-        echo "build: (cd $work && GOTOOLCHAIN=local GOFLAGS= GOWORK=off $go build -o $inc/$prog cmd/$prog)"
+        if [ "$mode" = prebuilt ]; then
+            echo "executable: the toolchain's prebuilt $("$go" env GOTOOLDIR)/$prog (symbol table, no DWARF), copied"
+            echo "truth: stop-nodwarf.py reads the runtime's counters with gdb x at symbol+offset;"
+            echo "  offsets (truth-offsets.json) read by gdb from the DWARF of"
+            echo "  (cd $work && $go build -o $work/$name-ref/$prog cmd/$prog), the same program and release"
+        else
+            echo "build: (cd $work && GOTOOLCHAIN=local GOFLAGS= GOWORK=off $go build -o $inc/$prog cmd/$prog)"
+        fi
         echo
         echo "$describe"
         echo
@@ -609,6 +939,18 @@ run_one() {
         grep -q '^SIGABRT: abort' "$inc/stderr.txt" || log "warning: $name: no 'SIGABRT: abort' traceback header in stderr.txt"
     fi
     check_core_complete "$inc/core"
+    if [ "$mode" = prebuilt ]; then
+        # The process ran on between gdb's reading and the kernel's dump (the
+        # crash stops other threads only after the traceback), so the truth of
+        # the core is read from the core itself, by the same script; the live
+        # reading stays beside it.
+        mv "$inc/truth-memstats.txt" "$inc/truth-memstats-live.txt"
+        gdb -nx -batch -iex 'set auto-load off' \
+            -ex "python OUTDIR = '$inc'; PROG = '$prog'; OFFSETS = '$offsets'; FROM_CORE = True" \
+            -x "$stop_nodwarf_py" "$inc/$prog" "$inc/core" > "$inc/gdb-core-truth.log" 2>&1 || true
+        [ -s "$inc/truth-memstats.txt" ] || die "$name: gdb could not read the truth from the core (see $inc/gdb-core-truth.log)"
+        grep -q '^offsets_consistent = 1' "$inc/truth-memstats.txt" || die "$name: offsets inconsistent (pagesInUse, inHeap, heapInUse disagree): see $inc/truth-memstats.txt"
+    fi
     (
         cd "$inc"
         readelf -lW core > readelf-l.txt
@@ -629,12 +971,14 @@ run_one() {
 
 mkdir -p "$out" "$work"
 write_stop_py
+write_nodwarf_py
 for v in $versions; do
     for p in $programs; do
         modes=abort
         for gv in $gcore_variants; do [ "$gv" = "$v:$p" ] && modes="$modes gcore"; done
+        for pv in $prebuilt_variants; do [ "$pv" = "$v:$p" ] && modes="$modes prebuilt"; done
         for m in $modes; do
-            name="go$v-$p"; [ "$m" = gcore ] && name="$name-gcore"
+            name="go$v-$p"; [ "$m" = abort ] || name="$name-$m"
             if [ $reuse -eq 1 ] && [ -f "$out/READY-$name" ]; then
                 log "reusing $out/$name"
             else
