@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use mapscope_goruntime::dwarf::{TypeId, TypeTable};
 
+use crate::error::DiscoverError;
 use crate::model::Storage;
 use crate::pointers::PointerMaps;
 use crate::walker::Walker;
@@ -436,12 +437,12 @@ impl Discovery {
 }
 
 /// Finds every map reachable from the process's roots and measures the
-/// retained bytes of each. Sorted by retained bytes, largest first.
-pub fn discover(process: &GoProcess) -> Result<Discovery, String> {
-    let dwarf = process
-        .dwarf()
-        .ok_or_else(|| "the executable has no DWARF: cannot type roots".to_string())?;
-    let heap = process.heap().map_err(|e| e.to_string())?;
+/// retained bytes of each. Sorted by retained bytes, largest first. Fails
+/// ([`DiscoverError`]) only when there are no types or no heap walk; what
+/// else goes wrong is a warning on the result.
+pub fn discover(process: &GoProcess) -> Result<Discovery, DiscoverError> {
+    let dwarf = process.dwarf().ok_or(DiscoverError::NoDwarf)?;
+    let heap = process.heap().map_err(DiscoverError::Heap)?;
     let typed_walk = Phase::start("maps: typed root walk");
     let mut w = Walker::new(process, dwarf, heap);
     let goroutines = process.goroutines();

@@ -59,7 +59,7 @@ use mapscope_goruntime::dwarf::{DwarfInfo, MapType, TypeId};
 pub use crate::alloc::{
     Allocation, AllocationLookup, NoHeapIndex, SizeClasses, SizeSource, StorageKind, StorageObject,
 };
-pub use crate::error::MapError;
+pub use crate::error::{DiscoverError, MapError};
 pub use crate::layout::{MapLayout, SyncMapLayout};
 pub use crate::model::{
     ClassicHeader, ClassicStorage, Entry, HashTrieHeader, Header, Implementation, MapInstance,
@@ -67,7 +67,7 @@ pub use crate::model::{
 };
 
 use crate::alloc::{ObjectSet, Request};
-use crate::layout::pointer_target;
+use crate::layout::{pointer_target, MapLayoutError};
 use crate::reader::Reader;
 
 /// Knobs for [`MapDecoder`].
@@ -106,8 +106,8 @@ pub struct MapDecoder<'a> {
     bias: u64,
     options: DecodeOptions,
     header_to_map: HashMap<TypeId, TypeId>,
-    layouts: RwLock<HashMap<TypeId, Result<Arc<MapLayout>, String>>>,
-    sync_layout: OnceLock<Result<SyncMapLayout, String>>,
+    layouts: RwLock<HashMap<TypeId, Result<Arc<MapLayout>, MapLayoutError>>>,
+    sync_layout: OnceLock<Result<SyncMapLayout, MapLayoutError>>,
     expunged: OnceLock<Option<u64>>,
     /// The `hashWriting` flag bit of `hmap.flags`.
     hash_writing: u64,
@@ -201,9 +201,9 @@ impl<'a> MapDecoder<'a> {
                 built
             }
         };
-        result.map_err(|reason| MapError::Layout {
+        result.map_err(|source| MapError::Layout {
             type_name: self.type_name(map_id),
-            reason,
+            source,
         })
     }
 
@@ -211,9 +211,9 @@ impl<'a> MapDecoder<'a> {
         self.sync_layout
             .get_or_init(|| layout::sync_map_layout(self.dwarf, id))
             .clone()
-            .map_err(|reason| MapError::Layout {
+            .map_err(|source| MapError::Layout {
                 type_name: layout::SYNC_MAP_TYPE.to_string(),
-                reason,
+                source,
             })
     }
 

@@ -34,6 +34,6 @@ fn run(path: &str) -> Result<String, String> {
     let info = BuildInfo::parse(&bytes).map_err(|e| e.to_string())?;
     Ok(extract(
         &dwarf,
-        &TableHeader::for_build(&info, dwarf.pointer_size())?,
+        &TableHeader::for_build(&info, dwarf.pointer_size()).map_err(|e| e.to_string())?,
     ))
 }

@@ -1,6 +1,7 @@
 //! mapscope-goruntime
 
 pub mod buildinfo;
+pub mod debugfile;
 pub mod dwarf;
 pub mod error;
 pub mod goroutines;
@@ -12,5 +13,6 @@ pub mod rtype;
 pub mod symbols;
 pub mod timing;
 
+pub use debugfile::DebugFile;
 pub use error::GoRuntimeError;
 pub use process::{GlobalRef, GoProcess};

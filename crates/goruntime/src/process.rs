@@ -19,14 +19,20 @@
 //! release without a table still yields a process (version, symbols and
 //! pclntab work) and [`GoProcess::require_dwarf`] returns a typed error for
 //! the parts that need layouts — never a guessed layout.
+//!
+//! DWARF and the ELF symbol table may come from a separate debug file
+//! ([`crate::debugfile`]: `--symbols FILE`, or the build-ID tree searched
+//! when the executable has no DWARF); text and data still come from the
+//! core and the executable. One warning says which file gave them.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use mapscope_elfcore::{Arch, Core, Executable, ProcessMemory, ReadError};
 
 use crate::buildinfo::{BuildInfo, GoVersion};
+use crate::debugfile::DebugFile;
 use crate::dwarf::{DwarfError, DwarfInfo, MapFlavour, TypeId};
 use crate::error::GoRuntimeError;
 use crate::heap::Heap;
@@ -40,15 +46,18 @@ struct ExeTables<'a> {
     symbols: SymbolTable<'a>,
     /// Why the pclntab could not be read, when it could not.
     pclntab_error: Option<String>,
+    /// The symbols are the separate debug file's (the executable has none).
+    symbols_from_debug: bool,
 }
 
 impl<'a> ExeTables<'a> {
-    fn build(exe: &'a [u8]) -> ExeTables<'a> {
+    fn build(exe: &'a [u8], debug: Option<&'a [u8]>) -> ExeTables<'a> {
         if exe.is_empty() {
             return ExeTables {
                 pclntab: None,
                 symbols: SymbolTable::default(),
                 pclntab_error: Some("no executable".to_string()),
+                symbols_from_debug: false,
             };
         }
         let file = match object::File::parse(exe) {
@@ -58,10 +67,20 @@ impl<'a> ExeTables<'a> {
                     pclntab: None,
                     symbols: SymbolTable::default(),
                     pclntab_error: Some(format!("not a readable object file: {e}")),
+                    symbols_from_debug: false,
                 }
             }
         };
-        let symbols = SymbolTable::from_object(&file);
+        let mut symbols = SymbolTable::from_object(&file);
+        // A stripped executable: the same build's debug file has them at
+        // the same addresses.
+        let mut symbols_from_debug = false;
+        if symbols.is_empty() {
+            if let Some(debug) = debug.and_then(|d| object::File::parse(d).ok()) {
+                symbols = SymbolTable::from_object(&debug);
+                symbols_from_debug = !symbols.is_empty();
+            }
+        }
         let parsed = ExeImage::from_object(exe, &file)
             .map_err(|e| e.to_string())
             .and_then(|image| Pclntab::from_parts(image, &symbols).map_err(|e| e.to_string()));
@@ -73,14 +92,22 @@ impl<'a> ExeTables<'a> {
             pclntab,
             symbols,
             pclntab_error,
+            symbols_from_debug,
         }
     }
+}
+
+/// The process memory and the separate debug file, owning the bytes the
+/// tables borrow.
+struct ImageOwner {
+    memory: ProcessMemory,
+    debug: Option<DebugFile>,
 }
 
 self_cell::self_cell!(
     /// The process memory together with the executable tables borrowing it.
     struct ImageCell {
-        owner: ProcessMemory,
+        owner: ImageOwner,
         #[covariant]
         dependent: ExeTables,
     }
@@ -108,8 +135,8 @@ pub struct GoProcess {
     arch: Arch,
     load_bias: u64,
     warnings: Vec<String>,
-    layout: OnceLock<Result<RuntimeLayout, String>>,
-    heap: OnceLock<Result<Heap, String>>,
+    layout: OnceLock<Result<RuntimeLayout, Arc<GoRuntimeError>>>,
+    heap: OnceLock<Result<Heap, Arc<GoRuntimeError>>>,
 }
 
 impl fmt::Debug for GoProcess {
@@ -151,8 +178,20 @@ impl GoProcess {
 
     /// Builds the Go view over a process image. Fails only when the
     /// executable is missing or is not a Go program at all; everything else
-    /// that is missing becomes a warning.
+    /// that is missing becomes a warning. An executable without DWARF gets
+    /// the debug file of its build ID when the build-ID tree has one
+    /// ([`DebugFile::search`]).
     pub fn new(memory: ProcessMemory) -> Result<GoProcess, GoRuntimeError> {
+        GoProcess::with_debug_file(memory, None)
+    }
+
+    /// [`GoProcess::new`] with DWARF and symbols from `debug` (already
+    /// matched to the executable by [`DebugFile::open_for`]); `None`
+    /// searches the build-ID tree when the executable has no DWARF.
+    pub fn with_debug_file(
+        memory: ProcessMemory,
+        debug: Option<DebugFile>,
+    ) -> Result<GoProcess, GoRuntimeError> {
         let mut warnings: Vec<String> = memory.core().warnings().to_vec();
         let Some(exe) = memory.executable() else {
             return Err(GoRuntimeError::NoExecutable {
@@ -172,14 +211,47 @@ impl GoProcess {
                 None
             }
         };
+        let mut debug = debug;
+        let mut loaded = None;
+        if debug.is_none() {
+            let own = DwarfInfo::load(exe_bytes);
+            if matches!(own, Err(DwarfError::NoDwarf)) {
+                let (found, note) = DebugFile::search(exe);
+                warnings.extend(note);
+                debug = found;
+            }
+            if debug.is_none() {
+                loaded = Some(own);
+            }
+        }
+        let mut dwarf_path = exe_path.clone();
+        let mut dwarf_from_debug = false;
+        let loaded = match (loaded, &debug) {
+            (Some(own), _) => own,
+            (None, Some(d)) => match DwarfInfo::load(d.data()) {
+                Err(DwarfError::NoDwarf) => {
+                    warnings.push(format!(
+                        "{}: the separate debug file has no DWARF",
+                        d.path().display()
+                    ));
+                    DwarfInfo::load(exe_bytes)
+                }
+                other => {
+                    dwarf_path = d.path().to_path_buf();
+                    dwarf_from_debug = true;
+                    other
+                }
+            },
+            (None, None) => DwarfInfo::load(exe_bytes),
+        };
         let mut no_dwarf = false;
-        let mut dwarf = match DwarfInfo::load(exe_bytes) {
+        let mut dwarf = match loaded {
             Ok(d) => {
                 let w = d.warnings();
                 if w.count > 0 {
                     warnings.push(format!(
                         "{}: DWARF partly unreadable ({} problems; first: {})",
-                        exe_path.display(),
+                        dwarf_path.display(),
                         w.count,
                         w.messages.first().map(String::as_str).unwrap_or("?")
                     ));
@@ -191,15 +263,33 @@ impl GoProcess {
                 None
             }
             Err(e) => {
-                warnings.push(format!("{}: DWARF unreadable: {e}", exe_path.display()));
+                warnings.push(format!("{}: DWARF unreadable: {e}", dwarf_path.display()));
                 None
             }
         };
 
-        let image = ImageCell::new(memory, |m| {
-            ExeTables::build(m.executable().map(|e| e.data()).unwrap_or(&[]))
+        let image = ImageCell::new(ImageOwner { memory, debug }, |o| {
+            ExeTables::build(
+                o.memory.executable().map(|e| e.data()).unwrap_or(&[]),
+                o.debug.as_ref().map(DebugFile::data),
+            )
         });
         let tables = image.borrow_dependent();
+        if let Some(d) = &image.borrow_owner().debug {
+            let what = match (dwarf_from_debug, tables.symbols_from_debug) {
+                (true, true) => Some("DWARF and ELF symbols"),
+                (true, false) => Some("DWARF"),
+                (false, true) => Some("ELF symbols"),
+                (false, false) => None,
+            };
+            if let Some(what) = what {
+                warnings.push(format!(
+                    "{what} from {} (the executable's build: {})",
+                    d.path().display(),
+                    d.matched()
+                ));
+            }
+        }
         if let Some(reason) = &tables.pclntab_error {
             if buildinfo.is_none() {
                 return Err(GoRuntimeError::NotGo {
@@ -221,7 +311,7 @@ impl GoProcess {
                 arch,
                 &tables.symbols,
                 tables.pclntab.as_ref(),
-                image.borrow_owner(),
+                &image.borrow_owner().memory,
                 load_bias,
             ) {
                 Ok((table, notes)) => {
@@ -301,7 +391,12 @@ impl GoProcess {
 
     /// The process image (core + executable) by virtual address.
     pub fn memory(&self) -> &ProcessMemory {
-        self.image.borrow_owner()
+        &self.image.borrow_owner().memory
+    }
+
+    /// The separate debug file DWARF or symbols came from, if any.
+    pub fn debug_file(&self) -> Option<&DebugFile> {
+        self.image.borrow_owner().debug.as_ref()
     }
 
     /// The executable's DWARF; without DWARF the built-in layout table's
@@ -424,10 +519,10 @@ impl GoProcess {
         let dwarf = self.require_dwarf("the runtime struct layout")?;
         let cell = self
             .layout
-            .get_or_init(|| RuntimeLayout::resolve(self, dwarf).map_err(|e| e.to_string()));
+            .get_or_init(|| RuntimeLayout::resolve(self, dwarf).map_err(Arc::new));
         cell.as_ref().map_err(|e| GoRuntimeError::Unavailable {
             what: "runtime struct layout",
-            reason: e.clone(),
+            cause: Arc::clone(e),
         })
     }
 
@@ -440,10 +535,10 @@ impl GoProcess {
         let layout = self.layout()?;
         let cell = self
             .heap
-            .get_or_init(|| Heap::walk(self, layout).map_err(|e| e.to_string()));
+            .get_or_init(|| Heap::walk(self, layout).map_err(Arc::new));
         cell.as_ref().map_err(|e| GoRuntimeError::Unavailable {
             what: "Go heap walk",
-            reason: e.clone(),
+            cause: Arc::clone(e),
         })
     }
 

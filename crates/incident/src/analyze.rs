@@ -11,7 +11,7 @@
 use crate::checks::{run_checks, Status};
 use crate::discover::Incident;
 use crate::error::IncidentError;
-use crate::open::{choose_profile, open, ExeChoice};
+use crate::open::{choose_profile, open_go, ExeFiles};
 use crate::warning::{library, NoProfile, Warning};
 use mapscope_correlate::accounting::{parse_cgroup, parse_smaps_rss};
 use mapscope_correlate::{
@@ -39,6 +39,9 @@ pub struct AnalyzeInputs {
     /// Default: the core's `NT_FILE` path of its executable. Whichever is
     /// used must match the core ([`crate::open`]).
     pub exe: Option<PathBuf>,
+    /// A separate debug file of the executable's build (`--symbols`;
+    /// default: the build-ID tree's, when the executable has no DWARF).
+    pub symbols: Option<PathBuf>,
     /// Default: the one of `profiles` with the executable's build ID, else
     /// the profile rebuilt from the core's buckets.
     pub profile: Option<PathBuf>,
@@ -60,6 +63,7 @@ impl From<Incident> for AnalyzeInputs {
         AnalyzeInputs {
             core: i.core,
             exe: i.exe,
+            symbols: None,
             profile: None,
             profiles: i.profiles,
             smaps: i.smaps,
@@ -91,6 +95,7 @@ impl AnalyzeInputs {
         AnalyzeInputs {
             core: self.core,
             exe: flags.exe.or(self.exe),
+            symbols: flags.symbols.or(self.symbols),
             profile: flags.profile.or(self.profile),
             profiles: self.profiles,
             smaps: flags.smaps.or(self.smaps),
@@ -271,7 +276,11 @@ pub fn analyze_with_progress(
     let mut warnings: Vec<Warning> = Vec::new();
     on_stage(Stage::Open);
     let (process, _notes) = phase("open", || {
-        open(core_path, ExeChoice::from_option(inputs.exe.as_deref()))?.into_go()
+        let files = ExeFiles {
+            exe: inputs.exe.as_deref(),
+            symbols: inputs.symbols.as_deref(),
+        };
+        open_go(core_path, files)
     })?;
     warnings.extend(library(process.warnings()));
     on_stage(Stage::HeapWalk);
@@ -285,9 +294,9 @@ pub fn analyze_with_progress(
     let coverage = crate::coverage::Coverage::of(&process);
     warnings.extend(coverage.warning());
     on_stage(Stage::Maps);
-    let discovery = phase("maps", || discover(&process)).map_err(|reason| IncidentError::Maps {
+    let discovery = phase("maps", || discover(&process)).map_err(|source| IncidentError::Maps {
         path: core_path.clone(),
-        reason,
+        source,
     })?;
     warnings.extend(library(&discovery.warnings));
     let retained_profile = inputs.retained_profile.then(|| {

@@ -31,7 +31,7 @@
 
 use crate::analyze::Report;
 use crate::discover::{estimated_core_bytes, find_incidents, Candidate, Incident};
-use crate::error::IncidentError;
+use crate::error::{IncidentError, ShardError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -103,26 +103,32 @@ impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
     /// Parses `K/N`: 0 ≤ K < N ≤ [`MAX_SHARDS`].
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
+        let text_owned = || text.to_string();
         let (k, n) = text
             .split_once('/')
-            .ok_or_else(|| format!("{text:?}: expected K/N, e.g. 0/4 (K is 0-based)"))?;
+            .ok_or_else(|| ShardError::Syntax { text: text_owned() })?;
         let count: u32 = n
             .trim()
             .parse()
-            .map_err(|_| format!("{text:?}: N must be a number"))?;
+            .map_err(|_| ShardError::CountNotNumber { text: text_owned() })?;
         let index: u32 = k
             .trim()
             .parse()
-            .map_err(|_| format!("{text:?}: K must be a number"))?;
+            .map_err(|_| ShardError::IndexNotNumber { text: text_owned() })?;
         if count == 0 || count > MAX_SHARDS {
-            return Err(format!("{text:?}: N must be 1 to {MAX_SHARDS}"));
+            return Err(ShardError::CountRange {
+                text: text_owned(),
+                count,
+                max: MAX_SHARDS,
+            });
         }
         if index >= count {
-            return Err(format!(
-                "{text:?}: K is 0-based, 0 to {} (a Slurm array numbered from 1: pass $((SLURM_ARRAY_TASK_ID - 1)))",
-                count - 1
-            ));
+            return Err(ShardError::IndexRange {
+                text: text_owned(),
+                index,
+                count,
+            });
         }
         Ok(Shard { index, count })
     }
@@ -650,9 +656,22 @@ mod tests {
         for bad in ["3/3", "1/0", "x/3", "1", "-1/3", "0/65537", "/"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
-        assert!(Shard::parse("3/3")
-            .unwrap_err()
-            .contains("SLURM_ARRAY_TASK_ID - 1"));
+        assert_eq!(
+            Shard::parse("3/3"),
+            Err(ShardError::IndexRange {
+                text: "3/3".into(),
+                index: 3,
+                count: 3
+            })
+        );
+        assert_eq!(
+            Shard::parse("3/3").unwrap_err().to_string(),
+            "\"3/3\": K is 0-based, 0 to 2 (a Slurm array numbered from 1: pass $((SLURM_ARRAY_TASK_ID - 1)))"
+        );
+        assert_eq!(
+            Shard::parse("0/65537").unwrap_err().to_string(),
+            "\"0/65537\": N must be 1 to 65536"
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Why an incident could not be found or analysed. One line each; every
-//! variant names the file or directory; the underlying library error (which
-//! names its own file and offset) is the `source`.
+//! Why an incident could not be found or analysed ([`IncidentError`]). One
+//! line each; every variant names the file or directory; the underlying
+//! library error (which names its own file and offset) is the `source`.
+//! Also why a `--shard K/N` argument is not a shard ([`ShardError`]).
 
 use std::path::PathBuf;
 
 use mapscope_elfcore::CoreError;
+use mapscope_gomaps::DiscoverError;
 use mapscope_goruntime::GoRuntimeError;
 use mapscope_pprof::ProfileError;
 
@@ -90,11 +92,19 @@ pub enum IncidentError {
     },
     /// Map discovery failed as a whole (`mapscope maps`: the reason alone
     /// after the core's path).
-    #[error("{}: {reason}", path.display())]
-    Discovery { path: PathBuf, reason: String },
+    #[error("{}", path.display())]
+    Discovery {
+        path: PathBuf,
+        #[source]
+        source: DiscoverError,
+    },
     /// Map discovery failed as a whole.
-    #[error("{}: maps: {reason}", path.display())]
-    Maps { path: PathBuf, reason: String },
+    #[error("{}: maps", path.display())]
+    Maps {
+        path: PathBuf,
+        #[source]
+        source: DiscoverError,
+    },
     /// The heap profile could not be read or decoded.
     #[error("cannot read profile")]
     Profile {
@@ -124,4 +134,29 @@ impl IncidentError {
         }
         msg
     }
+}
+
+/// Why a `--shard K/N` argument ([`crate::batch::Shard::parse`]) is not
+/// a shard; `text` is the argument as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// No `/` between K and N.
+    #[error("{text:?}: expected K/N, e.g. 0/4 (K is 0-based)")]
+    Syntax { text: String },
+    /// N is not a number.
+    #[error("{text:?}: N must be a number")]
+    CountNotNumber { text: String },
+    /// K is not a number.
+    #[error("{text:?}: K must be a number")]
+    IndexNotNumber { text: String },
+    /// N is 0 or more than `max` ([`crate::batch::MAX_SHARDS`]).
+    #[error("{text:?}: N must be 1 to {max}")]
+    CountRange { text: String, count: u32, max: u32 },
+    /// K is not below N (K is 0-based).
+    #[error("{text:?}: K is 0-based, 0 to {} (a Slurm array numbered from 1: pass $((SLURM_ARRAY_TASK_ID - 1)))", .count.saturating_sub(1))]
+    IndexRange {
+        text: String,
+        index: u32,
+        count: u32,
+    },
 }

@@ -41,5 +41,7 @@ pub use checks::{check_files, run_checks, Check, CheckReport, Status};
 pub use coverage::{Coverage, KindCoverage};
 pub use discover::{discover_incident, find_incidents, Candidate, Incident};
 pub use error::IncidentError;
-pub use open::{choose_profile, open, ExeChoice, OpenedIncident};
+pub use open::{
+    choose_profile, open, open_go, open_with_symbols, ExeChoice, ExeFiles, OpenedIncident,
+};
 pub use warning::{NoProfile, Warning};

@@ -15,6 +15,13 @@
 //!   of its executable is used when that file exists and matches; one that
 //!   does not match is left out with a note, and a command that needs the
 //!   Go view then fails with [`IncidentError::NoExecutable`] saying why;
+//! - a separate debug file named by the user (`--symbols`, [`ExeFiles`])
+//!   gives the DWARF and, when the executable has none, the ELF symbols;
+//!   it must be the executable's build (GNU or Go build ID,
+//!   `mapscope_goruntime::debugfile`), else the open fails with one line
+//!   naming both files (exit 2). With none named, an executable without
+//!   DWARF gets the debug file of its GNU build ID from the build-ID tree
+//!   (`$MAPSCOPE_DEBUG_DIR`, default `/usr/lib/debug`) when there is one;
 //! - `check` alone opens a given executable unvalidated
 //!   ([`ExeChoice::Examine`]): reporting the mismatch is its job (a failed
 //!   check, exit 1), and it reads no Go structure through it.
@@ -29,7 +36,7 @@
 use crate::error::IncidentError;
 use crate::warning::Warning;
 use mapscope_elfcore::{match_executable, Core, Executable, ProcessMemory, Verdict};
-use mapscope_goruntime::GoProcess;
+use mapscope_goruntime::{DebugFile, GoProcess};
 use mapscope_pprof::Profile;
 use std::path::{Path, PathBuf};
 
@@ -58,9 +65,35 @@ impl<'a> ExeChoice<'a> {
     }
 }
 
+/// The files the user named for a core: `--exe` and `--symbols`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExeFiles<'a> {
+    pub exe: Option<&'a Path>,
+    /// A separate debug file of the executable's build.
+    pub symbols: Option<&'a Path>,
+}
+
+impl<'a> From<Option<&'a Path>> for ExeFiles<'a> {
+    fn from(exe: Option<&'a Path>) -> ExeFiles<'a> {
+        ExeFiles { exe, symbols: None }
+    }
+}
+
+/// Opens `core` with the executable and debug file `files` name (see the
+/// module docs) and builds its Go view.
+pub fn open_go(
+    core: &Path,
+    files: ExeFiles<'_>,
+) -> Result<(GoProcess, Vec<Warning>), IncidentError> {
+    open_with_symbols(core, ExeChoice::from_option(files.exe), files.symbols)?.into_go()
+}
+
 /// A core with the executable [`open`] chose for it.
 pub struct OpenedIncident {
     pub memory: ProcessMemory,
+    /// The separate debug file given with `--symbols`, matched to the
+    /// executable (`None`: the build-ID tree is searched when needed).
+    pub debug: Option<DebugFile>,
     /// How the executable was found, or why a discovered one was left out
     /// (not problems; commands list them with their warnings).
     pub notes: Vec<Warning>,
@@ -81,7 +114,7 @@ impl OpenedIncident {
                     .unwrap_or_else(|| "none was found".to_string()),
             });
         }
-        let go = GoProcess::new(self.memory)
+        let go = GoProcess::with_debug_file(self.memory, self.debug)
             .map_err(|source| IncidentError::Process { path: core, source })?;
         Ok((go, self.notes))
     }
@@ -109,6 +142,16 @@ pub fn mismatch_reason(core: &Core, exe: &Executable) -> Option<String> {
 /// Opens `core_path` with the executable `choice` says, validated against
 /// the core (see the module docs for the policy).
 pub fn open(core_path: &Path, choice: ExeChoice<'_>) -> Result<OpenedIncident, IncidentError> {
+    open_with_symbols(core_path, choice, None)
+}
+
+/// [`open`] with a separate debug file (`--symbols`), refused unless it is
+/// the executable's build. Without an executable it is not read.
+pub fn open_with_symbols(
+    core_path: &Path,
+    choice: ExeChoice<'_>,
+    symbols: Option<&Path>,
+) -> Result<OpenedIncident, IncidentError> {
     let core = Core::open(core_path).map_err(|source| IncidentError::Core {
         path: core_path.to_path_buf(),
         source,
@@ -177,12 +220,24 @@ pub fn open(core_path: &Path, choice: ExeChoice<'_>) -> Result<OpenedIncident, I
             }
         }
     };
+    let debug = match (symbols, &exe) {
+        (Some(path), Some(exe)) => {
+            Some(
+                DebugFile::open_for(path, exe).map_err(|source| IncidentError::Process {
+                    path: core_path.to_path_buf(),
+                    source,
+                })?,
+            )
+        }
+        _ => None,
+    };
     let memory = ProcessMemory::new(core, exe).map_err(|source| IncidentError::Combine {
         path: core_path.to_path_buf(),
         source,
     })?;
     Ok(OpenedIncident {
         memory,
+        debug,
         notes,
         missing_executable: missing,
     })

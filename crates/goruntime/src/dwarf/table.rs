@@ -181,14 +181,17 @@ impl TableHeader {
 impl TableHeader {
     /// The identity of a table made from an executable with this build
     /// info: release, GOARCH and the layout-changing experiments.
-    pub fn for_build(info: &BuildInfo, pointer_size: u8) -> Result<TableHeader, String> {
+    pub fn for_build(
+        info: &BuildInfo,
+        pointer_size: u8,
+    ) -> Result<TableHeader, crate::error::TableHeaderError> {
         let version = info.version();
         if version.release.is_empty() {
-            return Err(format!("unrecognised Go version {:?}", version.raw));
+            return Err(crate::error::TableHeaderError::UnknownVersion { raw: version.raw });
         }
         let goarch = info
             .setting("GOARCH")
-            .ok_or("build info has no GOARCH")?
+            .ok_or(crate::error::TableHeaderError::NoGoarch)?
             .to_string();
         let experiments = info
             .experiments()

@@ -10,11 +10,13 @@
 //! `internal/sync.HashTrieMap` with its `indirect`/`entry` nodes), the
 //! `hashWriting` and `sameSizeGrow` flag bits, the `sync.expunged` marker
 //! and the indirect key/value limit. The map decoders (mapscope-gomaps)
-//! read through these; they name no runtime type themselves.
+//! read through these; they name no runtime type themselves. What cannot
+//! be resolved is a [`MapLayoutError`] naming the type and member.
 
 use std::collections::HashMap;
 
 use crate::dwarf::{DwarfInfo, MapFlavour, MapType, TypeId, TypeKind, TypeTable};
+pub use crate::error::MapLayoutError;
 
 /// Keys and values larger than this are stored indirectly (a pointer in the
 /// slot) by both map implementations (`abi.MapMaxKeyBytes`).
@@ -202,19 +204,29 @@ pub enum SyncMapLayout {
     HashTrie(HashTrieLayout),
 }
 
-/// Why a layout could not be built (names the type and member).
-pub type LayoutResult<T> = Result<T, String>;
+/// A layout, or why it could not be built (names the type and member).
+pub type LayoutResult<T> = Result<T, MapLayoutError>;
 
 fn scalar(types: &TypeTable, struct_id: TypeId, path: &str) -> LayoutResult<FieldSpec> {
-    let struct_name = &types.get(types.resolve(struct_id)).name;
+    let struct_name = || types.get(types.resolve(struct_id)).name.clone();
     let field = types
         .field_path(struct_id, path)
-        .ok_or_else(|| format!("{struct_name} has no member {path} in DWARF"))?;
+        .ok_or_else(|| MapLayoutError::NoMember {
+            ty: struct_name(),
+            member: path.to_string(),
+        })?;
     let size = types
         .size_of(field.ty)
-        .ok_or_else(|| format!("{struct_name}.{path}: DWARF gives no size"))?;
+        .ok_or_else(|| MapLayoutError::NoMemberSize {
+            ty: struct_name(),
+            member: path.to_string(),
+        })?;
     if !matches!(size, 1 | 2 | 4 | 8) {
-        return Err(format!("{struct_name}.{path}: unexpected size {size}"));
+        return Err(MapLayoutError::MemberSize {
+            ty: struct_name(),
+            member: path.to_string(),
+            size,
+        });
     }
     Ok(FieldSpec {
         offset: field.offset,
@@ -226,10 +238,11 @@ fn optional(types: &TypeTable, struct_id: TypeId, path: &str) -> Option<FieldSpe
     scalar(types, struct_id, path).ok()
 }
 
-fn size_of(types: &TypeTable, id: TypeId, what: &str) -> LayoutResult<u64> {
-    types
-        .size_of(id)
-        .ok_or_else(|| format!("{what} ({}): DWARF gives no size", types.get(id).name))
+fn size_of(types: &TypeTable, id: TypeId, what: &'static str) -> LayoutResult<u64> {
+    types.size_of(id).ok_or_else(|| MapLayoutError::NoSize {
+        what,
+        ty: types.get(id).name.clone(),
+    })
 }
 
 /// The pointee of a pointer type (typedefs resolved).
@@ -353,7 +366,7 @@ fn slot_types(types: &TypeTable, map: &MapType) -> LayoutResult<SlotTypes> {
     })
 }
 
-fn array_stride(types: &TypeTable, id: TypeId, what: &str) -> LayoutResult<u64> {
+fn array_stride(types: &TypeTable, id: TypeId, what: &'static str) -> LayoutResult<u64> {
     match types.get(types.resolve(id)).kind {
         TypeKind::Array { elem, count } if count == SLOTS => size_of(types, elem, what),
         _ => {
@@ -374,7 +387,10 @@ fn classic_bucket(types: &TypeTable, map: &MapType, pointer_size: u64) -> Layout
         let field = |n: &str| {
             types
                 .field_path(bucket, n)
-                .ok_or_else(|| format!("{name} has no member {n} in DWARF"))
+                .ok_or_else(|| MapLayoutError::NoMember {
+                    ty: name.clone(),
+                    member: n.to_string(),
+                })
         };
         let keys = field("keys")?;
         let elems = field("values").or_else(|_| field("elems"))?;
@@ -445,7 +461,10 @@ fn swiss_group(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutRes
         let size = size_of(types, group, "group")?;
         let ctrl = types
             .field_path(group, "ctrl")
-            .ok_or_else(|| format!("{name} has no member ctrl in DWARF"))?;
+            .ok_or_else(|| MapLayoutError::NoMember {
+                ty: name.clone(),
+                member: "ctrl".to_string(),
+            })?;
         let base = SlotLayout {
             size,
             control_offset: ctrl.offset,
@@ -468,15 +487,28 @@ fn swiss_group(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutRes
             // Interleaved: slots [8]struct{ key K; elem V }.
             let slot_ty = match types.get(types.resolve(slots.ty)).kind {
                 TypeKind::Array { elem, .. } => elem,
-                _ => return Err(format!("{name}.slots is not an array in DWARF")),
+                _ => {
+                    return Err(MapLayoutError::NotArray {
+                        ty: name,
+                        member: "slots",
+                    })
+                }
             };
             let stride = size_of(types, slot_ty, "group slot")?;
-            let key = types
-                .field_path(slot_ty, "key")
-                .ok_or_else(|| format!("{name}: slot has no member key"))?;
-            let elem = types
-                .field_path(slot_ty, "elem")
-                .ok_or_else(|| format!("{name}: slot has no member elem"))?;
+            let key =
+                types
+                    .field_path(slot_ty, "key")
+                    .ok_or_else(|| MapLayoutError::NoSlotMember {
+                        group: name.clone(),
+                        member: "key",
+                    })?;
+            let elem =
+                types
+                    .field_path(slot_ty, "elem")
+                    .ok_or_else(|| MapLayoutError::NoSlotMember {
+                        group: name.clone(),
+                        member: "elem",
+                    })?;
             return Ok(SlotLayout {
                 keys_offset: slots.offset + key.offset,
                 key_stride: stride,
@@ -498,9 +530,7 @@ fn swiss_group(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutRes
                 ..base
             });
         }
-        return Err(format!(
-            "{name}: neither slots nor keys/elems members in DWARF"
-        ));
+        return Err(MapLayoutError::NoGroupSlots { group: name });
     }
     // cmd/compile MapGroupType (interleaved): ctrl uint64; slots [8]struct{key; elem}.
     let key_align = if st.indirect_key {
@@ -539,13 +569,13 @@ fn swiss_group(types: &TypeTable, map: &MapType, pointer_size: u64) -> LayoutRes
 
 /// The header struct of a map type: `hash<K,V>`/`map<K,V>` if DWARF has it,
 /// else the runtime's generic one.
-fn header_struct(types: &TypeTable, map: &MapType, generic: &str) -> LayoutResult<TypeId> {
+fn header_struct(types: &TypeTable, map: &MapType, generic: &'static str) -> LayoutResult<TypeId> {
     if map.header != TypeId::UNKNOWN && types.layout_of(map.header).is_some() {
         return Ok(map.header);
     }
     types
         .by_name(generic)
-        .ok_or_else(|| format!("DWARF has neither the map header of this type nor {generic}"))
+        .ok_or(MapLayoutError::NoHeader { generic })
 }
 
 /// Builds the layout of the map type `map` (already resolved to
@@ -557,14 +587,14 @@ pub fn map_layout(dwarf: &DwarfInfo, map: &MapType) -> LayoutResult<MapLayout> {
         Some(f) => f,
         None => dwarf
             .map_implementation()
-            .ok_or("cannot tell classic from Swiss maps: DWARF names neither hash<…> nor map<…>")?,
+            .ok_or(MapLayoutError::UnknownImplementation)?,
     };
     match flavour {
         MapFlavour::Classic => {
             let h = header_struct(types, map, "runtime.hmap")?;
             let extra = types
                 .by_name("runtime.mapextra")
-                .ok_or("DWARF has no runtime.mapextra")?;
+                .ok_or_else(|| no_type("runtime.mapextra"))?;
             Ok(MapLayout::Classic(ClassicLayout {
                 header_size: size_of(types, h, "hmap")?,
                 count: scalar(types, h, "count")?,
@@ -595,7 +625,7 @@ pub fn map_layout(dwarf: &DwarfInfo, map: &MapType) -> LayoutResult<MapLayout> {
             } else {
                 types
                     .by_name("internal/runtime/maps.table")
-                    .ok_or("DWARF has no internal/runtime/maps.table")?
+                    .ok_or_else(|| no_type("internal/runtime/maps.table"))?
             };
             Ok(MapLayout::Swiss(SwissLayout {
                 header_size: size_of(types, h, "maps.Map")?,
@@ -622,6 +652,10 @@ pub fn map_layout(dwarf: &DwarfInfo, map: &MapType) -> LayoutResult<MapLayout> {
     }
 }
 
+fn no_type(ty: &str) -> MapLayoutError {
+    MapLayoutError::NoType { ty: ty.to_string() }
+}
+
 /// The `v` word of a `sync/atomic.Pointer[T]` member at `path`.
 fn atomic_pointer(types: &TypeTable, struct_id: TypeId, path: &str) -> LayoutResult<FieldSpec> {
     scalar(types, struct_id, &format!("{path}.v")).or_else(|_| scalar(types, struct_id, path))
@@ -645,9 +679,13 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
     if let Some(m) = types.field_path(id, "m") {
         // sync.Map{_ noCopy; m internal/sync.HashTrieMap[any, any]}.
         let trie = m.ty;
-        let root_field = types
-            .field_path(trie, "root")
-            .ok_or("HashTrieMap has no member root in DWARF")?;
+        let root_field =
+            types
+                .field_path(trie, "root")
+                .ok_or_else(|| MapLayoutError::NoMember {
+                    ty: "HashTrieMap".to_string(),
+                    member: "root".to_string(),
+                })?;
         let trie_name = types.get(types.resolve(trie)).name.clone();
         let suffix = trie_name
             .find('[')
@@ -655,7 +693,7 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
             .unwrap_or_default();
         let indirect = atomic_pointer_target(types, root_field.ty)
             .or_else(|| types.by_name(&format!("internal/sync.indirect{suffix}")))
-            .ok_or_else(|| format!("DWARF has no internal/sync.indirect{suffix}"))?;
+            .ok_or_else(|| no_type(&format!("internal/sync.indirect{suffix}")))?;
         let entry = types
             .by_name(&format!("internal/sync.entry{suffix}"))
             .or_else(|| {
@@ -664,10 +702,14 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
                     .find(|(_, t)| t.name.starts_with("internal/sync.entry[") && t.size.is_some())
                     .map(|(id, _)| id)
             })
-            .ok_or_else(|| format!("DWARF has no internal/sync.entry{suffix}"))?;
-        let children = types
-            .field_path(indirect, "children")
-            .ok_or("internal/sync.indirect has no member children")?;
+            .ok_or_else(|| no_type(&format!("internal/sync.entry{suffix}")))?;
+        let children =
+            types
+                .field_path(indirect, "children")
+                .ok_or(MapLayoutError::NoSyncMember {
+                    ty: "internal/sync.indirect",
+                    member: "children",
+                })?;
         let (child_count, child_stride, child_v) = match types.get(types.resolve(children.ty)).kind
         {
             TypeKind::Array { elem, count } => {
@@ -675,14 +717,25 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
                 let v = types.field_path(elem, "v").map(|f| f.offset).unwrap_or(0);
                 (count, stride, v)
             }
-            _ => return Err("internal/sync.indirect.children is not an array".into()),
+            _ => {
+                return Err(MapLayoutError::SyncNotArray {
+                    ty: "internal/sync.indirect",
+                    member: "children",
+                })
+            }
         };
         let key = types
             .field_path(entry, "key")
-            .ok_or("internal/sync.entry has no member key")?;
+            .ok_or(MapLayoutError::NoSyncMember {
+                ty: "internal/sync.entry",
+                member: "key",
+            })?;
         let value = types
             .field_path(entry, "value")
-            .ok_or("internal/sync.entry has no member value")?;
+            .ok_or(MapLayoutError::NoSyncMember {
+                ty: "internal/sync.entry",
+                member: "value",
+            })?;
         let mut root = atomic_pointer(types, trie, "root")?;
         root.offset += m.offset;
         let mut inited =
@@ -709,18 +762,22 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
     // sync.Map{mu; read atomic.Pointer[readOnly]; dirty map[any]*entry; misses int}.
     let read = types
         .field_path(id, "read")
-        .ok_or("sync.Map has neither m nor read in DWARF")?;
+        .ok_or(MapLayoutError::UnknownSyncMap)?;
     let read_only = atomic_pointer_target(types, read.ty)
         .or_else(|| types.by_name("sync.readOnly"))
-        .ok_or("DWARF has no sync.readOnly")?;
+        .ok_or_else(|| no_type("sync.readOnly"))?;
     let dirty = types
         .field_path(id, "dirty")
-        .ok_or("sync.Map has no member dirty")?;
+        .ok_or(MapLayoutError::NoSyncMember {
+            ty: SYNC_MAP_TYPE,
+            member: "dirty",
+        })?;
     let inner_map = dirty.ty;
-    let inner = types
-        .map_type(inner_map)
-        .ok_or("sync.Map.dirty is not a map in DWARF")?;
-    let entry = pointer_target(types, inner.value).ok_or("sync.Map's map value is not *entry")?;
+    let inner = types.map_type(inner_map).ok_or(MapLayoutError::NotAMap {
+        ty: SYNC_MAP_TYPE,
+        member: "dirty",
+    })?;
+    let entry = pointer_target(types, inner.value).ok_or(MapLayoutError::DirtyValueNotEntry)?;
     let any = inner.key;
     Ok(SyncMapLayout::ReadDirty(ReadDirtyLayout {
         size,

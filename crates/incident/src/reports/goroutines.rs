@@ -5,7 +5,7 @@
 
 use crate::coverage::Coverage;
 use crate::error::IncidentError;
-use crate::open::{open, ExeChoice};
+use crate::open::{open_go, ExeFiles};
 use crate::reports::hex_addr;
 use crate::warning::{library, Warning};
 use mapscope_goruntime::goroutines::{
@@ -129,11 +129,11 @@ pub struct ThreadRow {
 /// frame's locals with `with_locals`).
 pub fn goroutines_report(
     core: &Path,
-    exe: Option<&Path>,
+    exe: ExeFiles<'_>,
     include_dead: bool,
     with_locals: bool,
 ) -> Result<GoroutinesReport, IncidentError> {
-    let (process, notes) = open(core, ExeChoice::from_option(exe))?.into_go()?;
+    let (process, notes) = open_go(core, exe)?;
     let options = GoroutineOptions {
         include_dead,
         ..GoroutineOptions::default()

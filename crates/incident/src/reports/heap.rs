@@ -5,7 +5,7 @@
 
 use crate::coverage::Coverage;
 use crate::error::IncidentError;
-use crate::open::{open, ExeChoice};
+use crate::open::{open_go, ExeFiles};
 use crate::reports::hex_addr;
 use crate::warning::{library, Warning};
 use mapscope_goruntime::dwarf::MapFlavour;
@@ -85,10 +85,10 @@ pub struct HeapReport {
 /// and reports it, listing the `top` largest recorded types.
 pub fn heap_report(
     core: &Path,
-    exe: Option<&Path>,
+    exe: ExeFiles<'_>,
     top: usize,
 ) -> Result<HeapReport, IncidentError> {
-    let (process, notes) = open(core, ExeChoice::from_option(exe))?.into_go()?;
+    let (process, notes) = open_go(core, exe)?;
     let heap = process.heap().map_err(|source| IncidentError::Process {
         path: core.to_path_buf(),
         source,

@@ -6,7 +6,7 @@
 use crate::analyze::{map_report, MapReport};
 use crate::coverage::Coverage;
 use crate::error::IncidentError;
-use crate::open::{open, ExeChoice};
+use crate::open::{open_go, ExeFiles};
 use crate::warning::{library, Warning};
 use mapscope_gomaps::discover::{discover, Garbage};
 use serde::Serialize;
@@ -36,14 +36,14 @@ pub struct MapsReport {
 /// `None`), each family listing at most `children` members (0: all).
 pub fn maps_report(
     core: &Path,
-    exe: Option<&Path>,
+    exe: ExeFiles<'_>,
     top: Option<usize>,
     children: usize,
 ) -> Result<MapsReport, IncidentError> {
-    let (process, notes) = open(core, ExeChoice::from_option(exe))?.into_go()?;
-    let found = discover(&process).map_err(|e| IncidentError::Discovery {
+    let (process, notes) = open_go(core, exe)?;
+    let found = discover(&process).map_err(|source| IncidentError::Discovery {
         path: core.to_path_buf(),
-        reason: e.to_string(),
+        source,
     })?;
     let mut maps = found.maps;
     if let Some(n) = top {

@@ -5,7 +5,7 @@
 
 use crate::coverage::Coverage;
 use crate::error::IncidentError;
-use crate::open::{open, ExeChoice};
+use crate::open::{open, open_with_symbols, ExeChoice, ExeFiles};
 use crate::reports::hex_addr;
 use crate::warning::{library, Warning};
 use mapscope_elfcore::{relabel, CoreProducer, ProcessMemory, Region, RegionKind};
@@ -110,15 +110,12 @@ fn maps_path(r: &Region) -> String {
 
 /// The regions of `core` (with `exe`, else the core's own executable; a
 /// core of a non-Go program keeps the ELF kinds).
-pub fn regions_report(
-    core_path: &Path,
-    exe: Option<&Path>,
-) -> Result<RegionsReport, IncidentError> {
-    let choice = ExeChoice::from_option(exe);
-    let opened = open(core_path, choice)?;
+pub fn regions_report(core_path: &Path, exe: ExeFiles<'_>) -> Result<RegionsReport, IncidentError> {
+    let choice = ExeChoice::from_option(exe.exe);
+    let opened = open_with_symbols(core_path, choice, exe.symbols)?;
     let mut notes = opened.notes;
     let view = if opened.memory.executable().is_some() {
-        match GoProcess::new(opened.memory) {
+        match GoProcess::with_debug_file(opened.memory, opened.debug) {
             Ok(go) => View::Go(Box::new(go)),
             Err(e) => {
                 notes.push(Warning::NoGoView {

@@ -15,10 +15,8 @@ pub struct Args {
     /// An ELF core (possibly .zst/.gz/.xz) or an incident directory.
     #[arg(value_name = "CORE|INCIDENT_DIR")]
     pub input: PathBuf,
-    /// The Go executable (default: the incident directory's, else the
-    /// core's NT_FILE path of the main executable).
-    #[arg(long, value_name = "EXE")]
-    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub exe: super::ExeArgs,
     /// Heap profile (`-`: standard input); default: the incident
     /// directory's, else the profile rebuilt from the core's buckets.
     #[arg(long, value_name = "PROFILE")]
@@ -60,7 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         None => None,
     };
     let inputs = found.with_flags(AnalyzeInputs {
-        exe: args.exe.clone(),
+        exe: args.exe.exe.clone(),
+        symbols: args.exe.symbols.clone(),
         profile: stdin_profile.as_ref().map(|p| p.path().to_path_buf()),
         smaps: args.maps.clone(),
         memory_stat: args.memory_stat.clone(),

@@ -14,10 +14,8 @@ pub struct Args {
     /// The core file (plain, or compressed as .zst, .gz or .xz).
     #[arg(value_name = "CORE")]
     pub core: PathBuf,
-    /// The executable the core's process ran (default: the core's NT_FILE
-    /// path of the main executable, when that file exists).
-    #[arg(long, value_name = "EXE")]
-    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub exe: super::ExeArgs,
     /// Also list dead goroutines (kept by the runtime for reuse).
     #[arg(long)]
     pub all: bool,
@@ -29,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let report = goroutines_report(&args.core, args.exe.as_deref(), args.all, args.locals)?;
+    let report = goroutines_report(&args.core, args.exe.files(), args.all, args.locals)?;
     args.out.emit(&document(&report), &report)?;
     Ok(Outcome::Clean)
 }

@@ -13,10 +13,8 @@ pub struct Args {
     /// The core file (plain, or compressed as .zst, .gz or .xz).
     #[arg(value_name = "CORE")]
     pub core: PathBuf,
-    /// The executable the core's process ran (default: the core's NT_FILE
-    /// path of the main executable, when that file exists).
-    #[arg(long, value_name = "EXE")]
-    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub exe: super::ExeArgs,
     /// Number of types to list (largest first).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
@@ -28,7 +26,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     args.threads.apply();
-    let report = heap_report(&args.core, args.exe.as_deref(), args.top)?;
+    let report = heap_report(&args.core, args.exe.files(), args.top)?;
     args.out.emit(&document(&report), &report)?;
     Ok(Outcome::Clean)
 }

@@ -15,9 +15,8 @@ pub struct Args {
     /// The core file.
     #[arg(value_name = "CORE")]
     pub core: PathBuf,
-    /// The executable the core's process ran (default: the core's NT_FILE path).
-    #[arg(long, value_name = "EXE")]
-    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub exe: super::ExeArgs,
     /// Show only the N largest by retained bytes.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
@@ -36,7 +35,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     args.threads.apply();
-    let report = maps_report(&args.core, args.exe.as_deref(), args.top, args.children)?;
+    let report = maps_report(&args.core, args.exe.files(), args.top, args.children)?;
     args.out.emit(&document(&report, args.expand), &report)?;
     Ok(Outcome::Clean)
 }

@@ -15,16 +15,14 @@ pub struct Args {
     /// The core file (plain, or compressed as .zst, .gz or .xz).
     #[arg(value_name = "CORE")]
     pub core: PathBuf,
-    /// The executable the core's process ran (default: the core's NT_FILE
-    /// path of the main executable, when that file exists).
-    #[arg(long, value_name = "EXE")]
-    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub exe: super::ExeArgs,
     #[command(flatten)]
     pub out: OutputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let report = regions_report(&args.core, args.exe.as_deref())?;
+    let report = regions_report(&args.core, args.exe.files())?;
     args.out.emit(&document(&report), &report)?;
     Ok(Outcome::Clean)
 }
