@@ -18,34 +18,33 @@
 //! recursion: graphs have millions of nodes), in `u32` arrays indexed by
 //! preorder number. Buckets are processed once, when every node numbered
 //! above their semidominator is linked, and chained through the `idom`
-//! array itself. The predecessor lists are counted during the walk and
-//! placed in parallel.
+//! array itself. The walk looks each node's successor list up once (its
+//! stack holds what is left of it) and counts the in-degrees; the
+//! predecessor lists are then placed in one sequential pass over the
+//! nodes in id order (no atomics).
 //!
 //! Memory, for n graph nodes (objects, plus one per root and the
-//! super-root), N of them reachable and M edges between those: the node →
-//! preorder map and the in-degree counts, then list offsets (8 n bytes);
-//! preorder → node and parents (8 N) and the walk's stack (8 N at most);
-//! the predecessor lists (4 M); `semi`, `label`, `idom` and bucket heads
-//! (16 N), the parents reused as the forest's ancestors and preorder →
-//! node freed: peak ≈ 8 n + 20 N + 4 M bytes (Go's compile core: n ≈
-//! 7.2 M, N ≈ 4.2 M: 142 MB + 4 M); then 12 N bytes of retained sizes.
+//! super-root), N of them reachable, M edges between those and a walk
+//! of depth D: the node → preorder map and the in-degree counts (8 n
+//! bytes), parents (4 N) and the walk's stack (16 D); the counts cut to
+//! N list offsets, the predecessor lists (4 M); `semi`, `label`, `idom`
+//! and bucket heads (16 N), the parents reused as the forest's
+//! ancestors: peak ≈ max(8 n + 20 N, 4 n + 24 N + 4 M) bytes; then 12 N
+//! bytes of retained sizes.
 //!
 //! Owns: the dominator algorithm and the retained sizes it gives.
 //! Must not touch: what the roots are or how they are named
 //! ([`crate::roots`]), naming objects or paths (mapscope-gomaps' `unrooted`),
 //! the graph's construction ([`crate::graph`]).
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-
 use mapscope_goruntime::timing::Phase;
-use rayon::prelude::*;
 
-use crate::graph::ObjectGraph;
+use crate::graph::{prefetch, ObjectGraph};
 
 /// No node (unreached, no dominator, end of a bucket).
 pub const NONE: u32 = u32::MAX;
-/// Nodes per parallel task when building the predecessor lists.
-const PAR_CHUNK: usize = 1 << 14;
+/// How many successors ahead the walks prefetch a target's number.
+const AHEAD: usize = 4;
 
 /// Why a dominator tree was not computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,30 +95,34 @@ where
             idom: Vec::new(),
         });
     }
-    // 1. Depth-first numbering, iterative: (node, next successor index).
-    // Every edge out of a reached node is looked at once: its target's
-    // in-degree is counted here (`counts[q + 1]`, q its preorder number).
+    // 1. Depth-first numbering, iterative. The stack holds, per node on
+    // the current path, what is left of its successor list (looked up
+    // once, when the node is numbered); `cur` is the top's preorder
+    // number, and its parent's is `anc[cur]`. Every edge out of a reached
+    // node is looked at once: its target's in-degree is counted here
+    // (`counts[q + 1]`, q its preorder number).
     let timing = Phase::start("maps: dominator tree: depth-first walk");
-    let mut vertex: Vec<u32> = vec![root];
     let mut anc: Vec<u32> = vec![0];
     let mut counts: Vec<u32> = vec![0; n + 1];
     let mut total: u64 = 0;
+    let mut numbered: u32 = 1;
     num[root as usize] = 0;
-    let mut stack: Vec<(u32, u32)> = vec![(root, 0)];
+    let mut cur: u32 = 0;
+    let mut stack: Vec<std::slice::Iter<'a, u32>> = vec![succ(root).iter()];
     while let Some(top) = stack.last_mut() {
-        let (v, pos) = *top;
-        let s = succ(v);
-        let mut i = pos as usize;
         let mut next = NONE;
-        while let Some(&w) = s.get(i) {
-            i += 1;
+        while let Some(&w) = top.next() {
+            // Targets are random: start loading a later one's number.
+            if let Some(x) = top.as_slice().get(AHEAD).and_then(|&a| num.get(a as usize)) {
+                prefetch(x);
+            }
             let Some(q) = num.get_mut(w as usize) else {
                 continue;
             };
             total += 1;
             if *q == NONE {
                 // A tree edge: w is numbered now.
-                *q = vertex.len() as u32;
+                *q = numbered;
                 next = w;
             }
             if let Some(c) = counts.get_mut(*q as usize + 1) {
@@ -129,60 +132,60 @@ where
                 break;
             }
         }
-        top.1 = u32::try_from(i).unwrap_or(u32::MAX);
         if next == NONE {
             stack.pop();
+            cur = anc.get(cur as usize).copied().unwrap_or(0);
             continue;
         }
-        anc.push(num[v as usize]);
-        vertex.push(next);
-        stack.push((next, 0));
+        anc.push(cur);
+        cur = numbered;
+        numbered += 1;
+        stack.push(succ(next).iter());
     }
     drop((stack, timing));
     if total >= NONE as u64 {
         return Err(too_large(total));
     }
-    let big_n = vertex.len();
+    let big_n = numbered as usize;
     let timing = Phase::start("maps: dominator tree: predecessors");
-    // 2. Predecessors of the reachable nodes, CSR over preorder numbers,
-    // placed in parallel (atomic cursors; the order within a list does
-    // not change the dominators).
+    // 2. Predecessors of the reachable nodes, CSR over preorder numbers:
+    // the in-degrees summed to list offsets, then every edge placed, its
+    // sources taken in node order (sequential reads of the successor
+    // lists and of `num`; the order within a list does not change the
+    // dominators). `off[q]` is list q's cursor while placing.
     counts.truncate(big_n + 1);
+    counts.shrink_to_fit();
     let mut off = counts;
     for q in 1..=big_n {
         off[q] += off[q - 1];
     }
-    let reachable_succ = |v: u32| {
-        succ(v)
-            .iter()
-            .filter_map(|&w| num.get(w as usize).copied().filter(|&q| q != NONE))
-    };
-    let cursors: Vec<AtomicU32> = off.into_iter().map(AtomicU32::new).collect();
-    let preds: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(0)).collect();
-    vertex
-        .par_chunks(PAR_CHUNK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            for (i, &v) in chunk.iter().enumerate() {
-                let p = (c * PAR_CHUNK + i) as u32;
-                for q in reachable_succ(v) {
-                    if let Some(at) = cursors.get(q as usize) {
-                        let at = at.fetch_add(1, Relaxed);
-                        if let Some(slot) = preds.get(at as usize) {
-                            slot.store(p, Relaxed);
-                        }
-                    }
-                }
+    let mut preds: Vec<u32> = vec![0; total as usize];
+    for (v, &p) in num.iter().enumerate() {
+        if p == NONE {
+            continue;
+        }
+        let s = succ(v as u32);
+        for (j, &w) in s.iter().enumerate() {
+            if let Some(x) = s.get(j + AHEAD).and_then(|&a| num.get(a as usize)) {
+                prefetch(x);
             }
-        });
-    let preds: Vec<u32> = preds.into_iter().map(AtomicU32::into_inner).collect();
-    let mut off: Vec<u32> = cursors.into_iter().map(AtomicU32::into_inner).collect();
+            let Some(&q) = num.get(w as usize) else {
+                continue;
+            };
+            if let Some(at) = off.get_mut(q as usize) {
+                if let Some(slot) = preds.get_mut(*at as usize) {
+                    *slot = p;
+                }
+                *at += 1;
+            }
+        }
+    }
     // Each cursor now holds its list's end: shift them back to starts.
     for q in (1..=big_n).rev() {
         off[q] = off[q - 1];
     }
     off[0] = 0;
-    drop((vertex, timing));
+    drop(timing);
     // 3. Semidominators, then immediate dominators.
     let _timing = Phase::start("maps: dominator tree: semidominators");
     let mut semi: Vec<u32> = (0..big_n as u32).collect();

@@ -895,7 +895,7 @@ fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
 
 /// Starts loading the cache line of `x`; nothing else happens.
 #[inline(always)]
-fn prefetch<T>(x: &T) {
+pub(crate) fn prefetch<T>(x: &T) {
     // SAFETY: a prefetch is a hint that never faults or changes memory;
     // the address comes from a live reference anyway.
     #[cfg(target_arch = "x86_64")]
