@@ -8,22 +8,12 @@
 use std::sync::Arc;
 
 use mapscope_goruntime::{GoProcess, GoRuntimeError};
-use object::{Object, ObjectSegment, ObjectSymbol};
+use object::{Object, ObjectSymbol};
 
-/// Copies the sample's core up to its first segment's data (headers and
-/// notes only) into `dir`.
+/// The sample's core cut to its headers and notes, in `dir`.
 fn notes_only_core(core: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
-    let bytes = std::fs::read(core).expect("read core");
-    let file = object::File::parse(&*bytes).expect("core parses as ELF");
-    let first_data = file
-        .segments()
-        .map(|s| s.file_range())
-        .filter(|&(_, size)| size > 0)
-        .map(|(offset, _)| offset)
-        .min()
-        .expect("core has PT_LOAD segments with data");
     let cut = dir.join("core");
-    std::fs::write(&cut, &bytes[..first_data as usize]).expect("write cut core");
+    mapscope_testsupport::write_core_without_segment_data(core, &cut);
     cut
 }
 

@@ -15,19 +15,8 @@ use mapscope_testsupport::sample;
 fn maps_on_a_core_without_heap_is_a_typed_discovery_error() {
     let s = sample("go1.26");
     let dir = tempfile::tempdir().expect("temp dir");
-    let bytes = std::fs::read(&s.core).expect("read core");
-    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
-    let phentsize = u16::from_le_bytes(bytes[54..56].try_into().unwrap()) as usize;
-    let phnum = u16::from_le_bytes(bytes[56..58].try_into().unwrap()) as usize;
-    let first_data = (0..phnum)
-        .map(|i| &bytes[phoff + i * phentsize..phoff + (i + 1) * phentsize])
-        .filter(|ph| u32::from_le_bytes(ph[0..4].try_into().unwrap()) == 1) // PT_LOAD
-        .filter(|ph| u64::from_le_bytes(ph[32..40].try_into().unwrap()) > 0) // p_filesz
-        .map(|ph| u64::from_le_bytes(ph[8..16].try_into().unwrap()) as usize) // p_offset
-        .min()
-        .expect("PT_LOAD with data");
     let core = dir.path().join("core");
-    std::fs::write(&core, &bytes[..first_data]).expect("write cut core");
+    mapscope_testsupport::write_core_without_segment_data(&s.core, &core);
 
     let e = maps_report(&core, Some(s.exe.as_path()).into(), None, 100)
         .expect_err("no maps without a heap walk");

@@ -251,3 +251,21 @@ pub fn smaps_anon_rss(text: &str) -> u64 {
     }
     sum
 }
+
+/// Writes `out`: the ELF core `core` cut just before its first `PT_LOAD`
+/// segment's bytes — headers and notes only, no memory. (Test data for
+/// "the core opens, the heap walk cannot".)
+pub fn write_core_without_segment_data(core: &Path, out: &Path) {
+    let bytes = std::fs::read(core).expect("read core");
+    let u16at = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap()) as usize;
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16at(54), u16at(56));
+    let first_data = (0..phnum)
+        .map(|i| &bytes[phoff + i * phentsize..phoff + (i + 1) * phentsize])
+        .filter(|ph| u32::from_le_bytes(ph[0..4].try_into().unwrap()) == 1) // PT_LOAD
+        .filter(|ph| u64::from_le_bytes(ph[32..40].try_into().unwrap()) > 0) // p_filesz
+        .map(|ph| u64::from_le_bytes(ph[8..16].try_into().unwrap()) as usize) // p_offset
+        .min()
+        .expect("PT_LOAD with data");
+    std::fs::write(out, &bytes[..first_data]).expect("write cut core");
+}
