@@ -64,14 +64,7 @@ fn truncated_executable() {
 fn stripped_executable_says_no_dwarf() {
     let mut exe = probe_exe();
     // Rename every DWARF section in the section-name table.
-    let needle = b".debug_";
-    let mut i = 0;
-    while i + needle.len() <= exe.len() {
-        if &exe[i..i + needle.len()] == needle {
-            exe[i + 1] = b'x';
-        }
-        i += 1;
-    }
+    mapscope_testsupport::hide_dwarf_sections(&mut exe);
     match DwarfInfo::load(&exe) {
         Err(e @ DwarfError::NoDwarf) => assert!(e.to_string().contains("stripped")),
         other => panic!("{:?}", other.map(|_| ())),

@@ -457,14 +457,7 @@ fn objects_iterate_and_resolve_consistently() {
 /// stripped binary looks like to the loader.
 fn without_dwarf(exe: &Path) -> std::path::PathBuf {
     let mut bytes = std::fs::read(exe).unwrap();
-    let needle = b".debug_";
-    let mut i = 0;
-    while i + needle.len() <= bytes.len() {
-        if &bytes[i..i + needle.len()] == needle {
-            bytes[i + 1] = b'X';
-        }
-        i += 1;
-    }
+    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
     let out = std::env::temp_dir().join(format!("mapscope-heap-nodwarf-{}", std::process::id()));
     std::fs::write(&out, bytes).unwrap();
     out

@@ -445,14 +445,7 @@ fn stripped_incidents_agree_with_truth_and_traceback() {
 /// cleared (the loader finds neither).
 fn strip_copy(exe: &Path, tag: &str) -> PathBuf {
     let mut bytes = std::fs::read(exe).unwrap();
-    let needle = b".debug_";
-    let mut i = 0;
-    while i + needle.len() <= bytes.len() {
-        if &bytes[i..i + needle.len()] == needle {
-            bytes[i + 1] = b'X';
-        }
-        i += 1;
-    }
+    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
     // ELF64 little-endian section headers: SHT_SYMTAB (2) → SHT_NULL.
     let u = |b: &[u8], at: usize, n: usize| {
         b[at..at + n]

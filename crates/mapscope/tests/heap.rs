@@ -83,12 +83,7 @@ fn heap_table_shows_both_columns() {
 fn heap_without_dwarf_uses_the_layout_table_and_empty_core_exits_2() {
     let s = sample("go1.22");
     let mut bytes = std::fs::read(&s.exe).unwrap();
-    let needle = b".debug_";
-    for i in 0..bytes.len().saturating_sub(needle.len()) {
-        if &bytes[i..i + needle.len()] == needle {
-            bytes[i + 1] = b'X';
-        }
-    }
+    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
     let dir = tempfile::tempdir().unwrap();
     let stripped = dir.path().join("mapzoo-stripped");
     std::fs::write(&stripped, bytes).unwrap();
