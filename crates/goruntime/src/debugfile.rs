@@ -3,14 +3,19 @@
 //!
 //! Owns: finding the file — given by the user (`--symbols FILE`: the
 //! output of `objcopy --only-keep-debug`, or the unstripped build), or
-//! searched automatically at `<dir>/.build-id/<first 2 hex>/<rest>.debug`
-//! from the executable's GNU build ID (`dir` is `$MAPSCOPE_DEBUG_DIR`,
-//! default `/usr/lib/debug`) — and deciding that it is the same build:
-//! the GNU build IDs, and the Go build IDs, of both files must be equal
-//! wherever both files have one, and at least one pair must be compared.
-//! A given file that is another build is a typed error naming both files
-//! ([`GoRuntimeError::DebugFileMismatch`]); a searched one is left out
-//! with a note.
+//! searched automatically as gdb does: first at
+//! `<dir>/.build-id/<first 2 hex>/<rest>.debug` from the executable's GNU
+//! build ID (`dir` is `$MAPSCOPE_DEBUG_DIR`, default `/usr/lib/debug`),
+//! then by the executable's `.gnu_debuglink` (a file name and the CRC-32
+//! of the debug file: `objcopy --add-gnu-debuglink`) in the executable's
+//! directory, its `.debug/` subdirectory and `<dir>/<the executable's
+//! directory>/` — and deciding that it is the same build: the GNU build
+//! IDs, and the Go build IDs, of both files must be equal wherever both
+//! files have one, and at least one pair must be compared (a debuglink
+//! file whose CRC-32 matches stands in when neither file has an ID the
+//! other has). A given file that is another build is a typed error naming
+//! both files ([`GoRuntimeError::DebugFileMismatch`]); a searched one is
+//! left out with a note.
 //!
 //! Does not touch: reading DWARF or symbols (the process loader reads the
 //! file's DWARF sections and `.symtab`; its `NOBITS` text and data are
@@ -42,6 +47,11 @@ impl DebugFile {
         self.file.path()
     }
 
+    /// The file as an ELF executable (its symbols, notes, sections).
+    pub fn executable(&self) -> &Executable {
+        &self.file
+    }
+
     /// The whole file (decompressed), memory-mapped.
     pub fn data(&self) -> &[u8] {
         self.file.data()
@@ -70,23 +80,129 @@ impl DebugFile {
         }
     }
 
-    /// The debug file of `exe` in the build-ID tree under [`debug_dir`],
-    /// when the executable has a GNU build ID and the file exists. A file
-    /// there that is unreadable or another build is left out, with a note.
+    /// The debug file of `exe`: in the build-ID tree under [`debug_dir`]
+    /// when the executable has a GNU build ID and the file exists, else
+    /// the file its `.gnu_debuglink` names ([`debuglink_candidates`]). A
+    /// file found that is unreadable or another build is left out, with a
+    /// note.
     pub fn search(exe: &Executable) -> (Option<DebugFile>, Option<String>) {
-        let Some(path) = exe
+        let dir = debug_dir();
+        let mut notes = Vec::new();
+        if let Some(path) = exe
             .gnu_build_id()
-            .and_then(|id| build_id_path(&debug_dir(), id))
-        else {
-            return (None, None);
+            .and_then(|id| build_id_path(&dir, id))
+            .filter(|p| p.is_file())
+        {
+            match DebugFile::open_for(&path, exe) {
+                Ok(d) => return (Some(d), None),
+                Err(e) => notes.push(format!("separate debug file left out: {e}")),
+            }
+        }
+        if let Some((name, crc)) = debuglink(exe) {
+            for path in debuglink_candidates(exe.path(), &name, &dir) {
+                if !path.is_file() || same_file(&path, exe.path()) {
+                    continue;
+                }
+                match DebugFile::open_linked(&path, exe, crc) {
+                    Ok(d) => return (Some(d), join_notes(notes)),
+                    Err(e) => notes.push(format!("separate debug file left out: {e}")),
+                }
+            }
+        }
+        (None, join_notes(notes))
+    }
+
+    /// Opens a file `.gnu_debuglink` named: its CRC-32 must be `crc`, and
+    /// it must be the executable's build wherever build IDs compare (the
+    /// CRC alone when none does, as gdb accepts it).
+    fn open_linked(path: &Path, exe: &Executable, crc: u32) -> Result<DebugFile, GoRuntimeError> {
+        let mismatch = |why: String| GoRuntimeError::DebugFileMismatch {
+            debug: path.to_path_buf(),
+            exe: exe.path().to_path_buf(),
+            why,
         };
-        if !path.is_file() {
-            return (None, None);
+        let got = file_crc32(path).map_err(|e| GoRuntimeError::DebugFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if got != crc {
+            return Err(mismatch(format!(
+                "its CRC-32 is {got:#010x}, the executable's .gnu_debuglink says {crc:#010x}"
+            )));
         }
-        match DebugFile::open_for(&path, exe) {
-            Ok(d) => (Some(d), None),
-            Err(e) => (None, Some(format!("separate debug file left out: {e}"))),
+        let file = Executable::open(path).map_err(|e| GoRuntimeError::DebugFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let comparable = (exe.gnu_build_id().is_some() && file.gnu_build_id().is_some())
+            || (exe.go_build_id().is_some() && file.go_build_id().is_some());
+        let matched = if comparable {
+            same_build(exe, &file).map_err(mismatch)?
+        } else {
+            format!(".gnu_debuglink CRC-32 {crc:#010x}")
+        };
+        Ok(DebugFile { file, matched })
+    }
+}
+
+fn join_notes(notes: Vec<String>) -> Option<String> {
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+/// Longest file name a `.gnu_debuglink` section may give.
+const MAX_DEBUGLINK_NAME: usize = 4096;
+
+/// The executable's `.gnu_debuglink`: the debug file's name (no
+/// directory) and its CRC-32 (the little-endian word after the name's NUL,
+/// 4-aligned). `None` without the section or when it is malformed.
+pub fn debuglink(exe: &Executable) -> Option<(String, u32)> {
+    let data = exe.section_data(".gnu_debuglink").ok()??;
+    let end = data.iter().take(MAX_DEBUGLINK_NAME).position(|&b| b == 0)?;
+    let name = std::str::from_utf8(&data[..end]).ok()?;
+    // A bare file name: anything with a directory part is not followed.
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return None;
+    }
+    let at = (end + 1).next_multiple_of(4);
+    let crc = u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?);
+    Some((name.to_string(), crc))
+}
+
+/// Where gdb looks for a `.gnu_debuglink` file `name` of the executable
+/// at `exe`: its directory, that directory's `.debug/`, and the same
+/// directory under the debug root `dir`.
+pub fn debuglink_candidates(exe: &Path, name: &str, dir: &Path) -> Vec<PathBuf> {
+    let exe_dir = exe
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .or_else(|| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let mut out = vec![exe_dir.join(name), exe_dir.join(".debug").join(name)];
+    if exe_dir.is_absolute() {
+        let relative: PathBuf = exe_dir.components().skip(1).collect();
+        out.push(dir.join(relative).join(name));
+    }
+    out
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// CRC-32 (IEEE, as gdb's `gnu_debuglink_crc32`) of a file, read in
+/// pieces.
+fn file_crc32(path: &Path) -> std::io::Result<u32> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
         }
+        hasher.update(&buf[..n]);
     }
 }
 
@@ -170,5 +286,32 @@ mod tests {
         );
         assert_eq!(build_id_path(Path::new("/d"), &[0x1a]), None);
         assert_eq!(build_id_path(Path::new("/d"), &[]), None);
+    }
+
+    #[test]
+    fn debuglink_candidates_are_gdbs() {
+        let c = debuglink_candidates(
+            Path::new("/no/such/dir/app"),
+            "app.debug",
+            Path::new("/dbg"),
+        );
+        assert_eq!(
+            c,
+            vec![
+                PathBuf::from("/no/such/dir/app.debug"),
+                PathBuf::from("/no/such/dir/.debug/app.debug"),
+                PathBuf::from("/dbg/no/such/dir/app.debug"),
+            ]
+        );
+    }
+
+    #[test]
+    fn crc32_is_the_ieee_one_gdb_uses() {
+        // The CRC-32 check value of "123456789" (IEEE 802.3, zlib's crc32).
+        let p = std::env::temp_dir().join(format!("mapscope-crc-{}", std::process::id()));
+        std::fs::write(&p, b"123456789").unwrap();
+        let crc = file_crc32(&p).unwrap();
+        let _ = std::fs::remove_file(&p);
+        assert_eq!(crc, 0xcbf4_3926);
     }
 }

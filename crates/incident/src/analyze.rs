@@ -481,7 +481,7 @@ fn profile_mismatches(process: &GoProcess, profile: &Profile, path: &Path) -> Ve
     let Some(exe) = process.memory().executable() else {
         return Vec::new();
     };
-    run_checks(profile, process.memory().core(), Some(exe), &[])
+    run_checks(profile, process.memory().core(), Some(exe), None, &[])
         .into_iter()
         .filter(|c| c.status == Status::Fail)
         .map(|c| Finding {

@@ -15,8 +15,11 @@
 //!   profile's mapping to the core (PIE: vaddr = address − mapping.start +
 //!   mapping.offset − p_offset + p_vaddr, then + the core's load bias), lies
 //!   in an executable region of the core;
-//! - `sample-symbols`: the executable's ELF symbol at each location is the
-//!   function the profile names (the outermost of its inlined frames);
+//! - `sample-symbols`: the function at each location is the one the
+//!   profile names (the outermost of its inlined frames), by the ELF
+//!   symbols of the separate debug file (`check --symbols`) or of the
+//!   executable, else — a `-s` build has none — by the executable's
+//!   pclntab, which the runtime itself names functions from;
 //! - `mapping-ranges`: each profile mapping has a core mapping with the same
 //!   file, offset, start and size;
 //! - `core-complete`: no core segment is truncated.
@@ -24,7 +27,7 @@
 //! Does not touch: the Go runtime model, rendering.
 
 use crate::error::IncidentError;
-use crate::open::{open, ExeChoice};
+use crate::open::{open_with_symbols, ExeChoice};
 use crate::reports::hex_addr;
 use mapscope_elfcore::{
     match_executable, place_executable, Core, Executable, ExecutableMatch, Placement, Region,
@@ -54,10 +57,14 @@ impl CheckReport {
 /// examined, not refused ([`crate::open::ExeChoice::Examine`]): a mismatch
 /// is a failed check. `exe: None`: the core's `NT_FILE` path of its
 /// executable, when that file exists and matches.
+/// `symbols`: a separate debug file of the executable's build (refused
+/// when it is another build, as by every command), whose ELF symbols
+/// name the sample locations.
 pub fn check_files(
     profile_path: &Path,
     core_path: &Path,
     exe_path: Option<&Path>,
+    symbols: Option<&Path>,
 ) -> Result<CheckReport, IncidentError> {
     let profile = Profile::from_path(profile_path).map_err(|source| IncidentError::Profile {
         path: profile_path.to_path_buf(),
@@ -67,11 +74,12 @@ pub fn check_files(
         Some(p) => ExeChoice::Examine(p),
         None => ExeChoice::Discover,
     };
-    let opened = open(core_path, choice)?;
+    let opened = open_with_symbols(core_path, choice, symbols)?;
     let notes: Vec<String> = opened.missing_executable.iter().cloned().collect();
     let core = opened.memory.core();
     let exe = opened.memory.executable();
-    let checks = run_checks(&profile, core, exe, &notes);
+    let debug = opened.debug.as_ref().map(|d| d.executable());
+    let checks = run_checks(&profile, core, exe, debug, &notes);
     Ok(CheckReport {
         profile: profile_path.display().to_string(),
         core: core_path.display().to_string(),
@@ -114,10 +122,13 @@ fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check
 }
 
 /// All checks, in a fixed order.
+/// `debug`: the executable's separate debug file, whose ELF symbols name
+/// functions first.
 pub fn run_checks(
     profile: &Profile,
     core: &Core,
     exe: Option<&Executable>,
+    debug: Option<&Executable>,
     notes: &[String],
 ) -> Vec<Check> {
     let no_exe = || {
@@ -143,7 +154,7 @@ pub fn run_checks(
         },
         check_sample_addresses(profile, exe.zip(placement.as_ref()), &regions),
         match exe {
-            Some(e) => check_sample_symbols(profile, e),
+            Some(e) => check_sample_symbols(profile, e, debug),
             None => check("sample-symbols", Status::Skip, no_exe()),
         },
         check_mapping_ranges(profile, core, &regions),
@@ -403,18 +414,59 @@ fn used_locations(profile: &Profile) -> Vec<bool> {
 /// The executable's ELF symbol at each main-mapping location must be the
 /// function the profile names for it (the outermost of its inlined lines):
 /// catches a profile of another build even when build IDs are missing.
-fn check_sample_symbols(profile: &Profile, exe: &Executable) -> Check {
-    const NAME: &str = "sample-symbols";
-    let symbols = match exe.symbols() {
-        Ok(s) if !s.is_empty() => s,
-        Ok(_) => {
-            return check(
-                NAME,
-                Status::Skip,
-                format!("{} has no symbol table (stripped)", exe.path().display()),
-            )
+/// What names the function at a link address for `sample-symbols`.
+enum FunctionNames<'a> {
+    Elf(mapscope_elfcore::SymbolTable, &'a Path),
+    Pclntab(Box<mapscope_goruntime::pclntab::Pclntab<'a>>),
+}
+
+impl FunctionNames<'_> {
+    /// The ELF symbols of the debug file, else of the executable, else its
+    /// pclntab; `Err` says why none can be read.
+    fn of<'a>(
+        exe: &'a Executable,
+        debug: Option<&'a Executable>,
+    ) -> Result<FunctionNames<'a>, String> {
+        for file in debug.into_iter().chain([exe]) {
+            match file.symbols() {
+                Ok(s) if !s.is_empty() => return Ok(FunctionNames::Elf(s, file.path())),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
         }
-        Err(e) => return check(NAME, Status::Skip, format!("{e}")),
+        mapscope_goruntime::pclntab::Pclntab::parse(exe.data())
+            .map(|p| FunctionNames::Pclntab(Box::new(p)))
+            .map_err(|e| {
+                format!(
+                    "{} has no symbol table (stripped) and no readable pclntab: {e}",
+                    exe.path().display()
+                )
+            })
+    }
+
+    fn name_at(&self, link_pc: u64) -> Option<String> {
+        match self {
+            FunctionNames::Elf(s, _) => s.lookup(link_pc).map(|s| s.name.clone()),
+            FunctionNames::Pclntab(p) => p.func_for_pc(link_pc).map(|f| f.name().to_string()),
+        }
+    }
+
+    /// "the executable's symbols", "the symbols of FILE", "the
+    /// executable's pclntab (it has no symbol table)".
+    fn describe(&self, exe: &Executable) -> String {
+        match self {
+            FunctionNames::Elf(_, p) if *p == exe.path() => "the executable's symbols".into(),
+            FunctionNames::Elf(_, p) => format!("the symbols of {}", p.display()),
+            FunctionNames::Pclntab(_) => "the executable's pclntab (it has no symbol table)".into(),
+        }
+    }
+}
+
+fn check_sample_symbols(profile: &Profile, exe: &Executable, debug: Option<&Executable>) -> Check {
+    const NAME: &str = "sample-symbols";
+    let names = match FunctionNames::of(exe, debug) {
+        Ok(n) => n,
+        Err(e) => return check(NAME, Status::Skip, e),
     };
     let Some(main) = profile.main_mapping() else {
         return check(NAME, Status::Skip, "the profile has no mappings");
@@ -436,8 +488,7 @@ fn check_sample_symbols(profile: &Profile, exe: &Executable) -> Check {
             continue;
         }
         checked += 1;
-        let found =
-            link_vaddr(loc.address, main, exe).map(|v| symbols.lookup(v).map(|s| s.name.as_str()));
+        let found = link_vaddr(loc.address, main, exe).map(|v| names.name_at(v));
         // Go's ELF symbols of assembly functions carry an ABI suffix that
         // pclntab (and so the profile) does not.
         let ok = matches!(&found, Ok(Some(name)) if name.strip_suffix(".abi0").unwrap_or(name) == function.name);
@@ -446,12 +497,16 @@ fn check_sample_symbols(profile: &Profile, exe: &Executable) -> Check {
             if bad.len() < 3 {
                 bad.push(match found {
                     Ok(Some(name)) => format!(
-                        "{:#x}: profile says {}, executable has {name}",
-                        loc.address, function.name
+                        "{:#x}: profile says {}, {} say {name}",
+                        loc.address,
+                        function.name,
+                        names.describe(exe)
                     ),
                     Ok(None) => format!(
-                        "{:#x}: profile says {}, executable has no symbol there",
-                        loc.address, function.name
+                        "{:#x}: profile says {}, {} name no function there",
+                        loc.address,
+                        function.name,
+                        names.describe(exe)
                     ),
                     Err(e) => e,
                 });
@@ -469,13 +524,20 @@ fn check_sample_symbols(profile: &Profile, exe: &Executable) -> Check {
         check(
             NAME,
             Status::Pass,
-            format!("all {checked} located functions match the executable's symbols"),
+            format!(
+                "all {checked} located functions match {}",
+                names.describe(exe)
+            ),
         )
     } else {
         check(
             NAME,
             Status::Fail,
-            format!("{bad_count} of {checked} locations name a different function than the executable's symbol there (another build?): {}", bad.join("; ")),
+            format!(
+                "{bad_count} of {checked} locations name a different function than {} (another build?): {}",
+                names.describe(exe),
+                bad.join("; ")
+            ),
         )
     }
 }

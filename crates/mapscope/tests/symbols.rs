@@ -315,3 +315,125 @@ fn debug_file_of_another_build_is_refused() {
         r.stderr
     );
 }
+
+/// `objcopy --strip-all --add-gnu-debuglink`: the executable names its
+/// debug file and the file's CRC-32; it is found beside the executable
+/// and in its `.debug/` directory (gdb's places), and a file of that name
+/// with another CRC is left out with a note.
+#[test]
+fn gnu_debuglink_is_followed() {
+    let f = files();
+    let truth = json(&f.empty_dir, &[&"maps", &f.core, &"--exe", &f.exe]);
+    // Beside the executable (the debug file's own directory).
+    let beside = f.dir.join("mapzoo.linked");
+    objcopy(&[
+        &"--strip-all",
+        &format!("--add-gnu-debuglink={}", f.debug.display()),
+        &f.exe,
+        &beside,
+    ]);
+    let found = json(&f.empty_dir, &[&"maps", &f.core, &"--exe", &beside]);
+    let note = equal_but_one_note("maps via .gnu_debuglink", &truth, &found);
+    assert_eq!(
+        note,
+        format!(
+            "DWARF and ELF symbols from {} (the executable's build: GNU build ID {})",
+            f.debug.canonicalize().unwrap().display(),
+            readelf_build_id()
+        )
+    );
+    // In `.debug/` beside the executable.
+    let sub = f.dir.join("linked-sub");
+    std::fs::create_dir_all(sub.join(".debug")).unwrap();
+    std::fs::copy(&beside, sub.join("mapzoo.linked")).unwrap();
+    std::fs::copy(&f.debug, sub.join(".debug").join("mapzoo.debug")).unwrap();
+    let found = json(
+        &f.empty_dir,
+        &[&"maps", &f.core, &"--exe", &sub.join("mapzoo.linked")],
+    );
+    let note = equal_but_one_note("maps via .debug/", &truth, &found);
+    assert!(note.contains("/linked-sub/.debug/mapzoo.debug"), "{note}");
+    // Another file under that name: its CRC differs, left out.
+    let bad = f.dir.join("linked-bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::copy(&beside, bad.join("mapzoo.linked")).unwrap();
+    std::fs::copy(&sample("go1.22").exe, bad.join("mapzoo.debug")).unwrap();
+    let plain = json(&f.empty_dir, &[&"maps", &f.core, &"--exe", &f.stripped]);
+    let left_out = json(
+        &f.empty_dir,
+        &[&"maps", &f.core, &"--exe", &bad.join("mapzoo.linked")],
+    );
+    let note = equal_but_one_note("maps with another file linked", &plain, &left_out);
+    assert!(
+        note.starts_with("separate debug file left out: ")
+            && note.contains("its CRC-32 is 0x")
+            && note.contains("the executable's .gnu_debuglink says 0x"),
+        "{note}"
+    );
+}
+
+/// `check` on a stripped executable: the pclntab names the sample
+/// locations' functions (a `-s` build has no ELF symbols), and gives the
+/// same verdict over the same locations as the ELF symbols of the
+/// unstripped build; `--symbols` uses the debug file's symbols; a profile
+/// of another build still fails.
+#[test]
+fn check_names_functions_of_stripped_executables() {
+    let f = files();
+    let e = &f.empty_dir;
+    let sample_symbols = |args: &[&dyn AsRef<std::ffi::OsStr>]| -> (String, String) {
+        let mut a = vec![&"check" as &dyn AsRef<std::ffi::OsStr>];
+        a.extend_from_slice(args);
+        a.extend([&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json"]);
+        let r = run(e, &a);
+        let v: Value = serde_json::from_str(&r.stdout).expect("check JSON");
+        let c = v["checks"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == "sample-symbols"))
+            .cloned()
+            .expect("sample-symbols check");
+        (
+            c["status"].as_str().unwrap_or("").to_string(),
+            c["detail"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let count = |detail: &str| -> String {
+        detail
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (status, truth) = sample_symbols(&[&f.profile, &f.core, &"--exe", &f.exe]);
+    assert_eq!(status, "pass", "{truth}");
+    assert!(truth.ends_with("match the executable's symbols"), "{truth}");
+    let (status, detail) = sample_symbols(&[&f.profile, &f.core, &"--exe", &f.stripped]);
+    assert_eq!(status, "pass", "{detail}");
+    assert!(
+        detail.ends_with("match the executable's pclntab (it has no symbol table)"),
+        "{detail}"
+    );
+    assert_eq!(count(&detail), count(&truth), "{detail} vs {truth}");
+    let (status, detail) = sample_symbols(&[
+        &f.profile,
+        &f.core,
+        &"--exe",
+        &f.stripped,
+        &"--symbols",
+        &f.debug,
+    ]);
+    assert_eq!(status, "pass", "{detail}");
+    assert_eq!(
+        detail,
+        format!(
+            "all {} located functions match the symbols of {}",
+            count(&truth),
+            f.debug.display()
+        )
+    );
+    // The go1.22 sample's profile names functions of another build.
+    let other = sample("go1.22");
+    let (status, detail) = sample_symbols(&[&other.profile, &f.core, &"--exe", &f.stripped]);
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("the executable's pclntab"), "{detail}");
+}

@@ -1,4 +1,4 @@
-//! `mapscope check PROFILE CORE [--exe EXE]`: cross-validates a heap profile
+//! `mapscope check PROFILE CORE [--exe EXE] [--symbols FILE]`: cross-validates a heap profile
 //! against a core and its executable (the checks live in
 //! `mapscope_incident::checks`, the document
 //! `mapscope_render::reports::check`'s); exits 1 when any fails.
@@ -21,13 +21,17 @@ pub struct Args {
     /// executable, when that file exists).
     #[arg(long, value_name = "EXE")]
     pub exe: Option<PathBuf>,
+    /// A debug file of EXE's build whose ELF symbols name the locations.
+    #[arg(long, value_name = "FILE")]
+    pub symbols: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let profile = crate::stdin::ProfilePath::new(&args.profile)?;
-    let mut report = check_files(profile.path(), &args.core, args.exe.as_deref())?;
+    let (exe, symbols) = (args.exe.as_deref(), args.symbols.as_deref());
+    let mut report = check_files(profile.path(), &args.core, exe, symbols)?;
     if crate::stdin::is_stdin(&args.profile) {
         // Name what the user gave, never the temporary copy.
         report.profile = crate::stdin::STDIN_NAME.to_string();
