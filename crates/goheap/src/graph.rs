@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
 use mapscope_goruntime::heap::{Heap, ObjectIndex};
+use mapscope_goruntime::timing::Phase;
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 
@@ -44,6 +45,16 @@ struct EdgeChunk {
     first_id: u32,
     offsets: Vec<u32>,
     edges: Vec<u32>,
+}
+
+/// The edges of objects `first..first + offsets.len() - 1`, borrowed: the
+/// successors of object `first + i` are `edges[offsets[i]..offsets[i + 1]]`
+/// (what [`crate::dominators`] passes over in parallel, in id order).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EdgeSlices<'a> {
+    pub first: u32,
+    pub offsets: &'a [u32],
+    pub edges: &'a [u32],
 }
 
 /// Bytes of heap one build task scans (then its pages are released).
@@ -102,6 +113,19 @@ impl IdSet {
                 Some(w as u32 * 64 + b)
             })
         })
+    }
+
+    /// Moves the members into `seen` and appends them to `out` in
+    /// increasing order, leaving the set empty: one pass over its words.
+    fn drain_into(&mut self, seen: &mut IdSet, out: &mut Vec<u32>) {
+        for (w, (word, into)) in self.0.iter_mut().zip(seen.0.iter_mut()).enumerate() {
+            let mut x = std::mem::take(word);
+            *into |= x;
+            while x != 0 {
+                out.push(w as u32 * 64 + x.trailing_zeros());
+                x &= x - 1;
+            }
+        }
     }
 
     /// Members among ids `first..first + count`.
@@ -315,6 +339,7 @@ impl ObjectGraph {
                 chunk
             })
             .collect();
+        let _timing = Phase::start("maps: graph build: join chunks");
         ObjectGraph {
             index,
             chunks: flatten(chunks),
@@ -427,6 +452,19 @@ impl ObjectGraph {
             return &[];
         };
         c.edges.get(a as usize..b as usize).unwrap_or(&[])
+    }
+
+    /// The edges in CSR pieces of consecutive ids, in id order (ids no
+    /// piece covers have no edges).
+    pub(crate) fn edge_slices(&self) -> Vec<EdgeSlices<'_>> {
+        self.chunks
+            .iter()
+            .map(|c| EdgeSlices {
+                first: c.first_id,
+                offsets: &c.offsets,
+                edges: &c.edges,
+            })
+            .collect()
     }
 
     /// Asks the CPU to start loading the edge range of `id` (a hint only).
@@ -563,6 +601,7 @@ impl ObjectGraph {
             exact: vec![None; k],
             index: Arc::clone(&self.index),
         };
+        let timing = Phase::start("maps: retained sizes: owned objects");
         // Owned objects: outer structures first, so a member overrides its family.
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by_key(|&i| depth(i));
@@ -595,6 +634,8 @@ impl ObjectGraph {
             .map(AtomicU32::new)
             .collect();
         let label = |id: u32| labels.get(id as usize).map_or(SHARED, |l| l.load(Relaxed));
+        drop(timing);
+        let timing = Phase::start("maps: retained sizes: walk from the roots");
         // Walk 1: what the roots reach around every structure.
         let entered: Vec<AtomicBool> = (0..k).map(|_| AtomicBool::new(false)).collect();
         let enter = |id: u32, stack: &mut Vec<u32>| {
@@ -627,6 +668,8 @@ impl ObjectGraph {
             }
         });
         let entered: Vec<bool> = entered.into_iter().map(AtomicBool::into_inner).collect();
+        drop(timing);
+        let timing = Phase::start("maps: retained sizes: walk from the structures");
         // Walk 2: each structure's reach, labels joined up the nesting.
         let nca = |a: u32, b: u32| -> u32 {
             if a as usize >= k || b as usize >= k {
@@ -708,6 +751,8 @@ impl ObjectGraph {
                 a.extend(b);
                 a
             });
+        drop(timing);
+        let timing = Phase::start("maps: retained sizes: sums and exactness");
         let labels: Vec<u32> = labels.into_iter().map(AtomicU32::into_inner).collect();
         // Bytes per label, then members added to their families.
         let mut own_bytes = vec![0u64; k];
@@ -773,6 +818,8 @@ impl ObjectGraph {
                 (0..k).any(|j| all[j] && !without[j] && !result_within(&parents, j, i))
             })
             .collect();
+        drop(timing);
+        let _timing = Phase::start("maps: retained sizes: measured alone");
         let measured: Vec<(usize, Vec<u64>, u64)> = inexact
             .par_iter()
             .map(|&i| {
@@ -993,66 +1040,167 @@ impl ObjectGraph {
     /// goroutines before finalizers, as the typed walk prefers them). Each
     /// level is expanded in parallel; among the objects of one level that
     /// point at a new object, the lowest id becomes its parent, so the
-    /// answer does not depend on the threads. Every object enters a level
-    /// at most once: the walk is bounded by the objects and edges.
+    /// answer does not depend on the threads. Each level is taken in id
+    /// order (sorted; a large level is marked in a bitset and read back,
+    /// one pass over n / 64 words instead of a sort). Every object enters
+    /// a level at most once: the walk is bounded by the objects and edges.
     pub fn shortest_paths(&self, tiers: &[&[u32]]) -> Vec<u32> {
-        let n = self.len();
-        let parent: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(UNREACHED)).collect();
-        let mut seen = IdSet::new(n);
-        // Below this many objects a level is expanded on this thread (long
-        // chains make many tiny levels).
-        const PARALLEL_LEVEL: usize = 4096;
-        for tier in tiers {
-            let mut frontier: Vec<u32> = Vec::new();
-            for &r in tier.iter() {
-                if (r as usize) < n && seen.insert(r) {
-                    if let Some(p) = parent.get(r as usize) {
-                        p.store(r, Relaxed);
-                    }
-                    frontier.push(r);
+        paths_from(self.len(), |v| self.succ(v), tiers)
+    }
+}
+
+/// [`ObjectGraph::shortest_paths`] over nodes `0..n` with successors
+/// `succ`.
+fn paths_from<'a, F>(n: usize, succ: F, tiers: &[&[u32]]) -> Vec<u32>
+where
+    F: Fn(u32) -> &'a [u32] + Sync,
+{
+    let parent: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(UNREACHED)).collect();
+    let mut seen = IdSet::new(n);
+    let mut fresh = IdSet::new(n);
+    // Below this many objects a level is expanded on this thread (long
+    // chains make many tiny levels).
+    const PARALLEL_LEVEL: usize = 4096;
+    for tier in tiers {
+        let mut frontier: Vec<u32> = Vec::new();
+        for &r in tier.iter() {
+            if (r as usize) < n && seen.insert(r) {
+                if let Some(p) = parent.get(r as usize) {
+                    p.store(r, Relaxed);
                 }
+                frontier.push(r);
             }
-            frontier.sort_unstable();
-            while !frontier.is_empty() {
-                let expand = |v: u32, next: &mut Vec<u32>| {
-                    for &s in self.succ(v) {
-                        if seen.contains(s) {
-                            continue;
-                        }
-                        if let Some(p) = parent.get(s as usize) {
-                            if p.fetch_min(v, Relaxed) == UNREACHED {
-                                next.push(s);
-                            }
+        }
+        frontier.sort_unstable();
+        while !frontier.is_empty() {
+            let expand = |v: u32, next: &mut Vec<u32>| {
+                for &s in succ(v) {
+                    if seen.contains(s) {
+                        continue;
+                    }
+                    if let Some(p) = parent.get(s as usize) {
+                        if p.fetch_min(v, Relaxed) == UNREACHED {
+                            next.push(s);
                         }
                     }
-                };
-                let mut next: Vec<u32> = if frontier.len() < PARALLEL_LEVEL {
-                    let mut next = Vec::new();
-                    for &v in &frontier {
-                        expand(v, &mut next);
-                    }
-                    next
-                } else {
-                    frontier
-                        .par_chunks(256)
-                        .fold(Vec::new, |mut next, chunk| {
-                            for &v in chunk {
-                                expand(v, &mut next);
-                            }
-                            next
-                        })
-                        .reduce(Vec::new, |mut a, b| {
-                            a.extend(b);
-                            a
-                        })
-                };
+                }
+            };
+            let mut next: Vec<u32> = if frontier.len() < PARALLEL_LEVEL {
+                let mut next = Vec::new();
+                for &v in &frontier {
+                    expand(v, &mut next);
+                }
+                next
+            } else {
+                frontier
+                    .par_chunks(256)
+                    .fold(Vec::new, |mut next, chunk| {
+                        for &v in chunk {
+                            expand(v, &mut next);
+                        }
+                        next
+                    })
+                    .reduce(Vec::new, |mut a, b| {
+                        a.extend(b);
+                        a
+                    })
+            };
+            if next.len() >= (n / 1024).max(4096) {
+                // A large level: marked, then read back in id order
+                // (one pass over n / 64 words, cheaper than sorting).
+                for &s in &next {
+                    fresh.insert(s);
+                }
+                next.clear();
+                fresh.drain_into(&mut seen, &mut next);
+            } else {
                 next.sort_unstable();
                 for &s in &next {
                     seen.insert(s);
                 }
-                frontier = next;
+            }
+            frontier = next;
+        }
+    }
+    parent.into_iter().map(AtomicU32::into_inner).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Breadth-first by the definition: tier after tier, level after
+    /// level; an object's parent is the lowest id of the level before that
+    /// points at it.
+    fn naive_paths(adj: &[Vec<u32>], tiers: &[Vec<u32>]) -> Vec<u32> {
+        let n = adj.len();
+        let mut parent = vec![UNREACHED; n];
+        for tier in tiers {
+            let mut level: Vec<u32> = Vec::new();
+            for &r in tier {
+                if (r as usize) < n && parent[r as usize] == UNREACHED {
+                    parent[r as usize] = r;
+                    level.push(r);
+                }
+            }
+            while !level.is_empty() {
+                let mut best: std::collections::BTreeMap<u32, u32> = Default::default();
+                for &v in &level {
+                    for &s in &adj[v as usize] {
+                        if (s as usize) < n && parent[s as usize] == UNREACHED {
+                            let b = best.entry(s).or_insert(v);
+                            *b = (*b).min(v);
+                        }
+                    }
+                }
+                for (&s, &v) in &best {
+                    parent[s as usize] = v;
+                }
+                level = best.into_keys().collect();
             }
         }
-        parent.into_iter().map(AtomicU32::into_inner).collect()
+        parent
+    }
+
+    #[test]
+    fn shortest_paths_match_breadth_first_by_definition() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m.max(1)
+        };
+        for round in 0..60 {
+            // Large graphs now and then: levels above the bitset threshold
+            // (4096 objects) and below it, parallel and not.
+            let n = if round % 3 == 0 {
+                20_000 + rnd(30_000) as usize
+            } else {
+                1 + rnd(200) as usize
+            };
+            let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n];
+            // A wide fan-out from a few hubs, then random edges.
+            for v in 0..n {
+                if rnd(3) == 0 {
+                    let hub = rnd(4) as usize % n;
+                    adj[hub].push(v as u32);
+                }
+            }
+            for _ in 0..n * (1 + rnd(3) as usize) {
+                let a = rnd(n as u64) as usize;
+                adj[a].push(rnd(n as u64 + 2) as u32);
+            }
+            for l in adj.iter_mut() {
+                l.sort_unstable();
+                l.dedup();
+            }
+            let tiers: Vec<Vec<u32>> = (0..1 + rnd(3))
+                .map(|_| (0..rnd(4)).map(|_| rnd(n as u64) as u32).collect())
+                .collect();
+            let tier_refs: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
+            let got = paths_from(n, |v| adj[v as usize].as_slice(), &tier_refs);
+            assert_eq!(got, naive_paths(&adj, &tiers), "round {round} n {n}");
+        }
     }
 }
