@@ -204,6 +204,22 @@ pub struct Heap {
     spans_complete: bool,
 }
 
+/// Spans per task of [`Heap::read_types`].
+const TYPES_CHUNK_SPANS: usize = 256;
+
+/// `[start, end)` of each run of adjacent small-object spans with malloc
+/// headers in `spans` (sorted): the pages [`Heap::read_types`] reads.
+fn header_runs(spans: &[Span]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for s in spans.iter().filter(|s| s.size_class != 0 && s.has_header) {
+        match runs.last_mut() {
+            Some((_, hi)) if *hi == s.start => *hi = s.end,
+            _ => runs.push((s.start, s.end)),
+        }
+    }
+    runs
+}
+
 /// Iterator over the allocated objects of one span (see
 /// [`Heap::span_objects`]).
 pub struct SpanObjects<'a> {
@@ -323,35 +339,49 @@ impl Heap {
     /// Histogram of recorded object types (malloc headers, large spans).
     fn read_types(&mut self, process: &GoProcess, layout: &RuntimeLayout) {
         let mem = process.memory();
-        let counts: HashMap<u64, (u64, u64)> = (0..self.spans.len())
+        // Spans in chunks, in parallel: the pages of each run of adjacent
+        // header spans are mapped in one call before the headers are read
+        // (instead of a fault every few pages) and released in one call
+        // after (they are not read again soon).
+        let chunks = self.spans.len().div_ceil(TYPES_CHUNK_SPANS);
+        let counts: HashMap<u64, (u64, u64)> = (0..chunks)
             .into_par_iter()
-            .fold(HashMap::new, |mut acc: HashMap<u64, (u64, u64)>, i| {
-                let span = &self.spans[i];
-                if span.size_class == 0 {
-                    if span.large_type != 0 && span.allocated > 0 {
-                        let e = acc.entry(span.large_type).or_default();
-                        e.0 += 1;
-                        e.1 += span.elem_size;
-                    }
-                } else if span.has_header {
-                    // One lookup for the span, then plain loads.
-                    let bytes = mem
-                        .bytes(span.start, span.span_bytes() as usize)
-                        .unwrap_or(&[]);
-                    for obj in self.span_objects(i) {
-                        let at = (obj.address - span.start) as usize;
-                        let t = match bytes.get(at..at + 8) {
-                            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
-                            None => mem.read_ptr(obj.address).unwrap_or(0),
-                        };
-                        if t != 0 {
-                            let e = acc.entry(t).or_default();
+            .fold(HashMap::new, |mut acc: HashMap<u64, (u64, u64)>, c| {
+                let from = c * TYPES_CHUNK_SPANS;
+                let to = (from + TYPES_CHUNK_SPANS).min(self.spans.len());
+                let spans = self.spans.get(from..to).unwrap_or(&[]);
+                let runs = header_runs(spans);
+                for &(lo, hi) in &runs {
+                    mem.prefetch(lo, hi - lo);
+                }
+                for (i, span) in (from..to).zip(spans) {
+                    if span.size_class == 0 {
+                        if span.large_type != 0 && span.allocated > 0 {
+                            let e = acc.entry(span.large_type).or_default();
                             e.0 += 1;
-                            e.1 += obj.size;
+                            e.1 += span.elem_size;
+                        }
+                    } else if span.has_header {
+                        // One lookup for the span, then plain loads.
+                        let bytes = mem
+                            .bytes(span.start, span.span_bytes() as usize)
+                            .unwrap_or(&[]);
+                        for obj in self.span_objects(i) {
+                            let at = (obj.address - span.start) as usize;
+                            let t = match bytes.get(at..at + 8) {
+                                Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+                                None => mem.read_ptr(obj.address).unwrap_or(0),
+                            };
+                            if t != 0 {
+                                let e = acc.entry(t).or_default();
+                                e.0 += 1;
+                                e.1 += obj.size;
+                            }
                         }
                     }
-                    // The headers' pages are not read again soon.
-                    mem.release(span.start, span.span_bytes());
+                }
+                for &(lo, hi) in &runs {
+                    mem.release(lo, hi - lo);
                 }
                 acc
             })
