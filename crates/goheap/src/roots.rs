@@ -18,9 +18,20 @@
 //! the graph ids it points at — what the per-root retained bytes
 //! ([`crate::dominators::retention`]) start from.
 //!
+//! Data/bss pointer words no DWARF global covers: with the program's
+//! DWARF they are one root, [`UNNAMED_GLOBALS`] (linker and runtime
+//! internals). Without it (`-ldflags=-w`, `-s -w`: only the layout table's
+//! runtime globals are typed) they are the program's globals, one root
+//! per covering ELF data/bss symbol ([`GlobalSymbols`]: `main.sessionsByID`)
+//! and, where no symbol covers a word (`-s` removes the table), one root
+//! per pointer word named by its link address (`global 0x66d918`): without
+//! symbols a variable's extent is unknown, and adjacent pointer globals
+//! must not merge into one root.
+//!
 //! Owns: turning goroutines and pointer maps into graph root ids, named
-//! per root, and the root vocabulary ([`RootKind`], [`RootOrigin`]) the
-//! map layer's paths start from. Must not touch: graph construction
+//! per root, the names of globals without DWARF ([`GlobalSymbols`]), and
+//! the root vocabulary ([`RootKind`], [`RootOrigin`]) the map layer's
+//! paths start from. Must not touch: graph construction
 //! ([`crate::graph`]) or the heap walk.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,6 +42,7 @@ use mapscope_goruntime::goroutines::{FrameRoots, Goroutines};
 use mapscope_goruntime::heap::{Heap, SpecialKind};
 use mapscope_goruntime::layout::funcs::is_runtime_function;
 use mapscope_goruntime::layout::FinalizerLayout;
+use mapscope_goruntime::symbols::SymbolClass;
 use mapscope_goruntime::GoProcess;
 use serde::Serialize;
 
@@ -237,6 +249,98 @@ fn global_index(globals: &[mapscope_goruntime::dwarf::Global], address: u64) -> 
         .find(|&i| globals.get(i).is_some_and(|g| address < g.end()))
 }
 
+/// What holds a data/bss pointer word in the per-root view.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// A DWARF (or layout-table stand-in) global, by index.
+    Dwarf(usize),
+    /// A data/bss symbol of [`GlobalSymbols`], by index (no DWARF).
+    Symbol(usize),
+    /// No symbol covers the word: named by its link address (no DWARF).
+    Word(u64),
+}
+
+/// One data or bss symbol of [`GlobalSymbols`] (link addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalSymbol<'p> {
+    pub address: u64,
+    pub size: u64,
+    pub name: &'p str,
+}
+
+/// Data and bss symbols with a size, by address (section markers such as
+/// `runtime.bss` have none and name no variable): what names the globals
+/// of an executable without DWARF (`-ldflags=-w` keeps the symbol table;
+/// with `-s` there is none and globals are named by address).
+pub struct GlobalSymbols<'p> {
+    bias: u64,
+    symbols: Vec<GlobalSymbol<'p>>,
+}
+
+impl<'p> GlobalSymbols<'p> {
+    pub fn new(process: &'p GoProcess) -> GlobalSymbols<'p> {
+        let mut symbols: Vec<GlobalSymbol<'p>> = process
+            .symbols()
+            .iter()
+            .filter(|s| matches!(s.class, SymbolClass::Data | SymbolClass::Bss) && s.size > 0)
+            .map(|s| GlobalSymbol {
+                address: s.address,
+                size: s.size,
+                name: s.name,
+            })
+            .collect();
+        symbols
+            .sort_unstable_by(|a, b| (a.address, a.size, a.name).cmp(&(b.address, b.size, b.name)));
+        GlobalSymbols {
+            bias: process.load_bias(),
+            symbols,
+        }
+    }
+
+    /// Whether the executable has no sized data/bss symbol (`-s`).
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+
+    /// The symbols by address.
+    pub fn iter(&self) -> impl Iterator<Item = GlobalSymbol<'p>> + '_ {
+        self.symbols.iter().copied()
+    }
+
+    /// The symbol at `index` (of [`GlobalSymbols::index_of`]).
+    pub fn get(&self, index: usize) -> Option<GlobalSymbol<'p>> {
+        self.symbols.get(index).copied()
+    }
+
+    /// Index of the symbol whose bytes hold the link address `link`.
+    pub fn index_of(&self, link: u64) -> Option<usize> {
+        let i = self.symbols.partition_point(|s| s.address <= link);
+        i.checked_sub(1).filter(|&i| {
+            self.symbols
+                .get(i)
+                .is_some_and(|s| link - s.address < s.size)
+        })
+    }
+
+    /// The symbol covering the pointer word at `word` (a runtime address).
+    pub fn covering(&self, word: u64) -> Option<GlobalSymbol<'p>> {
+        self.index_of(word.wrapping_sub(self.bias))
+            .and_then(|i| self.get(i))
+    }
+
+    /// The name of the global holding the pointer word at `word` (a
+    /// runtime address): the covering symbol (`+0x10` when the word is
+    /// not its first), else `global 0x…` (link address).
+    pub fn name(&self, word: u64) -> String {
+        let link = word.wrapping_sub(self.bias);
+        match self.covering(word) {
+            Some(s) if s.address == link => s.name.to_string(),
+            Some(s) => format!("{}+{:#x}", s.name, link - s.address),
+            None => format!("global {link:#x}"),
+        }
+    }
+}
+
 /// What a goroutine is named by in the per-root view: `goroutine N` and
 /// its innermost function outside the runtime (else its innermost
 /// function, else the function that started it).
@@ -276,31 +380,50 @@ pub fn collect(
         Some(words) => {
             set.precise_globals = true;
             let mem = process.memory();
+            let globals = dwarf.map(|d| d.globals().all()).unwrap_or(&[]);
+            // Without the program's DWARF the words no (stand-in) global
+            // covers are named by symbol or address, one root each; with
+            // it they stay one unnamed root.
+            let symbols = dwarf
+                .is_none_or(|d| !d.has_program_types())
+                .then(|| GlobalSymbols::new(process));
             // Pointer words grouped by the global holding them (words are
             // sorted, so each global's words are consecutive).
-            let mut current: Option<(usize, Vec<u64>)> = None;
+            let mut current: Option<(Holder, Vec<u64>)> = None;
             let mut unnamed: Vec<u64> = Vec::new();
-            let globals = dwarf.map(|d| d.globals().all()).unwrap_or(&[]);
-            let flush = |set: &mut RootSet, cur: Option<(usize, Vec<u64>)>| {
-                if let Some((gi, values)) = cur {
-                    if let Some(g) = globals.get(gi) {
-                        let ids = graph.ids_of_values(&values);
-                        set.push(g.name.clone(), RootKind::Global, global_type(g), &ids);
-                    }
-                }
+            let flush = |set: &mut RootSet, cur: Option<(Holder, Vec<u64>)>| {
+                let Some((holder, values)) = cur else { return };
+                let (name, type_name) = match holder {
+                    Holder::Dwarf(gi) => match globals.get(gi) {
+                        Some(g) => (g.name.clone(), global_type(g)),
+                        None => return,
+                    },
+                    Holder::Symbol(i) => match symbols.as_ref().and_then(|s| s.get(i)) {
+                        Some(s) => (s.name.to_string(), String::new()),
+                        None => return,
+                    },
+                    Holder::Word(link) => (format!("global {link:#x}"), String::new()),
+                };
+                let ids = graph.ids_of_values(&values);
+                set.push(name, RootKind::Global, type_name, &ids);
             };
             for &a in words {
                 let Ok(v) = mem.read_u64(a) else { continue };
-                let gi = global_index(globals, a.wrapping_sub(bias));
-                match gi {
-                    Some(gi) => match &mut current {
-                        Some((cur, values)) if *cur == gi => values.push(v),
-                        _ => {
-                            let prev = current.replace((gi, vec![v]));
-                            flush(&mut set, prev);
-                        }
-                    },
-                    None => unnamed.push(v),
+                let link = a.wrapping_sub(bias);
+                let holder = match (global_index(globals, link), &symbols) {
+                    (Some(gi), _) => Holder::Dwarf(gi),
+                    (None, Some(s)) => s.index_of(link).map_or(Holder::Word(link), Holder::Symbol),
+                    (None, None) => {
+                        unnamed.push(v);
+                        continue;
+                    }
+                };
+                match &mut current {
+                    Some((cur, values)) if *cur == holder => values.push(v),
+                    _ => {
+                        let prev = current.replace((holder, vec![v]));
+                        flush(&mut set, prev);
+                    }
                 }
             }
             flush(&mut set, current.take());

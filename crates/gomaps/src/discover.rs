@@ -6,9 +6,11 @@
 //! ([`crate::graph`]), the GC's root set ([`crate::roots`]) and the
 //! shortest paths from it, the dominator tree's retainers
 //! ([`crate::dominators`], named by [`crate::unrooted::name_objects`]),
-//! unrooted map storage and garbage ([`crate::unrooted`]; without DWARF
-//! the only way maps are found, their globals then named by
-//! [`crate::stripped`]) and the retained-size measurement — and its
+//! without DWARF the maps inside typed heap objects
+//! ([`crate::typedheap`]), unrooted map storage and garbage
+//! ([`crate::unrooted`]; without DWARF these two are how maps are found,
+//! their globals then named by [`crate::stripped`]) and the
+//! retained-size measurement — and its
 //! result types ([`FoundMap`] — the one typed record of a map, with its
 //! root ([`RootKind`], [`RootOrigin`], [`RootVia`]), kind ([`FoundKind`])
 //! and key/value types ([`SlotType`]) — and [`Discovery`]).
@@ -481,23 +483,60 @@ pub fn discover(process: &GoProcess) -> Result<Discovery, DiscoverError> {
     let object_retainers = phase("maps: retainer names", || {
         object_retainers(process, heap, dwarf, &graph, &roots, &paths, &dominance)
     });
+    // No DWARF: maps held inside heap objects the runtime types
+    // (crate::typedheap), before the storage search.
+    let first_untyped = maps.len();
+    if !dwarf.has_program_types() {
+        let held = phase("maps: typed heap objects", || {
+            crate::typedheap::heap_held_maps(process, heap, &mut w, &graph, &maps, &roots, &paths)
+        });
+        warnings.extend(held.warnings);
+        maps.extend(held.maps);
+    }
     // Map storage the heap names by type that no typed root path reached:
     // maps named by their path, and garbage.
-    let mut unrooted = phase("maps: unrooted storage", || {
+    let unrooted = phase("maps: unrooted storage", || {
         crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps, &roots, &paths)
     });
+    maps.extend(unrooted.maps);
+    let mut by_shape = 0;
     if !dwarf.has_program_types() {
+        // No DWARF: maps without typed storage and sync.Maps recognised by
+        // their shape (crate::stripped_shapes).
+        let shapes = phase("maps: shapes without DWARF", || {
+            crate::stripped_shapes::find(
+                process,
+                heap,
+                w.decoder(),
+                &graph,
+                &pointers,
+                &roots,
+                &paths,
+                &[&maps],
+            )
+        });
+        let mut found = maps.split_off(first_untyped.min(maps.len()));
+        found.retain(|m| !shapes.replaced.contains(&m.address));
+        by_shape = shapes.recognised;
+        found.extend(shapes.maps);
+        maps.extend(found);
+        warnings.extend(shapes.warnings);
+    }
+    if let Some(found) = maps
+        .get_mut(first_untyped..)
+        .filter(|_| !dwarf.has_program_types())
+    {
         // No DWARF: globals named by symbol or address (crate::stripped).
-        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, &mut unrooted.maps);
+        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, found);
+        crate::typedheap::name_members(found);
         let types = dwarf.types();
         let map_types = types
             .map_types()
             .filter(|(id, _)| types.get(*id).runtime_type_offset.is_some())
             .count();
-        warnings.push(crate::stripped::warning(&unrooted.maps, map_types));
+        warnings.push(crate::stripped::warning(found, map_types, by_shape));
     }
     drop(paths);
-    maps.extend(unrooted.maps);
     let garbage = unrooted.garbage;
     // Members largest first: those are measured and listed (addresses
     // are unique, so the order is total; a family may have millions).

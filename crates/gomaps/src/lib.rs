@@ -41,8 +41,10 @@ pub mod layout;
 mod model;
 mod reader;
 pub mod stripped;
+pub mod stripped_shapes;
 mod swiss;
 mod syncmap;
+mod typedheap;
 pub mod unrooted;
 mod walker;
 

@@ -1,32 +1,34 @@
 //! Maps of an executable without DWARF: the names of their global roots
 //! and the warning that says what such a run can and cannot find.
 //!
-//! Without DWARF the program's globals have no types, so the GC's root
-//! set holds every data/bss pointer word in one unnamed root
-//! ([`crate::roots::UNNAMED_GLOBALS`]), and maps are found from their
+//! Without DWARF the program's globals have no types: the GC's root set
+//! names each data/bss pointer word by the ELF symbol covering it
+//! (`main.sessionsByID`, kept by `-ldflags=-w`) or, with no symbol table
+//! (`-s -w`), by its address (`global 0x6a1f20`) — see
+//! [`crate::roots::GlobalSymbols`] — and maps are found from their
 //! storage's runtime types ([`crate::unrooted`], with the map types
 //! `mapscope_goruntime::rtype` read from the type descriptors). This
-//! module names the global a map's path starts at: the data/bss pointer
-//! word that points at the path's first object, named by the ELF symbol
-//! covering it (`main.sessionsByID`, kept by `-ldflags=-w`) or, with no
-//! symbol table (`-s -w`), by its address (`global 0x6a1f20`). A global
-//! pointing at the map header itself names the map as its variable does
-//! with DWARF.
+//! module finishes the names of such maps: a global pointing at the map
+//! header itself names the map as its variable does with DWARF, and a
+//! path starting at a pointer word inside a larger symbol says the word's
+//! offset (`main.tokenCache+0x8 → 16-byte object → map`).
 //!
 //! Owns: those names and the stripped-build warning.
 //! Must not touch: the root set, the graph (mapscope-goheap) or the
 //! unrooted search itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
 use std::sync::Arc;
 
-use mapscope_goruntime::symbols::SymbolClass;
+use mapscope_goruntime::dwarf::{TypeId, TypeKind, TypeTable};
 use mapscope_goruntime::GoProcess;
 
-use crate::discover::{FoundMap, RootKind, RootOrigin, RootVia};
+use crate::discover::{FoundMap, RootKind, RootOrigin, RootVia, SlotType};
 use crate::graph::{ObjectGraph, UNREACHED};
+use crate::layout::MAX_INLINE_KEY_ELEM;
 use crate::pointers::PointerMaps;
-use crate::roots::UNNAMED_GLOBALS;
+use crate::roots::{GlobalSymbol, GlobalSymbols};
 
 /// Longest object path followed back to its root.
 const MAX_PATH: usize = 1 << 20;
@@ -47,50 +49,17 @@ fn path_root(parents: &[u32], mut id: u32) -> Option<u32> {
     None
 }
 
-/// Data and bss symbols with a size, by address (section markers such as
-/// `runtime.bss` have none and name no variable).
-pub struct GlobalSymbols<'p> {
-    bias: u64,
-    symbols: Vec<(u64, u64, &'p str)>,
-}
+/// Pointer words of one global scanned for the one pointing at a path's
+/// first object (a huge array global is not scanned past this).
+const MAX_WORDS_SCANNED: usize = 1 << 16;
 
-impl<'p> GlobalSymbols<'p> {
-    pub fn new(process: &'p GoProcess) -> GlobalSymbols<'p> {
-        let mut symbols: Vec<(u64, u64, &str)> = process
-            .symbols()
-            .iter()
-            .filter(|s| matches!(s.class, SymbolClass::Data | SymbolClass::Bss) && s.size > 0)
-            .map(|s| (s.address, s.size, s.name))
-            .collect();
-        symbols.sort_unstable();
-        GlobalSymbols {
-            bias: process.load_bias(),
-            symbols,
-        }
-    }
-
-    /// The name of the global holding the pointer word at `word` (a
-    /// runtime address): the covering symbol (`+0x10` when the word is
-    /// not its first), else `global 0x…` (link address).
-    pub fn name(&self, word: u64) -> String {
-        let link = word.wrapping_sub(self.bias);
-        let i = self.symbols.partition_point(|s| s.0 <= link);
-        match i.checked_sub(1).and_then(|i| self.symbols.get(i)) {
-            Some(&(a, size, name)) if link - a < size => {
-                if a == link {
-                    name.to_string()
-                } else {
-                    format!("{name}+{:#x}", link - a)
-                }
-            }
-            _ => format!("global {link:#x}"),
-        }
-    }
-}
-
-/// Names the global roots of `maps` whose path starts at the unnamed
-/// data/bss root (see the module doc). `parents` is the shortest-path
-/// forest the maps were named from.
+/// Names the maps whose path starts at a global root of an executable
+/// without DWARF (see the module doc): a global pointing at the map
+/// header itself holds the map as a map variable does (`main.sessionsByID`,
+/// `global 0x66d918`), and a pointer word inside a larger symbol is named
+/// by its offset (`main.tokenCache+0x8 → 16-byte object → map`). The
+/// roots themselves are named by [`crate::roots::collect`]; `parents` is
+/// the shortest-path forest the maps were named from.
 pub fn name_global_roots(
     process: &GoProcess,
     pointers: &PointerMaps,
@@ -98,64 +67,250 @@ pub fn name_global_roots(
     parents: &[u32],
     maps: &mut [FoundMap],
 ) {
-    let Some(words) = pointers.global_words() else {
-        return;
-    };
-    // The first object of each unnamed path.
-    let mut firsts: HashMap<u32, Option<u64>> = HashMap::new();
-    let mut wanted: Vec<Option<u32>> = Vec::with_capacity(maps.len());
-    for m in maps.iter() {
-        let first = m
-            .root
-            .starts_with(UNNAMED_GLOBALS)
-            .then(|| graph.id_of_address(m.address))
-            .flatten()
-            .and_then(|id| path_root(parents, id));
-        if let Some(f) = first {
-            firsts.insert(f, None);
-        }
-        wanted.push(first);
-    }
-    if firsts.is_empty() {
-        return;
-    }
-    // The lowest data/bss word pointing into each (words are sorted).
+    let symbols = GlobalSymbols::new(process);
+    let by_name: HashMap<&str, GlobalSymbol<'_>> = symbols.iter().map(|s| (s.name, s)).collect();
+    let words = pointers.global_words().unwrap_or(&[]);
     let mem = process.memory();
-    for &w in words {
-        let Ok(v) = mem.read_u64(w) else { continue };
-        if let Some(id) = graph.id_of_address(v) {
-            if let Some(slot @ None) = firsts.get_mut(&id) {
-                *slot = Some(w);
+    let bias = process.load_bias();
+    // (symbol address, first object) → offset of the lowest word.
+    let mut offsets: HashMap<(u64, u32), Option<u64>> = HashMap::new();
+    let types = process.dwarf().map(|d| d.types());
+    let mut structs: Option<HashMap<u64, Vec<TypeId>>> = None;
+    // A map several globals hold directly is named by a map variable (a
+    // symbol of one word) when there is one, as the DWARF walk names it.
+    let direct: HashSet<u64> = maps
+        .iter()
+        .filter(|m| m.via == RootVia::Objects && m.root_kind == RootKind::Global)
+        .map(|m| m.address)
+        .collect();
+    let mut variables: HashMap<u64, String> = HashMap::new();
+    if !direct.is_empty() {
+        for &w in words {
+            let Ok(v) = mem.read_u64(w) else { continue };
+            if !direct.contains(&v) || variables.contains_key(&v) {
+                continue;
+            }
+            let link = w.wrapping_sub(bias);
+            if let Some(s) = symbols
+                .covering(w)
+                .filter(|s| s.address == link && s.size == 8)
+            {
+                variables.insert(v, s.name.to_string());
             }
         }
     }
-    let symbols = GlobalSymbols::new(process);
-    for (m, first) in maps.iter_mut().zip(wanted) {
-        let Some(word) = first.and_then(|f| firsts.get(&f).copied().flatten()) else {
+    for m in maps.iter_mut() {
+        if m.via != RootVia::Objects {
+            continue;
+        }
+        let RootOrigin::Global { variable } = &m.origin else {
             continue;
         };
-        let name = symbols.name(word);
-        let direct = m.root == format!("{UNNAMED_GLOBALS} → map");
-        if direct && m.root_kind == RootKind::Global {
-            m.root = name.clone();
-            m.via = RootVia::Variable;
-        } else {
-            m.root = m.root.replacen(UNNAMED_GLOBALS, &name, 1);
-        }
-        m.origin = RootOrigin::Global {
-            variable: Arc::from(name.as_str()),
+        let variable = variable.clone();
+        let Some(rest) = m.root.strip_prefix(&*variable) else {
+            continue;
         };
+        if !rest.starts_with(" → ") {
+            // A typed root (`runtime.allgs ([]*runtime.g) → …`).
+            continue;
+        }
+        let direct = rest == " → map" && m.root_kind == RootKind::Global;
+        let mut name = variable.to_string();
+        let mut field: Option<(String, TypeId)> = None;
+        if let Some(sym) = by_name.get(&*variable).filter(|s| s.size > 8) {
+            let first = graph
+                .id_of_address(m.address)
+                .and_then(|id| path_root(parents, id));
+            if let Some(first) = first {
+                let offset = *offsets.entry((sym.address, first)).or_insert_with(|| {
+                    let lo = sym.address.wrapping_add(bias);
+                    let hi = lo.saturating_add(sym.size);
+                    let from = words.partition_point(|&w| w < lo);
+                    words
+                        .get(from..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .take_while(|&&w| w < hi)
+                        .take(MAX_WORDS_SCANNED)
+                        .find(|&&w| {
+                            mem.read_u64(w).ok().and_then(|v| graph.id_of_address(v)) == Some(first)
+                        })
+                        .map(|&w| w - lo)
+                });
+                if let (Some(off), Some(types)) = (offset.filter(|_| direct), types) {
+                    field = struct_field(types, &mut structs, sym.size, off, &m.type_name);
+                }
+                if let Some(off) = offset.filter(|&o| o > 0) {
+                    name = format!("{variable}+{off:#x}");
+                }
+            }
+        }
+        if let (Some((_, ty)), Some(types)) = (&field, types) {
+            // The field's map type settles a type the shape left open.
+            if m.type_name != types.get(*ty).name {
+                m.type_name = types.get(*ty).name.clone();
+                if let Some(map) = types.map_type(*ty) {
+                    m.key = slot_type(types, map.key);
+                    m.value = slot_type(types, map.value);
+                }
+            }
+        }
+        match (variables.get(&m.address).filter(|_| direct), field) {
+            (Some(v), _) => {
+                m.root = v.clone();
+                m.origin = RootOrigin::Global {
+                    variable: Arc::from(v.as_str()),
+                };
+                m.via = RootVia::Variable;
+            }
+            (None, Some((path, _))) => {
+                let sep = if path.starts_with('[') { "" } else { "." };
+                m.root = format!("{variable}{sep}{path}");
+                m.via = RootVia::Typed;
+            }
+            _ if direct => {
+                m.root = name;
+                m.via = RootVia::Variable;
+            }
+            _ => m.root = format!("{name}{rest}"),
+        }
     }
 }
 
-/// The warning of a run without DWARF: how many maps were found from
-/// their storage's runtime types, with `len` decoded from a header, and
-/// what cannot be found this way.
-pub fn warning(maps: &[FoundMap], map_types: usize) -> String {
+/// Deepest struct nesting followed to a field.
+const MAX_FIELD_DEPTH: usize = 8;
+
+/// A map's key or value type as [`FoundMap`] lists it.
+fn slot_type(types: &TypeTable, id: TypeId) -> Option<SlotType> {
+    (id != TypeId::UNKNOWN).then(|| {
+        let size = types.size_of(id).unwrap_or(0);
+        SlotType {
+            type_name: Arc::from(types.get(id).name.as_str()),
+            size,
+            indirect: size > MAX_INLINE_KEY_ELEM,
+            type_id: id,
+        }
+    })
+}
+
+/// The Go selector path (`Cfg.PackageFile`, `byKind[1]`; embedded
+/// structs' names left out, as promoted fields are written) of the map
+/// field at `offset` of the struct type `id`, and the field's map type.
+fn map_field_at(
+    types: &TypeTable,
+    id: TypeId,
+    offset: u64,
+    depth: usize,
+) -> Option<(String, TypeId)> {
+    if depth > MAX_FIELD_DEPTH {
+        return None;
+    }
+    let ty = types.get(types.resolve(id));
+    match ty.kind {
+        TypeKind::Map(_) if offset == 0 && depth > 0 => Some((String::new(), id)),
+        TypeKind::Struct => {
+            let f = ty.fields.iter().find(|f| {
+                types
+                    .size_of(f.ty)
+                    .is_some_and(|size| offset >= f.offset && offset - f.offset < size)
+            })?;
+            let (sub, map) = map_field_at(types, f.ty, offset - f.offset, depth + 1)?;
+            let path = match (f.embedded && !sub.is_empty(), sub.is_empty()) {
+                (true, _) => sub,
+                (false, true) => f.name.clone(),
+                (false, false) if sub.starts_with('[') => format!("{}{sub}", f.name),
+                (false, false) => format!("{}.{sub}", f.name),
+            };
+            Some((path, map))
+        }
+        TypeKind::Array { elem, count } => {
+            let size = types.size_of(elem).filter(|&s| s > 0)?;
+            let i = offset / size;
+            if i >= count || depth == 0 {
+                return None;
+            }
+            let (sub, map) = map_field_at(types, elem, offset % size, depth + 1)?;
+            let sep = if sub.is_empty() || sub.starts_with('[') {
+                ""
+            } else {
+                "."
+            };
+            Some((format!("[{i}]{sep}{sub}"), map))
+        }
+        _ => None,
+    }
+}
+
+/// The field path of a map held at `offset` of a global of `size` bytes
+/// (see the module doc): among the program's struct types of that size
+/// (from the type descriptors), those with a map field at `offset` whose
+/// type the map may have (`type_name`, or one of its `A | B`
+/// alternatives); `None` unless they all name one field of one type.
+/// `structs` caches the struct types by size.
+fn struct_field(
+    types: &TypeTable,
+    structs: &mut Option<HashMap<u64, Vec<TypeId>>>,
+    size: u64,
+    offset: u64,
+    type_name: &str,
+) -> Option<(String, TypeId)> {
+    let by_size = structs.get_or_insert_with(|| {
+        let mut by_size: HashMap<u64, Vec<TypeId>> = HashMap::new();
+        for (id, ty) in types.iter() {
+            if ty.runtime_type_offset.is_some() && matches!(ty.kind, TypeKind::Struct) {
+                if let Some(size) = types.size_of(id).filter(|&s| s > 0) {
+                    by_size.entry(size).or_default().push(id);
+                }
+            }
+        }
+        by_size
+    });
+    let alternatives: Vec<&str> = type_name.split(" | ").collect();
+    let mut found: Option<(String, TypeId)> = None;
+    for &id in by_size.get(&size)? {
+        let Some((path, map)) = map_field_at(types, id, offset, 0) else {
+            continue;
+        };
+        let name = types.get(map).name.as_str();
+        // A cut list (`… (N more)`) admits a type of the same slot sizes
+        // as the listed ones, never one of another geometry.
+        let admitted = alternatives.contains(&name)
+            || (type_name.ends_with("more)") && same_slots(types, alternatives[0], map));
+        if !admitted {
+            continue;
+        }
+        match &found {
+            None => found = Some((path, map)),
+            Some((p, t)) if *p == path && types.get(*t).name == name => {}
+            Some(_) => return None,
+        }
+    }
+    found
+}
+
+/// Whether the map type `id` has the key and value sizes of the map type
+/// named `listed`.
+fn same_slots(types: &TypeTable, listed: &str, id: TypeId) -> bool {
+    let slots = |id: TypeId| {
+        types
+            .map_type(id)
+            .map(|m| (types.size_of(m.key), types.size_of(m.value)))
+    };
+    types
+        .by_name(listed)
+        .and_then(slots)
+        .is_some_and(|s| Some(s) == slots(id))
+}
+
+/// The warning of a run without DWARF: how many maps were found, from
+/// their storage's runtime types or by their shape (`by_shape`, of
+/// `maps`: [`crate::stripped_shapes`]), with `len` decoded from a header,
+/// and what cannot be found this way.
+pub fn warning(maps: &[FoundMap], map_types: usize, by_shape: usize) -> String {
     let with_header = maps.iter().filter(|m| m.capacity > 0 || m.len > 0).count();
     let storage_only = maps.len() - with_header;
     format!(
-        "no DWARF: maps found from their storage's runtime types ({map_types} map types read from the type descriptors): {} maps, {with_header} decoded from their header{}; maps whose storage carries no runtime type (small maps without malloc headers, pointer-free storage such as map[int]int, any map before Go 1.22) are not found, and globals are named by symbol or address",
+        "no DWARF: maps found from their storage's runtime types and by their shape ({map_types} map types read from the type descriptors): {} maps, {with_header} decoded from their header{}, {by_shape} of them recognised by shape; empty maps, maps whose header is not a heap object of its own and whose storage carries no runtime type (a map inside a struct on a stack or in a global), and sync.Maps inside other structures are not found; globals are named by symbol or address",
         maps.len(),
         if storage_only > 0 {
             format!(", {storage_only} storage without a header found (len shown as 0)")

@@ -97,11 +97,11 @@ fn runtime_spelling(name: &str) -> String {
 
 /// Heap objects already claimed by a map, one bit per graph id (millions
 /// of storage objects on a large heap: no hash set).
-struct Claimed(Vec<u64>);
+pub(crate) struct Claimed(Vec<u64>);
 
 impl Claimed {
     /// The objects of every found map, family member and nested map.
-    fn of(graph: &ObjectGraph, maps: &[FoundMap]) -> Claimed {
+    pub(crate) fn of(graph: &ObjectGraph, maps: &[FoundMap]) -> Claimed {
         fn lists<'m>(maps: &'m [FoundMap], out: &mut Vec<&'m [u64]>) {
             for m in maps {
                 out.push(&m.owned);
@@ -136,7 +136,7 @@ impl Claimed {
         }
     }
 
-    fn contains(&self, graph: &ObjectGraph, address: u64) -> bool {
+    pub(crate) fn contains(&self, graph: &ObjectGraph, address: u64) -> bool {
         graph.id_of_address(address).is_some_and(|id| {
             self.0
                 .get(id as usize / 64)
@@ -145,7 +145,7 @@ impl Claimed {
     }
 }
 
-fn bases(heap: &Heap, inst: &MapInstance, out: &mut Vec<u64>) {
+pub(crate) fn bases(heap: &Heap, inst: &MapInstance, out: &mut Vec<u64>) {
     out.extend(inst.objects.iter().map(|o| o.base));
     if let Some(o) = heap.object_at(inst.address) {
         out.push(o.address);
@@ -273,7 +273,7 @@ const PATH_TAIL: usize = 3;
 
 /// The object path from a root to `id` (root first), or `None` when no
 /// root reaches it.
-fn path_to(parents: &[u32], mut id: u32) -> Option<Vec<u32>> {
+pub(crate) fn path_to(parents: &[u32], mut id: u32) -> Option<Vec<u32>> {
     let mut path = vec![id];
     for _ in 0..MAX_PATH {
         let p = *parents.get(id as usize)?;
@@ -293,15 +293,28 @@ fn path_to(parents: &[u32], mut id: u32) -> Option<Vec<u32>> {
 /// Names heap objects by their type for paths: DWARF's name of the heap
 /// type (`[]T` when the object holds several), else the runtime's, else
 /// its size.
-struct Labeller<'a> {
+pub(crate) struct Labeller<'a> {
     process: &'a GoProcess,
     heap: &'a Heap,
     dwarf: &'a DwarfInfo,
     names: HashMap<u64, Option<(String, u64)>>,
 }
 
-impl Labeller<'_> {
-    fn label_id(&mut self, graph: &ObjectGraph, id: u32) -> String {
+impl<'a> Labeller<'a> {
+    pub(crate) fn new(
+        process: &'a GoProcess,
+        heap: &'a Heap,
+        dwarf: &'a DwarfInfo,
+    ) -> Labeller<'a> {
+        Labeller {
+            process,
+            heap,
+            dwarf,
+            names: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn label_id(&mut self, graph: &ObjectGraph, id: u32) -> String {
         graph
             .object(id)
             .map_or_else(|| "?".to_string(), |o| self.label(&o))
@@ -602,7 +615,10 @@ fn trace_paths<'a>(
 
 /// The first named root (tier order) pointing at each of `ends`: one
 /// pass over the roots' targets.
-fn first_roots(roots: &RootSet, ends: impl Iterator<Item = u32>) -> HashMap<u32, Option<usize>> {
+pub(crate) fn first_roots(
+    roots: &RootSet,
+    ends: impl Iterator<Item = u32>,
+) -> HashMap<u32, Option<usize>> {
     let mut wanted: HashMap<u32, Option<usize>> = ends.map(|r| (r, None)).collect();
     for kinds in TIER_KINDS {
         for (i, r) in roots.named.iter().enumerate() {
@@ -621,7 +637,7 @@ fn first_roots(roots: &RootSet, ends: impl Iterator<Item = u32>) -> HashMap<u32,
 
 /// `root (T) → A → B → … n objects … → X → Y → Z`: the root, then the
 /// labels of `objects` (the middle of a long path elided).
-fn path_text(
+pub(crate) fn path_text(
     root: Option<&NamedRoot>,
     objects: &[u32],
     mut label: impl FnMut(u32) -> String,

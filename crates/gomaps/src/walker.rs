@@ -81,12 +81,12 @@ type Decoded = (Option<FoundMap>, Vec<String>);
 type Pending<T> = Arc<OnceLock<T>>;
 
 /// A family once its members are decoded: the family with its members
-/// added, and the members (in order) with each one's warnings.
+/// added, and the members that have warnings (in member order: the
+/// member's address and its warnings; most members have none).
 #[derive(Clone)]
 struct FamilyDone {
     fam: FoundMap,
-    members: Vec<(TypeId, u64)>,
-    messages: Vec<Vec<String>>,
+    messages: Vec<(u64, Vec<String>)>,
 }
 
 /// What the walk found, in the order it found it. Which maps the walk
@@ -113,11 +113,16 @@ enum Found {
     },
 }
 
-/// What the decoding tasks share with the walk.
 /// Storage objects at least this large have their pages released once
-/// decoded (one `madvise` each: only arrays big enough to matter).
+/// decoded (only arrays big enough to matter).
 const RELEASE_AFTER_DECODE: u64 = 8 << 10;
+/// Released storage objects this close to each other are released in one
+/// `madvise` with the pages between them (other objects' pages: a later
+/// read maps them again): a map of 30,000 bucket arrays is a few calls,
+/// not 30,000.
+const RELEASE_GAP: u64 = 256 << 10;
 
+/// What the decoding tasks share with the walk.
 struct Shared<'a> {
     decoder: MapDecoder<'a>,
     heap: &'a Heap,
@@ -273,8 +278,16 @@ impl<'a> Walker<'a> {
     }
 
     /// The maps found, in the order the walk found them (decoded), and
-    /// the walk's warnings.
+    /// the walk's warnings. Ends the walk: its sets and paths are freed
+    /// (the walker lives on for its decoder, through the memory-heavy
+    /// graph phases; a million-member family's seen set alone is ~20 MB).
     pub(crate) fn take_results(&mut self) -> (Vec<FoundMap>, Vec<String>) {
+        self.seen_maps = AddrSet::default();
+        self.seen_objects = AddrSet::default();
+        self.seen_arrays = HashSet::new();
+        self.paths = Vec::new();
+        self.origins = Vec::new();
+        self.queue = VecDeque::new();
         let mut warnings = std::mem::take(&mut self.warnings);
         // The decoder's doubts (len ≠ counted entries, unreadable storage)
         // must reach the report: a map has no warnings field of its own in
@@ -306,7 +319,7 @@ impl<'a> Walker<'a> {
                     let Some(done) = take_pending(done) else {
                         continue;
                     };
-                    for ((_, addr), messages) in done.members.iter().zip(&done.messages) {
+                    for (addr, messages) in &done.messages {
                         warn(*addr, messages);
                     }
                     if keep_empty || done.fam.len > 0 {
@@ -316,6 +329,19 @@ impl<'a> Walker<'a> {
             }
         }
         (maps, warnings)
+    }
+
+    /// Walks values whose type is known from elsewhere (heap objects the
+    /// runtime types, without DWARF: [`crate::typedheap`]), each a root
+    /// named `name` of unknown origin, after [`Walker::walk_roots`].
+    pub(crate) fn walk_values(&mut self, values: Vec<(TypeId, u64, String, RootKind)>) {
+        rayon::scope(|s| {
+            for (ty, addr, name, kind) in values {
+                let root = Step::Root(Cow::Owned(name));
+                self.push_root(ty, addr, root, kind, RootOrigin::Unknown);
+            }
+            self.drain(s);
+        });
     }
 
     /// The decoder the walk used (its caches serve later decoding).
@@ -332,7 +358,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Whether a value of `ty` may lead to a map (memoised, cycle-safe).
-    fn contains_map(&mut self, ty: TypeId) -> bool {
+    pub(crate) fn contains_map(&mut self, ty: TypeId) -> bool {
         let types = self.types();
         let mut stack = vec![ty];
         let mut visiting = HashSet::new();
@@ -789,13 +815,7 @@ impl Shared<'_> {
                 // leave the resident set (they stay in the page cache and
                 // map again if read later), so decoding every map of a
                 // multi-GB heap does not hold it all resident.
-                for o in inst
-                    .objects
-                    .iter()
-                    .filter(|o| o.size >= RELEASE_AFTER_DECODE)
-                {
-                    self.decoder.memory().release(o.base, o.size);
-                }
+                release_storage(self.decoder.memory(), &inst.objects);
                 let owned = object_bases(self.heap, &inst);
                 // Moved rather than copied: a million family members.
                 let type_name = std::mem::take(&mut inst.type_name);
@@ -829,22 +849,60 @@ impl Shared<'_> {
                 prepared = Some((ty, self.decoder.prepare(ty)));
             }
         }
-        let mut decoded = Vec::new();
-        let mut messages = Vec::new();
-        members
+        // Warnings are rare: kept aside with the member's index rather
+        // than one (empty) list per member of a million.
+        let warned: std::sync::Mutex<Vec<(usize, u64, Vec<String>)>> = Default::default();
+        let decoded: Vec<Option<FoundMap>> = members
             .par_iter()
+            .enumerate()
             .with_min_len(MEMBERS_PER_TASK)
-            .map(|&(ty, addr)| match &prepared {
-                Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
-                _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
+            .map(|(i, &(ty, addr))| {
+                let (map, messages) = match &prepared {
+                    Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
+                    _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
+                };
+                if !messages.is_empty() {
+                    if let Ok(mut w) = warned.lock() {
+                        w.push((i, addr, messages));
+                    }
+                }
+                map
             })
-            .unzip_into_vecs(&mut decoded, &mut messages);
+            .collect();
+        drop(members);
         assemble(&mut fam, decoded);
+        let mut warned = warned.into_inner().unwrap_or_default();
+        warned.sort_unstable_by_key(|w| w.0);
         FamilyDone {
             fam,
-            members,
-            messages,
+            messages: warned.into_iter().map(|(_, a, m)| (a, m)).collect(),
         }
+    }
+}
+
+/// Releases the core pages of the storage objects of at least
+/// [`RELEASE_AFTER_DECODE`] bytes, objects within [`RELEASE_GAP`] of each
+/// other in one call.
+fn release_storage(mem: &mapscope_elfcore::ProcessMemory, objects: &[crate::alloc::StorageObject]) {
+    let mut ranges: Vec<(u64, u64)> = objects
+        .iter()
+        .filter(|o| o.size >= RELEASE_AFTER_DECODE)
+        .map(|o| (o.base, o.base.saturating_add(o.size)))
+        .collect();
+    ranges.sort_unstable();
+    let mut run: Option<(u64, u64)> = None;
+    for (lo, hi) in ranges {
+        run = match run {
+            Some((a, b)) if lo <= b.saturating_add(RELEASE_GAP) => Some((a, b.max(hi))),
+            Some((a, b)) => {
+                mem.release(a, b - a);
+                Some((lo, hi))
+            }
+            None => Some((lo, hi)),
+        };
+    }
+    if let Some((a, b)) = run {
+        mem.release(a, b - a);
     }
 }
 

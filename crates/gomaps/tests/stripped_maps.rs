@@ -9,17 +9,22 @@
 //!
 //! Per incident, every truth map (family members included):
 //! - found at its address, or not — the numbers are printed;
-//! - when found: `len` and type exactly truth's, and root kind truth's;
+//! - when found: `len` and type exactly truth's (a family's too: members
+//!   and `[]map[string]int`), root kind truth's, and retained bytes within
+//!   5% of truth's (structures found as themselves; of members only the
+//!   largest are measured);
 //! - must be found unless it is one of the kinds a stripped build cannot
-//!   find from typed storage ([`NOT_FINDABLE`]: maps whose storage carries
-//!   no runtime type, and structures that need program types); before Go
-//!   1.22 no heap object carries its type, so none is found;
+//!   find from typed storage or from a typed heap object holding it
+//!   ([`NOT_FINDABLE`]: maps whose storage carries no runtime type, and
+//!   structures that need program types); before Go 1.22 no heap object
+//!   carries its type, so none is found;
 //! - root names: a map held by a global variable directly is named by it
 //!   with `-w` (`main.sessionsByID`, from the ELF symbol table) and by the
 //!   same global's address with `-s -w` (`global 0x…`, checked against the
 //!   symbol of the `-w` build of the same program and toolchain, which
 //!   links the globals at the same addresses); through heap objects the
-//!   path starts at that name.
+//!   path starts at that name; a member of a family a global holds
+//!   directly is named `main.smallMaps[*]` (`global 0x…[*]`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,28 +35,7 @@ use mapscope_goruntime::GoProcess;
 use serde_json::Value;
 
 /// Truth maps a stripped build cannot find from typed storage, and why.
-const NOT_FINDABLE: &[(&str, &str)] = &[
-    (
-        "smallMaps",
-        "a slice of maps: the family container needs program types",
-    ),
-    (
-        "smallMaps.member",
-        "storage of 512 bytes or less: no malloc header, no runtime type",
-    ),
-    (
-        "growingIndex",
-        "map[uint64]uint64: pointer-free storage carries no runtime type",
-    ),
-    (
-        "loaderByKind",
-        "an array of maps inside a struct: needs program types",
-    ),
-    (
-        "tokenCache",
-        "sync.Map: a struct found only through program types",
-    ),
-];
+const NOT_FINDABLE: &[(&str, &str)] = &[];
 
 fn walk<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
     for m in maps {
@@ -133,11 +117,24 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
         };
         n_found += 1;
         let (tlen, ttype) = (t["len"].as_u64().unwrap_or(0), t["type"].as_str());
-        if t["kind"] == "map" && (m.len != tlen || Some(m.type_name.as_str()) != ttype) {
+        if (t["kind"] == "map" || (t["kind"] == "map-family" && m.kind == "map-family"))
+            && (m.len != tlen || Some(m.type_name.as_str()) != ttype)
+        {
             problems.push(format!(
                 "{name}: {tname}: len {} type {} (truth {tlen} {ttype:?})",
                 m.len, m.type_name
             ));
+        }
+        // Retained bytes of a structure found as itself (not as a member:
+        // only the largest members are measured) within 5% of truth's.
+        let tret = t["retained_bytes"].as_u64().unwrap_or(0);
+        if tret > 0 && t["kind"] == m.kind.as_str() && !tname.ends_with(".member") {
+            let ours = m.retained_bytes.unwrap_or(0);
+            if ours.abs_diff(tret) * 20 > tret {
+                problems.push(format!(
+                    "{name}: {tname}: retained {ours} B (truth {tret} B)"
+                ));
+            }
         }
         let tkind = t["root_kind"].as_str().unwrap_or("");
         if root_kind(m.root_kind) != tkind {
@@ -155,8 +152,11 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
             .join(".");
         let direct = tkind == "global" && troot == variable;
         let through_global = troot.starts_with("main.");
+        // A member of a family held by a global directly is named as
+        // truth names it (`main.smallMaps[*]`, `global 0x…[*]`).
+        let member_of_variable = troot == format!("{variable}[*]") && m.root.ends_with("[*]");
         if with_symbols && through_global {
-            let ok = if direct {
+            let ok = if direct || member_of_variable {
                 m.root == troot
             } else {
                 m.root.starts_with(&format!("{variable} → "))
@@ -174,6 +174,7 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
                 .map(|a| format!("global {a:#x}"));
             let ok = match &want {
                 Some(w) if direct => &m.root == w,
+                Some(w) if member_of_variable => m.root == format!("{w}[*]"),
                 Some(w) => m.root.starts_with(&format!("{w} → ")),
                 None => m.root.starts_with("global 0x"),
             };

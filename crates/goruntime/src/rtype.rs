@@ -11,10 +11,14 @@
 //! `SliceType`, `ArrayType`, `ChanType`, `StructType` with its fields'
 //! names and offsets, `InterfaceType`, and the map type — `MapType`,
 //! `SwissMapType` or `OldMapType`, whichever the layout table has), the
-//! search of the types section for map type descriptors, and
-//! [`import_map_types`], which appends them to a stand-in
-//! [`DwarfInfo`] with their runtime addresses (so
-//! [`DwarfInfo::type_by_runtime_address`] names typed heap storage).
+//! search of the types section for map type descriptors and for the
+//! descriptors of types holding a map (structs, arrays, slices and
+//! pointers that reach one: a program's `main.Loader` with a
+//! `[2]map[string]*main.Symbol` field, the element type of a
+//! `[]map[string]int`'s backing array), and [`import_map_types`], which
+//! appends them to a stand-in [`DwarfInfo`] with their runtime addresses
+//! (so [`DwarfInfo::type_by_runtime_address`] names typed heap storage
+//! and typed heap objects holding maps).
 //!
 //! Every offset comes from the layout table's `internal/abi.*` types and
 //! every kind number from its `internal/abi.*` constants (reflect's
@@ -280,6 +284,10 @@ pub struct Reader<'s> {
     runtime: Vec<(u64, TypeId)>,
     eface: TypeId,
     iface: TypeId,
+    /// `sync.Map` as the table describes it: a descriptor of that name
+    /// is registered as the table's type (the `sync.Map` decoder reads
+    /// the table's layout), not converted.
+    sync_map: Option<TypeId>,
 }
 
 impl<'s> Reader<'s> {
@@ -296,6 +304,7 @@ impl<'s> Reader<'s> {
             runtime: Vec::new(),
             eface: types.by_name("runtime.eface").unwrap_or(TypeId::UNKNOWN),
             iface: types.by_name("runtime.iface").unwrap_or(TypeId::UNKNOWN),
+            sync_map: types.by_name(crate::layout::maps::SYNC_MAP_TYPE),
         })
     }
 
@@ -390,6 +399,127 @@ impl<'s> Reader<'s> {
         out
     }
 
+    /// The types a value of any map-holding type reaches, as element,
+    /// field or pointer target, read from a candidate descriptor at `a`:
+    /// `None` unless `a` reads as a pointer, slice, array or struct
+    /// descriptor with pointers whose name and members are consistent
+    /// (every member descriptor inside the section, aligned; an array's
+    /// size its element's times its length; fields inside the struct).
+    fn holder_edges(&self, a: u64) -> Option<Vec<u64>> {
+        let l = &self.layout;
+        let k = l.kinds;
+        let kind = self.get(a, l.kind).ok()? & l.kind_mask;
+        if ![k.pointer, k.slice, k.array, k.struct_].contains(&kind) {
+            return None;
+        }
+        let size = self.get(a, l.size).ok()?;
+        let ptr_bytes = self.get(a, l.ptr_bytes).ok()?;
+        // A map is a pointer: a type holding one has pointers.
+        if ptr_bytes == 0 || ptr_bytes > size {
+            return None;
+        }
+        let member = |at: u64| -> Option<u64> {
+            let p = self.word(at).ok()?;
+            (self.section.contains(p) && p % l.ptr == 0).then_some(p)
+        };
+        let prefix_ok = |name: &str| {
+            if kind == k.pointer {
+                size == l.ptr && name.starts_with('*')
+            } else if kind == k.slice {
+                size == 3 * l.ptr && name.starts_with("[]")
+            } else if kind == k.array {
+                name.starts_with('[')
+            } else {
+                !name.is_empty()
+            }
+        };
+        let h = self.header(a).ok()?;
+        if !prefix_ok(&h.name) {
+            return None;
+        }
+        if kind == k.pointer {
+            return Some(vec![member(a + l.ptr_elem)?]);
+        }
+        if kind == k.slice {
+            return Some(vec![member(a + l.slice_elem)?]);
+        }
+        if kind == k.array {
+            let elem = member(a + l.array_elem)?;
+            let len = self.word(a + l.array_len).ok()?;
+            let esize = self.get(elem, l.size).ok()?;
+            return (esize.checked_mul(len) == Some(size)).then(|| vec![elem]);
+        }
+        let array = self.word(a + l.struct_fields).ok()?;
+        let count = self.word(a + l.struct_fields + l.ptr).ok()?;
+        if count == 0 || count > MAX_FIELDS {
+            return None;
+        }
+        self.section
+            .bytes(array, count.checked_mul(l.field_size)?)
+            .ok()?;
+        let mut out = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let f = array + i * l.field_size;
+            let offset = self.word(f + l.field_offset).ok()?;
+            if offset > size {
+                return None;
+            }
+            out.push(member(f + l.field_typ)?);
+        }
+        Some(out)
+    }
+
+    /// Descriptors of the types that hold a map (a struct field, array or
+    /// slice element, or pointer target that is a map, a `sync.Map`, or
+    /// holds one, transitively), found by a scan of every aligned word as
+    /// [`Reader::map_descriptors`] does, from the map descriptors `maps`.
+    /// Heap objects of these types (malloc headers name them) are where
+    /// maps are held inline. Sorted by address; the map descriptors
+    /// themselves are not included.
+    pub fn holder_descriptors(&self, maps: &[u64]) -> Vec<u64> {
+        let l = &self.layout;
+        let len = self.section.data.len() as u64;
+        // Reverse edges: member descriptor → descriptors naming it.
+        let mut users: HashMap<u64, Vec<u64>> = HashMap::new();
+        let mut seeds: Vec<u64> = maps.to_vec();
+        let mut off = 0u64;
+        while off.saturating_add(l.type_size) <= len {
+            let a = self.section.base + off;
+            off += l.ptr;
+            let Some(edges) = self.holder_edges(a) else {
+                continue;
+            };
+            if self.get(a, l.kind).map(|k| k & l.kind_mask) == Ok(l.kinds.struct_)
+                && self
+                    .header(a)
+                    .is_ok_and(|h| h.name == crate::layout::maps::SYNC_MAP_TYPE)
+            {
+                seeds.push(a);
+            }
+            for e in edges {
+                let u = users.entry(e).or_default();
+                if u.len() < MAX_FIELDS as usize && u.last() != Some(&a) {
+                    u.push(a);
+                }
+            }
+        }
+        let mut holders: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let mut stack = seeds;
+        while let Some(t) = stack.pop() {
+            for &u in users.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
+                if holders.len() < MAX_TYPES && holders.insert(u) {
+                    stack.push(u);
+                }
+            }
+        }
+        for m in maps {
+            holders.remove(m);
+        }
+        let mut out: Vec<u64> = holders.into_iter().collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Converts the descriptor at `address` (and what it reaches, to
     /// [`MAX_DEPTH`]) into types; returns its id.
     pub fn import(&mut self, address: u64) -> Result<TypeId, RtypeError> {
@@ -443,6 +573,14 @@ impl<'s> Reader<'s> {
         }
         let known = known.map(|(id, _)| id);
         let h = self.header(address)?;
+        if let Some(table) = self
+            .sync_map
+            .filter(|_| known.is_none() && h.name == crate::layout::maps::SYNC_MAP_TYPE)
+        {
+            self.memo.insert(address, (table, 0));
+            self.runtime.push((address - self.section.base, table));
+            return Ok(table);
+        }
         let k = self.layout.kinds;
         let in_range = |r: (u64, u64)| h.kind >= r.0 && h.kind <= r.1;
         let scalar = if h.kind == k.bool_ {
@@ -523,21 +661,40 @@ impl<'s> Reader<'s> {
             let key = self.child(address + l.map_key, depth)?;
             let value = self.child(address + l.map_elem, depth)?;
             let storage = self.child(address + l.map_storage, depth)?;
-            (
-                TypeKind::Map(MapType {
-                    key,
-                    value,
-                    pointer: TypeId::UNKNOWN,
-                    header: TypeId::UNKNOWN,
-                    flavour: Some(l.flavour),
-                    storage: match l.flavour {
-                        MapFlavour::Swiss => storage,
-                        MapFlavour::Classic => self.dwarf_bucket(storage)?,
-                    },
-                    table: TypeId::UNKNOWN,
-                }),
-                Vec::new(),
-            )
+            let map = TypeKind::Map(MapType {
+                key,
+                value,
+                pointer: TypeId::UNKNOWN,
+                header: TypeId::UNKNOWN,
+                flavour: Some(l.flavour),
+                storage: match l.flavour {
+                    MapFlavour::Swiss => storage,
+                    MapFlavour::Classic => self.dwarf_bucket(storage)?,
+                },
+                table: TypeId::UNKNOWN,
+            });
+            // A named map type (`type auxmap map[Aux]int32`) is, as in
+            // DWARF, a typedef of its map type: maps are reported by
+            // their `map[K]V`, as DWARF builds report them.
+            match (self.converted_name(key), self.converted_name(value)) {
+                (Some(k), Some(v)) if !h.name.starts_with("map[") => {
+                    if self.out.len() >= MAX_TYPES {
+                        return Err(RtypeError::Budget);
+                    }
+                    let target = TypeId(self.first_id + self.out.len() as u32);
+                    self.out.push(Type {
+                        name: format!("map[{k}]{v}"),
+                        size: Some(h.size),
+                        kind: map,
+                        fields: Vec::new(),
+                        go_kind: u8::try_from(h.kind).ok(),
+                        // The descriptor's: the map type read from it.
+                        runtime_type_offset: Some(address - self.section.base),
+                    });
+                    (TypeKind::Typedef { target }, Vec::new())
+                }
+                _ => (map, Vec::new()),
+            }
         } else {
             return Err(RtypeError::Corrupt {
                 address,
@@ -546,6 +703,18 @@ impl<'s> Reader<'s> {
         };
         self.set(id, kind, fields);
         Ok(id)
+    }
+
+    /// The name of a type this reader converted (or the table's
+    /// `sync.Map`), `None` for one it did not.
+    fn converted_name(&self, id: TypeId) -> Option<String> {
+        if Some(id) == self.sync_map && id != TypeId::UNKNOWN {
+            return Some(crate::layout::maps::SYNC_MAP_TYPE.to_string());
+        }
+        let t = self
+            .out
+            .get(id.index().checked_sub(self.first_id as usize)?)?;
+        (!t.name.is_empty()).then(|| t.name.clone())
     }
 
     /// A classic bucket as DWARF describes it: the descriptor's members
@@ -610,8 +779,9 @@ impl<'s> Reader<'s> {
         Ok(fields)
     }
 
-    /// The converted types (ids from the table's length on) and their
-    /// offsets from the section's start.
+    /// The converted types (ids from the table's length on) and the
+    /// offsets from the section's start of every type registered (a
+    /// `sync.Map` descriptor's names the table's own type).
     pub fn finish(self) -> (Vec<Type>, Vec<(u64, TypeId)>) {
         (self.out, self.runtime)
     }
@@ -622,6 +792,9 @@ impl<'s> Reader<'s> {
 pub struct Imported {
     /// Map type descriptors found and converted.
     pub map_types: usize,
+    /// Descriptors of types holding a map (structs, arrays, slices,
+    /// pointers: [`Reader::holder_descriptors`]) converted.
+    pub holder_types: usize,
     /// Types converted in all (keys, values, storage included).
     pub types: usize,
     /// Descriptors that could not be read (the first problem).
@@ -629,7 +802,8 @@ pub struct Imported {
     pub first_error: Option<String>,
 }
 
-/// Appends every map type of `section` (and the types it reaches) to
+/// Appends every map type of `section` (and the types it reaches), then
+/// every type holding a map ([`Reader::holder_descriptors`]), to
 /// `dwarf`'s type table, registering their runtime addresses. Meant for a
 /// layout table's stand-in ([`DwarfInfo::from_table`]): program types are
 /// otherwise unknown there.
@@ -642,17 +816,26 @@ pub fn import_map_types(dwarf: &mut DwarfInfo, section: &TypesSection) -> Import
             return done;
         }
     };
-    for a in reader.map_descriptors() {
-        match reader.import(a) {
-            Ok(_) => done.map_types += 1,
+    let maps = reader.map_descriptors();
+    let holders = reader.holder_descriptors(&maps);
+    let mut budget_spent = false;
+    for (i, a) in maps.iter().chain(&holders).enumerate() {
+        if budget_spent {
+            break;
+        }
+        match reader.import(*a) {
+            Ok(_) if i < maps.len() => done.map_types += 1,
+            Ok(_) => done.holder_types += 1,
+            // A holder is a scan's candidate: one that does not convert
+            // is left out (its heap objects stay untyped), not a problem
+            // with the map types.
+            Err(e) if i >= maps.len() && e != RtypeError::Budget => {}
             Err(e) => {
                 done.failed += 1;
                 if done.first_error.is_none() {
                     done.first_error = Some(e.to_string());
                 }
-                if e == RtypeError::Budget {
-                    break;
-                }
+                budget_spent = e == RtypeError::Budget;
             }
         }
     }
@@ -787,6 +970,87 @@ mod tests {
         assert!(dwarf.types().by_name("map[int]*main.S").is_some());
     }
 
+    /// A struct holding a map and an inline array of maps, the array
+    /// type and a pointer to the struct are holders; a struct without a
+    /// map (`main.S`, even behind a pointer) is not.
+    #[test]
+    fn finds_and_imports_the_types_holding_maps() {
+        let dwarf = stand_in();
+        let base = section(&dwarf, 2);
+        let mut b = Builder {
+            dwarf: &dwarf,
+            data: base.data.clone(),
+            names: BASE + 0xb00,
+        };
+        let (map, holder, fields, array, ptr) = (
+            BASE + 0x500,
+            BASE + 0x600,
+            BASE + 0x680,
+            BASE + 0x700,
+            BASE + 0x780,
+        );
+        let pb = b.off("internal/abi.Type", "PtrBytes");
+        b.ty(holder, "main.Holder", 24, 25);
+        b.put(holder + pb, 24, 8);
+        let fo = b.off("internal/abi.StructType", "Fields");
+        b.put(holder + fo, fields, 8);
+        b.put(holder + fo + 8, 2, 8);
+        let sf = "internal/abi.StructField";
+        let (fname, ftyp, foff) = (b.off(sf, "Name"), b.off(sf, "Typ"), b.off(sf, "Offset"));
+        let m = b.name("m");
+        b.put(fields + fname, m, 8);
+        b.put(fields + ftyp, map, 8);
+        let arr = b.name("arr");
+        b.put(fields + 24 + fname, arr, 8);
+        b.put(fields + 24 + ftyp, array, 8);
+        b.put(fields + 24 + foff, 8, 8);
+        b.ty(array, "[2]map[int]*main.S", 16, 17);
+        b.put(array + pb, 16, 8);
+        let at = "internal/abi.ArrayType";
+        b.put(array + b.off(at, "Elem"), map, 8);
+        b.put(array + b.off(at, "Len"), 2, 8);
+        b.ty(ptr, "*main.Holder", 8, 22);
+        b.put(ptr + pb, 8, 8);
+        b.put(ptr + b.off("internal/abi.PtrType", "Elem"), holder, 8);
+        // *main.S has pointers too, and reaches no map.
+        b.put(BASE + 0x280 + pb, 8, 8);
+        // A named map type: a typedef of its map[K]V.
+        let named = BASE + 0xa00;
+        b.ty(named, "main.Index", 8, 21);
+        let mt = "internal/abi.MapType";
+        b.put(named + b.off(mt, "Key"), BASE + 0x100, 8);
+        b.put(named + b.off(mt, "Elem"), BASE + 0x280, 8);
+        b.put(named + b.off(mt, "Group"), BASE + 0x400, 8);
+        let sec = TypesSection::new(BASE, b.data);
+        let r = Reader::new(&dwarf, &sec).expect("layouts");
+        let maps = r.map_descriptors();
+        assert_eq!(maps, vec![map, named]);
+        assert_eq!(r.holder_descriptors(&maps), vec![holder, array, ptr]);
+        let mut dwarf = dwarf;
+        let done = import_map_types(&mut dwarf, &sec);
+        assert_eq!((done.map_types, done.holder_types, done.failed), (2, 3, 0));
+        let index = dwarf.type_by_runtime_offset(0xa00).expect("main.Index");
+        assert_eq!(dwarf.types().get(index).name, "main.Index");
+        let resolved = dwarf.types().resolve(index);
+        assert_ne!(resolved, index);
+        assert_eq!(dwarf.types().get(resolved).name, "map[int]*main.S");
+        assert!(dwarf.types().map_type(index).is_some());
+        let id = dwarf.type_by_runtime_offset(0x600).expect("main.Holder");
+        let t = dwarf.types().get(id);
+        assert_eq!(t.name, "main.Holder");
+        let f: Vec<(&str, u64)> = t
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset))
+            .collect();
+        assert_eq!(f, vec![("m", 0), ("arr", 8)]);
+        let TypeKind::Array { count, elem } = dwarf.types().get(t.fields[1].ty).kind else {
+            panic!("arr is not an array");
+        };
+        assert_eq!(count, 2);
+        assert_eq!(dwarf.types().get(elem).name, "map[int]*main.S");
+    }
+
     #[test]
     fn corrupt_descriptors_are_errors() {
         let dwarf = stand_in();
@@ -810,7 +1074,8 @@ mod tests {
             .collect();
         let garbage = TypesSection::new(BASE, data);
         let mut r = Reader::new(&dwarf, &garbage).expect("layouts");
-        let _ = r.map_descriptors();
+        let maps = r.map_descriptors();
+        let _ = r.holder_descriptors(&maps);
         for a in (BASE..BASE + 0x4000).step_by(8) {
             let _ = r.import(a);
         }

@@ -672,6 +672,20 @@ fn atomic_pointer_target(types: &TypeTable, atomic: TypeId) -> Option<TypeId> {
         })
 }
 
+/// `id`, or — when it is a placeholder without members (kind unknown: the
+/// layout table names a pointer's target so when it holds that type in
+/// full under the same name) — the full type of that name.
+fn complete(types: &TypeTable, id: TypeId) -> TypeId {
+    let ty = types.get(types.resolve(id));
+    if !matches!(ty.kind, TypeKind::Unknown) {
+        return id;
+    }
+    types
+        .by_name(&ty.name)
+        .filter(|&full| !matches!(types.get(types.resolve(full)).kind, TypeKind::Unknown))
+        .unwrap_or(id)
+}
+
 /// Builds the layout of `sync.Map` (`id` resolves to the struct).
 pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLayout> {
     let types = dwarf.types();
@@ -765,6 +779,7 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
         .ok_or(MapLayoutError::UnknownSyncMap)?;
     let read_only = atomic_pointer_target(types, read.ty)
         .or_else(|| types.by_name("sync.readOnly"))
+        .map(|t| complete(types, t))
         .ok_or_else(|| no_type("sync.readOnly"))?;
     let dirty = types
         .field_path(id, "dirty")
@@ -777,7 +792,9 @@ pub fn sync_map_layout(dwarf: &DwarfInfo, id: TypeId) -> LayoutResult<SyncMapLay
         ty: SYNC_MAP_TYPE,
         member: "dirty",
     })?;
-    let entry = pointer_target(types, inner.value).ok_or(MapLayoutError::DirtyValueNotEntry)?;
+    let entry = pointer_target(types, inner.value)
+        .map(|t| complete(types, t))
+        .ok_or(MapLayoutError::DirtyValueNotEntry)?;
     let any = inner.key;
     Ok(SyncMapLayout::ReadDirty(ReadDirtyLayout {
         size,

@@ -1,0 +1,437 @@
+//! Maps held inside heap objects whose type the runtime records, in an
+//! executable without DWARF (issue #17): the typed walk's machinery
+//! ([`crate::walker`]) run from heap objects instead of DWARF globals.
+//!
+//! A heap object of more than 512 bytes carries its type in a malloc
+//! header (a large object in `mspan.largeType`, Go 1.22 on), and
+//! `mapscope_goruntime::rtype` imports every type that holds a map
+//! (struct fields, array and slice elements, pointer targets) with its
+//! runtime address. Each such object no found map owns and some root
+//! reaches is:
+//!
+//! - **a holder** (a struct, an array, a pointer-holding element type):
+//!   walked as a root of its type, so the maps inside it — a field, an
+//!   inline array of maps (a family), an embedded struct's promoted
+//!   field, a map behind a pointer field, even a small map whose own
+//!   storage carries no type — are found with their exact types and Go
+//!   selector paths (`main.loader → main.Loader.byKind`); an object
+//!   holding several values of its type (a slice's backing array) is
+//!   walked element by element (`[]main.Shard[3].index`);
+//! - **a slice's backing array of maps** (the header names the element
+//!   type `map[string]int`): a family of the maps its words point at
+//!   (`[]map[string]int`, owning its backing array), named by its
+//!   variable when a global points at it directly (`main.smallMaps`,
+//!   `global 0x…`), its members `…[*]`.
+//!
+//! Paths start at the root the graph's shortest path to the holder
+//! starts at ([`crate::unrooted`]'s naming: `main.registry → …`), then
+//! the holder's type and the walk's selector. Map storage objects (a
+//! group or bucket array) are never holders: maps of maps stay with
+//! [`crate::unrooted`].
+//!
+//! Owns: choosing the typed heap objects, the backing-array families and
+//! the names of what it finds. Must not touch: the walk itself
+//! (walker.rs: one entry point, [`Walker::walk_values`]), the unrooted
+//! storage search, or global names (`crate::stripped`).
+
+use std::collections::{HashMap, HashSet};
+
+use mapscope_goruntime::dwarf::{TypeId, TypeKind};
+use mapscope_goruntime::heap::{Heap, HeapObject};
+use mapscope_goruntime::timing::{phase, Phase};
+use mapscope_goruntime::GoProcess;
+use rayon::prelude::*;
+
+use crate::discover::{key_value, FoundKind, FoundMap, Place, RootKind, RootVia};
+use crate::graph::{ObjectGraph, UNREACHED};
+use crate::layout::map_type_of_storage;
+use crate::reader::Reader;
+use crate::roots::RootSet;
+use crate::unrooted::{bases, first_roots, path_text, path_to, Claimed, Labeller};
+use crate::walker::Walker;
+use crate::MapTarget;
+
+/// Values of one heap object walked at most (a slice's backing array).
+const MAX_ELEMENTS: u64 = 1 << 16;
+/// Members of one backing array of maps read at most.
+const MAX_MEMBERS: u64 = 1 << 20;
+/// Delimits a holder's index in the walk's root names (never printed:
+/// every name is rewritten before it leaves this module).
+const MARK: char = '\u{1}';
+
+/// What [`heap_held_maps`] found.
+#[derive(Default)]
+pub(crate) struct HeapHeld {
+    pub maps: Vec<FoundMap>,
+    pub warnings: Vec<String>,
+}
+
+/// What a heap type is to this search.
+#[derive(Clone, Copy)]
+enum Class {
+    Other,
+    /// Walked as values of this type and size (a pointer type: `true`).
+    Holder(TypeId, u64, bool),
+    /// An array of map headers of this map type.
+    Maps(TypeId, u64),
+}
+
+/// The maps held in typed heap objects (see the module doc). `found`:
+/// the maps found so far (their objects are not searched again);
+/// `parents`: [`ObjectGraph::shortest_paths`] over
+/// [`crate::unrooted::root_tiers`] of `roots`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn heap_held_maps(
+    process: &GoProcess,
+    heap: &Heap,
+    walker: &mut Walker<'_>,
+    graph: &ObjectGraph,
+    found: &[FoundMap],
+    roots: &RootSet,
+    parents: &[u32],
+) -> HeapHeld {
+    let mut out = HeapHeld::default();
+    let Some(dwarf) = process.dwarf() else {
+        return out;
+    };
+    let reached = |a: u64| {
+        graph
+            .id_of_address(a)
+            .and_then(|id| parents.get(id as usize))
+            .is_some_and(|&p| p != UNREACHED)
+    };
+    let select = Phase::start("maps: typed heap objects: select");
+    let owned = Claimed::of(graph, found);
+    // Typed objects no found map owns and a root reaches, in address
+    // order (spans in parallel, in order).
+    let spans = heap.spans();
+    let typed: Vec<(HeapObject, u64)> = (0..spans.len())
+        .into_par_iter()
+        .filter(|&i| {
+            spans
+                .get(i)
+                .is_some_and(|s| s.has_header || (s.size_class == 0 && s.large_type != 0))
+        })
+        .flat_map_iter(|i| {
+            let owned = &owned;
+            heap.span_objects(i).filter_map(move |o| {
+                if owned.contains(graph, o.address) || !reached(o.address) {
+                    return None;
+                }
+                let t = heap.object_type_address(process, &o)?;
+                Some((o, t))
+            })
+        })
+        .collect();
+    let types = dwarf.types();
+    let bias = process.load_bias();
+    let mut classes: HashMap<u64, Class> = HashMap::new();
+    // Holders (graph id, element index) by the index their root names.
+    let mut holders: Vec<(u32, Option<u64>)> = Vec::new();
+    let mut values: Vec<(TypeId, u64, String, RootKind)> = Vec::new();
+    let mut arrays: Vec<(HeapObject, TypeId, u64)> = Vec::new();
+    let reader = Reader::new(process.memory());
+    let mut pointees: HashSet<u64> = HashSet::new();
+    for (o, t) in typed {
+        let class = *classes.entry(t).or_insert_with(|| {
+            let Some(id) = dwarf.type_by_runtime_address(t.wrapping_sub(bias)) else {
+                return Class::Other;
+            };
+            // A named map type is a typedef of its `map[K]V`.
+            let id = types.resolve(id);
+            let size = types.size_of(id).unwrap_or(0);
+            if size == 0 || map_type_of_storage(&types.get(id).name).is_some() {
+                return Class::Other;
+            }
+            match walker.decoder().target(id) {
+                Some(MapTarget::Map { .. }) => Class::Maps(id, size),
+                _ if walker.contains_map(id) => {
+                    let pointer =
+                        matches!(types.get(types.resolve(id)).kind, TypeKind::Pointer { .. });
+                    Class::Holder(id, size, pointer)
+                }
+                _ => Class::Other,
+            }
+        });
+        let data = o
+            .size
+            .saturating_sub(o.data_start().saturating_sub(o.address));
+        match class {
+            Class::Other => {}
+            Class::Maps(id, size) => arrays.push((o, id, (data / size).min(MAX_MEMBERS))),
+            Class::Holder(id, size, pointer) => {
+                let Some(gid) = graph.id_of_address(o.address) else {
+                    continue;
+                };
+                let n = data / size;
+                for j in 0..n.min(MAX_ELEMENTS) {
+                    let at = o.data_start().wrapping_add(j.wrapping_mul(size));
+                    // A pointer element: nil, or an object an earlier
+                    // element points at, leads nowhere new.
+                    if pointer {
+                        match reader.u64(at) {
+                            Ok(p) if p != 0 && pointees.insert(p) => {}
+                            _ => continue,
+                        }
+                    }
+                    let name = format!("{MARK}{}{MARK}", holders.len());
+                    holders.push((gid, (n > 1).then_some(j)));
+                    values.push((id, at, name, RootKind::Heap));
+                }
+            }
+        }
+    }
+    drop(select);
+    if !values.is_empty() {
+        phase("maps: typed heap objects: walk", || {
+            walker.walk_values(values)
+        });
+        let (maps, warnings) = walker.take_results();
+        out.maps = maps;
+        out.warnings = warnings;
+    }
+    // Maps found so far, by header address: a backing array's members
+    // are not found twice.
+    let mut seen: HashSet<u64> = HashSet::new();
+    fn note(maps: &[FoundMap], seen: &mut HashSet<u64>) {
+        for m in maps {
+            seen.insert(m.address);
+            note(&m.children, seen);
+        }
+    }
+    note(found, &mut seen);
+    note(&out.maps, &mut seen);
+    let families = phase("maps: typed heap objects: families", || {
+        array_families(process, heap, walker, &arrays, &mut seen)
+    });
+    phase("maps: typed heap objects: names", || {
+        name(
+            process,
+            heap,
+            graph,
+            roots,
+            parents,
+            &holders,
+            &mut out.maps,
+            families,
+        )
+    });
+    out
+}
+
+/// A family per backing array of map headers: the maps its words point
+/// at that decode consistently (`len` equals the live entries counted,
+/// no warnings; a word past the slice's `len` may be stale).
+fn array_families(
+    process: &GoProcess,
+    heap: &Heap,
+    walker: &Walker<'_>,
+    arrays: &[(HeapObject, TypeId, u64)],
+    seen: &mut HashSet<u64>,
+) -> Vec<(FoundMap, u64)> {
+    let Some(dwarf) = process.dwarf() else {
+        return Vec::new();
+    };
+    let types = dwarf.types();
+    let reader = Reader::new(process.memory());
+    let decoder = walker.decoder();
+    let mut out = Vec::new();
+    for &(o, id, n) in arrays {
+        let data = o.data_start();
+        let members: Vec<u64> = (0..n)
+            .filter_map(|i| reader.u64(data.wrapping_add(i.wrapping_mul(8))).ok())
+            .filter(|&p| p != 0 && !seen.contains(&p))
+            .collect();
+        let children: Vec<FoundMap> = members
+            .par_iter()
+            .with_min_len(256)
+            .filter_map(|&p| {
+                let inst = decoder
+                    .decode(id, p, heap)
+                    .ok()
+                    .filter(|i| i.len == i.live_entries && i.warnings.is_empty())?;
+                let mut own = Vec::new();
+                bases(heap, &inst, &mut own);
+                own.sort_unstable();
+                own.dedup();
+                let kv = key_value(types, &inst);
+                Some(FoundMap::new(&inst, Place::default(), own, kv))
+            })
+            .collect();
+        if children.is_empty() {
+            continue;
+        }
+        let mut fam = FoundMap {
+            type_name: format!("[]{}", types.get(id).name),
+            kind: FoundKind::Family,
+            address: data,
+            owned: vec![o.address],
+            ..FoundMap::default()
+        };
+        for c in &children {
+            seen.insert(c.address);
+            fam.len += 1;
+            fam.live_entries += c.live_entries;
+            fam.capacity += c.capacity;
+            fam.tombstones += c.tombstones;
+            fam.growing |= c.growing;
+            fam.storage_bytes += c.storage_bytes;
+            fam.owned.extend(c.owned.iter().copied());
+        }
+        fam.children = children;
+        out.push((fam, o.address));
+    }
+    out
+}
+
+/// The root kind of a map reached through heap objects from a root of
+/// kind `k` (the typed walk's convention: a global's pointer makes it
+/// the heap's).
+fn through_heap(k: Option<RootKind>) -> RootKind {
+    match k {
+        Some(RootKind::Global | RootKind::Heap) => RootKind::Heap,
+        Some(k) => k,
+        None => RootKind::Unknown,
+    }
+}
+
+/// Names the walk's maps (their roots hold a holder's index) and the
+/// backing-array families by the shortest path from a root to their
+/// heap object, and appends the families to `maps`.
+#[allow(clippy::too_many_arguments)]
+fn name(
+    process: &GoProcess,
+    heap: &Heap,
+    graph: &ObjectGraph,
+    roots: &RootSet,
+    parents: &[u32],
+    holders: &[(u32, Option<u64>)],
+    maps: &mut Vec<FoundMap>,
+    families: Vec<(FoundMap, u64)>,
+) {
+    let Some(dwarf) = process.dwarf() else {
+        return;
+    };
+    // The heap object each map's name starts from.
+    let holder_of = |m: &FoundMap| -> Option<(usize, String)> {
+        let rest = m.root.strip_prefix(MARK)?;
+        let (index, suffix) = rest.split_once(MARK)?;
+        Some((index.parse().ok()?, suffix.to_string()))
+    };
+    let mut targets: Vec<u32> = maps
+        .iter()
+        .map(|m| {
+            holder_of(m)
+                .and_then(|(i, _)| holders.get(i))
+                .map_or(UNREACHED, |h| h.0)
+        })
+        .collect();
+    targets.extend(
+        families
+            .iter()
+            .map(|(_, o)| graph.id_of_address(*o).unwrap_or(UNREACHED)),
+    );
+    let paths: Vec<Option<Vec<u32>>> = targets
+        .iter()
+        .map(|&t| (t != UNREACHED).then(|| path_to(parents, t)).flatten())
+        .collect();
+    let wanted = first_roots(
+        roots,
+        paths.iter().flatten().filter_map(|p| p.first().copied()),
+    );
+    let mut labeller = Labeller::new(process, heap, dwarf);
+    let mut texts: HashMap<u32, (String, Option<usize>)> = HashMap::new();
+    // The path's text up to (not including) its last object, and the
+    // named root it starts at.
+    let mut prefix = |labeller: &mut Labeller<'_>, path: &[u32]| -> (String, Option<usize>) {
+        let Some(&last) = path.last() else {
+            return (String::new(), None);
+        };
+        texts
+            .entry(last)
+            .or_insert_with(|| {
+                let root = path.first().and_then(|r| wanted.get(r).copied().flatten());
+                let before = path.get(..path.len() - 1).unwrap_or(&[]);
+                let text = path_text(root.and_then(|i| roots.named.get(i)), before, |id| {
+                    labeller.label_id(graph, id)
+                });
+                (text, root)
+            })
+            .clone()
+    };
+    let mut paths = paths.into_iter();
+    for m in maps.iter_mut() {
+        let path = paths.next().flatten();
+        let (Some((index, suffix)), Some(path)) = (holder_of(m), path) else {
+            m.root = crate::unrooted::UNKNOWN_ROOT.to_string();
+            continue;
+        };
+        let (text, root) = prefix(&mut labeller, &path);
+        let root = root.and_then(|i| roots.named.get(i));
+        let element = holders
+            .get(index)
+            .and_then(|h| h.1)
+            .map_or(String::new(), |j| format!("[{j}]"));
+        let holder = path
+            .last()
+            .map_or_else(String::new, |&id| labeller.label_id(graph, id));
+        let kind = through_heap(root.map(|r| r.kind));
+        let origin = root.map(|r| r.origin.clone()).unwrap_or_default();
+        let rename = |f: &mut FoundMap, suffix: &str| {
+            f.root = format!("{text} → {holder}{element}{suffix}");
+            f.root_kind = kind;
+            f.origin = origin.clone();
+            f.via = RootVia::Objects;
+        };
+        rename(m, &suffix);
+        for c in &mut m.children {
+            let suffix = holder_of(c).map_or_else(|| "[*]".to_string(), |(_, s)| s);
+            rename(c, &suffix);
+        }
+    }
+    for (mut fam, _) in families {
+        let Some(path) = paths.next().flatten() else {
+            continue;
+        };
+        let (text, root) = prefix(&mut labeller, &path);
+        let root = root.and_then(|i| roots.named.get(i));
+        fam.origin = root.map(|r| r.origin.clone()).unwrap_or_default();
+        if path.len() == 1 && root.is_some_and(|r| r.kind == RootKind::Global) {
+            // A global pointing at the backing array: the slice variable.
+            fam.root = text;
+            fam.root_kind = RootKind::Global;
+            fam.via = RootVia::Variable;
+        } else {
+            let array = path
+                .last()
+                .map_or_else(String::new, |&id| labeller.label_id(graph, id));
+            fam.root = format!("{text} → {array}");
+            fam.root_kind = through_heap(root.map(|r| r.kind));
+            fam.via = RootVia::Objects;
+        }
+        name_members(std::slice::from_mut(&mut fam));
+        maps.push(fam);
+    }
+}
+
+/// Gives every family member of `maps` its family's root (`…[*]`) and
+/// origin: after the families' own names are final
+/// ([`crate::stripped::name_global_roots`]).
+pub(crate) fn name_members(maps: &mut [FoundMap]) {
+    for m in maps {
+        if m.kind != FoundKind::Family {
+            continue;
+        }
+        let kind = through_heap(Some(m.root_kind));
+        for c in &mut m.children {
+            c.root = format!("{}[*]", m.root);
+            c.root_kind = kind;
+            c.origin = m.origin.clone();
+            c.via = if m.via == RootVia::Objects {
+                RootVia::Objects
+            } else {
+                RootVia::Typed
+            };
+        }
+    }
+}

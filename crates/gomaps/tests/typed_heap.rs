@@ -1,0 +1,149 @@
+//! Maps held inside typed heap objects of an executable without DWARF
+//! (issue #17, `mapscope_gomaps::typedheap`), checked against the shipped
+//! samples' own truth (`truth.json`, written by mapzoo from inside the
+//! process): the samples' executables with their DWARF sections hidden are
+//! `-ldflags=-w` builds (symbols kept, no DWARF).
+//!
+//! - `smallMaps` (a global `[]map[string]int` whose members' storage is
+//!   too small to carry a type): found from its backing array, whose
+//!   malloc header names the element type — the family at truth's address,
+//!   `len` and `%T`, named by its variable with the root kind `global`,
+//!   every listed member at truth's address with truth's `len` and type,
+//!   retained bytes within 5% of truth's;
+//! - `loaderByKind` (`[2]map[string]*main.Symbol` inline in a `main.Loader`
+//!   beside a 512 KiB buffer), `loaderIndex` (a struct-valued field's map)
+//!   and `loaderCounts` (an embedded struct's promoted field): found by
+//!   walking the `main.Loader` object its malloc header types, named by
+//!   the global's symbol, the holder's type and the Go selector
+//!   (`main.loader → main.Loader.byKind`), root kind `heap`, retained
+//!   bytes within 5% (the family's exclude the buffer).
+
+use std::collections::HashMap;
+
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_goruntime::GoProcess;
+use serde_json::Value;
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
+}
+
+fn index<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
+    for m in maps {
+        out.entry(m.address).or_insert(m);
+        index(&m.children, out);
+    }
+}
+
+fn within_5_percent(ours: Option<u64>, truth: &Value) -> bool {
+    let truth = truth.as_u64().unwrap_or(0);
+    ours.is_some_and(|o| o.abs_diff(truth) * 20 <= truth)
+}
+
+fn check_sample(name: &str) {
+    let s = mapscope_testsupport::sample(name);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = dir.path().join("mapzoo");
+    let mut bytes = std::fs::read(&s.exe).expect("exe");
+    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
+    std::fs::write(&exe, bytes).expect("write exe");
+    let process = GoProcess::open(&s.core, Some(&exe)).expect("opens");
+    assert!(
+        !process.dwarf().expect("stand-in").has_program_types(),
+        "{name}: DWARF still visible"
+    );
+    let discovery = discover(&process).expect("discovery");
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.source.join("truth.json")).expect("truth.json"),
+    )
+    .expect("parses");
+    let mut found = HashMap::new();
+    index(&discovery.maps, &mut found);
+    let by_name = |n: &str| -> Value {
+        truth["maps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: no {n} in truth.json"))
+    };
+    let get = |t: &Value| -> &FoundMap {
+        let a = hex(t["address"].as_str().unwrap_or(""));
+        found
+            .get(&a)
+            .copied()
+            .unwrap_or_else(|| panic!("{name}: {} at {a:#x} not found", t["name"]))
+    };
+
+    // smallMaps: a slice family from its typed backing array.
+    let t = by_name("smallMaps");
+    let m = get(&t);
+    assert_eq!(m.kind, "map-family", "{name}: smallMaps");
+    assert_eq!(Some(m.type_name.as_str()), t["type"].as_str());
+    assert_eq!(Some(m.len), t["len"].as_u64(), "{name}: smallMaps len");
+    assert_eq!(m.entries(), t["members_total_len"].as_u64().unwrap_or(0));
+    assert_eq!(m.root, "main.smallMaps", "{name}");
+    assert_eq!(m.root_kind, RootKind::Global, "{name}");
+    assert!(
+        within_5_percent(m.retained_bytes, &t["retained_bytes"]),
+        "{name}: smallMaps retained {:?} vs truth {}",
+        m.retained_bytes,
+        t["retained_bytes"]
+    );
+    let members = t["children"].as_array().expect("members");
+    assert!(!members.is_empty());
+    for c in members {
+        let f = get(c);
+        assert!(
+            m.children.iter().any(|x| x.address == f.address),
+            "{name}: member {} not in the family",
+            c["address"]
+        );
+        assert_eq!(Some(f.len), c["len"].as_u64());
+        assert_eq!(Some(f.type_name.as_str()), c["type"].as_str());
+        assert_eq!(f.root, "main.smallMaps[*]");
+        assert_eq!(f.root_kind, RootKind::Heap);
+    }
+
+    // The loader's maps: walked from its typed heap object.
+    for (n, selector) in [
+        ("loaderByKind", "byKind"),
+        ("loaderIndex", "index.byName"),
+        ("loaderCounts", "counts"),
+    ] {
+        let t = by_name(n);
+        let m = get(&t);
+        assert_eq!(Some(m.kind.as_str()), t["kind"].as_str(), "{name}: {n}");
+        assert_eq!(
+            Some(m.type_name.as_str()),
+            t["type"].as_str(),
+            "{name}: {n}"
+        );
+        assert_eq!(Some(m.len), t["len"].as_u64(), "{name}: {n} len");
+        assert_eq!(m.root, format!("main.loader → main.Loader.{selector}"));
+        assert_eq!(m.root_kind, RootKind::Heap, "{name}: {n}");
+        assert!(
+            within_5_percent(m.retained_bytes, &t["retained_bytes"]),
+            "{name}: {n} retained {:?} vs truth {}",
+            m.retained_bytes,
+            t["retained_bytes"]
+        );
+        for c in t["children"].as_array().into_iter().flatten() {
+            let f = get(c);
+            assert_eq!(Some(f.len), c["len"].as_u64());
+            assert_eq!(Some(f.type_name.as_str()), c["type"].as_str());
+            assert_eq!(f.root, format!("main.loader → main.Loader.{selector}[*]"));
+        }
+    }
+}
+
+#[test]
+fn typed_heap_maps_of_go1_26_without_dwarf_match_truth() {
+    check_sample("go1.26");
+}
+
+#[test]
+fn typed_heap_maps_of_go1_22_without_dwarf_match_truth() {
+    check_sample("go1.22");
+}
