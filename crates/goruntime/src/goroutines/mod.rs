@@ -655,10 +655,19 @@ fn choose_start<'t>(
                 } else {
                     None
                 };
+                // A frameless leaf (e.g. an assembly syscall stub) keeps its
+                // return address only in LR: the thread's own LR register,
+                // or the LR the signal interrupted (the sigcontext's
+                // regs[30]), as Go's sighandler passes `c.siglr()`.
+                let lr = if own {
+                    core_thread.and_then(|c| c.registers.lr())
+                } else {
+                    t.interrupted.and_then(|c| c.lr)
+                };
                 let start = UnwindStart {
                     pc,
                     sp,
-                    lr: registers.and_then(Registers::lr),
+                    lr,
                     exact_pc: true,
                 };
                 let kind = if own {
@@ -713,6 +722,63 @@ fn created_by(ctx: &StackContext<'_>, g: &GRecord) -> Option<CreatedBy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A running goroutine whose thread is in a signal handler starts from
+    /// the interrupted registers, LR included: an interrupted frameless
+    /// leaf (arm64 `Syscall6`) has its return address only there.
+    #[test]
+    fn signal_context_start_keeps_the_interrupted_lr() {
+        let g = GRecord {
+            address: 0x4000_0021_c0,
+            goid: 1,
+            status_word: 2,
+            wait_code: 0,
+            wait_since: 0,
+            locked: false,
+            stack: (0x4000_4ee0_00, 0x4000_4f00_00),
+            sched: (0x48b00, 0x4000_4efe_00, 0x48c00),
+            syscall: (0, 0),
+            m: 0x20f9c0,
+            gopc: 0,
+            startpc: 0,
+            parent_goid: 0,
+        };
+        let interrupted = InterruptedContext {
+            ucontext: 0x4000_0098_00,
+            pc: 0x12e70,
+            sp: 0x4000_4efb_50,
+            fp: 0x4000_4efb_a0,
+            lr: Some(0x12e2c),
+        };
+        let thread = GoThread {
+            tid: 26345,
+            pc: Some(0x7b4a8),
+            sp: Some(0x4000_0097_c0),
+            current_signal: 6,
+            m: Some(0x20f9c0),
+            m_id: Some(0),
+            curg: Some(1),
+            g0_stack: None,
+            gsignal_stack: Some((0x4000_0080_00, 0x4000_0100_00)),
+            interrupted: Some(interrupted),
+            stack: ThreadStack::Goroutine(1),
+            frames: Vec::new(),
+            incomplete: None,
+        };
+        let (kind, start, registers) =
+            choose_start(&g, GoStatus::Running, None, Some(&thread), None);
+        assert_eq!(kind, StackStart::SignalContext { tid: 26345 });
+        assert!(registers.is_none());
+        assert_eq!(
+            start,
+            Some(UnwindStart {
+                pc: 0x12e70,
+                sp: 0x4000_4efb_50,
+                lr: Some(0x12e2c),
+                exact_pc: true,
+            })
+        );
+    }
 
     #[test]
     fn stack_ranges_merge() {

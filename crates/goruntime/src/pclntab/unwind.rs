@@ -256,3 +256,106 @@ impl<'p> Unwinder<'p> {
         Traceback { frames, stop }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A committed Go executable (amd64). Its pclntab supplies real
+    /// functions and SP deltas; the arm64 frame rules are forced with
+    /// [`Unwinder::with_arch`] over a synthetic stack.
+    fn fixture_exe() -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/pclntab/go1.27-mapsplitgroup-symbols/exe.zst");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        zstd::decode_all(&bytes[..]).unwrap()
+    }
+
+    /// A pc inside `f` past its prologue (SP delta > 0) whose `pc - 1` is
+    /// in the same SP-delta range, and that delta.
+    fn pc_in_frame(f: &Func<'_>) -> (u64, i64) {
+        let (start, end, delta) = f
+            .sp_delta_ranges()
+            .filter(|&(s, e, d)| d > 0 && e > s + 2)
+            .max_by_key(|&(s, e, _)| e - s)
+            .unwrap_or_else(|| panic!("{}: no frame", f.name()));
+        let pc = start + (end - start) / 2;
+        assert_eq!(f.sp_delta(pc), Some(i64::from(delta)));
+        assert_eq!(f.sp_delta(pc - 1), Some(i64::from(delta)));
+        (pc, i64::from(delta))
+    }
+
+    /// arm64, a signal that interrupted a frameless assembly leaf (like
+    /// `runtime/internal/syscall.Syscall6`, `NOSPLIT,$0`): the leaf never
+    /// stored LR, so its caller's pc is the interrupted LR, and the word at
+    /// 0(SP) is the *caller's* saved LR (the grand-caller's return
+    /// address). With the interrupted LR the walk is leaf → caller →
+    /// grand-caller → goexit; without it (the go1.22-arm64 incident's
+    /// bug: the signal context's LR was dropped) the caller is skipped
+    /// and the grand-caller appears at the caller's SP.
+    #[test]
+    fn arm64_frameless_leaf_interrupted_by_a_signal_uses_the_interrupted_lr() {
+        let exe = fixture_exe();
+        let tab = Pclntab::parse(&exe).unwrap();
+        let leaf = tab
+            .funcs()
+            .filter(|f| {
+                f.max_sp_delta() == Some(0)
+                    && f.end - f.entry >= 8
+                    && f.func_id() == FuncId::Normal
+                    && f.flags().0 & 3 == 0
+            })
+            .min_by_key(|f| !f.name().ends_with("Syscall6"))
+            .expect("a frameless function");
+        let caller = tab.func_by_name("main.main").unwrap();
+        let grand = tab.func_by_name("runtime.main").unwrap();
+        let goexit = tab.func_by_name("runtime.goexit").unwrap();
+
+        let leaf_pc = leaf.entry + 4;
+        let (caller_pc, caller_delta) = pc_in_frame(&caller);
+        let (grand_pc, grand_delta) = pc_in_frame(&grand);
+        let goexit_pc = goexit.entry + 1;
+        let sp = 0x4000_4efb_50u64;
+        let caller_fp = sp + caller_delta as u64;
+        let grand_fp = caller_fp + grand_delta as u64;
+        // Each frame's saved LR at its 0(SP): the caller's return address.
+        let memory: HashMap<u64, u64> = [(sp, grand_pc), (caller_fp, goexit_pc)].into();
+        let read = |a: u64| memory.get(&a).copied();
+        let unwinder = Unwinder::new(&tab).with_arch(Arch::Arm64);
+        let start = UnwindStart {
+            pc: leaf_pc,
+            sp,
+            lr: Some(caller_pc),
+            exact_pc: true,
+        };
+
+        let trace = unwinder.unwind(read, start);
+        assert_eq!(trace.stop, UnwindStop::TopFrame, "{:?}", trace.frames);
+        let got: Vec<(&str, u64, u64, u64, u64)> = trace
+            .frames
+            .iter()
+            .map(|f| (f.func.name(), f.pc, f.sp, f.fp, f.lookup_pc))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                // Exact pc: looked up at itself.
+                (leaf.name(), leaf_pc, sp, sp, leaf_pc),
+                // From LR, a return address: looked up inside the call
+                // (pc - 1), which is what finds calls inlined there.
+                (caller.name(), caller_pc, sp, caller_fp, caller_pc - 1),
+                (grand.name(), grand_pc, caller_fp, grand_fp, grand_pc - 1),
+                (goexit.name(), goexit_pc, grand_fp, grand_fp, goexit.entry),
+            ]
+        );
+        assert_eq!(trace.frames[1].frames, caller.frames(caller_pc - 1));
+
+        // The symptom when the interrupted LR is lost: the caller's frame
+        // is skipped (its saved LR is taken for the leaf's return address).
+        let lost = unwinder.unwind(read, UnwindStart { lr: None, ..start });
+        assert_eq!(lost.frames[1].func.name(), grand.name());
+        assert_eq!(lost.frames[1].sp, sp);
+    }
+}
