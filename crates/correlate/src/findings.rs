@@ -156,7 +156,7 @@ pub fn map_findings(maps: &[FoundMap]) -> Vec<Finding> {
         // A family's entries are its members' (its len counts members).
         let len = m.entries();
         let members = if m.kind == FoundKind::Family {
-            m.children.len() as u64
+            m.member_count()
         } else {
             0
         };

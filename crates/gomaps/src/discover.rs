@@ -219,6 +219,11 @@ pub struct FoundMap {
     /// Bytes freed if this structure were dropped; `None` when not measured.
     pub retained_bytes: Option<u64>,
     pub children: Vec<FoundMap>,
+    /// Members of a family not kept in `children` ([`DiscoverOptions`]:
+    /// the smallest by storage), and their `len` summed: the family's own
+    /// numbers (`len`, `storage_bytes`, `owned`) count them all.
+    pub omitted_members: u64,
+    pub omitted_entries: u64,
     /// Heap objects the structure owns (header, storage, family container).
     pub owned: Vec<u64>,
 }
@@ -242,7 +247,13 @@ impl FoundMap {
             limit.min(self.children.len())
         };
         let shown = self.children.get(..n).unwrap_or(&[]);
-        (shown, (self.children.len() - shown.len()) as u64)
+        let left = (self.children.len() - shown.len()) as u64;
+        (shown, left.saturating_add(self.omitted_members))
+    }
+
+    /// A family's members, those not kept in `children` included.
+    pub fn member_count(&self) -> u64 {
+        (self.children.len() as u64).saturating_add(self.omitted_members)
     }
 
     /// Entries held: a family's members' `len` summed (its own `len`
@@ -253,7 +264,7 @@ impl FoundMap {
                 .children
                 .iter()
                 .map(|c| c.len)
-                .fold(0u64, u64::saturating_add),
+                .fold(self.omitted_entries, u64::saturating_add),
             _ => self.len,
         }
     }
@@ -291,6 +302,8 @@ impl FoundMap {
             storage_bytes: inst.storage_bytes,
             retained_bytes: None,
             children: Vec::new(),
+            omitted_members: 0,
+            omitted_entries: 0,
             owned,
         }
     }
@@ -438,15 +451,42 @@ impl Discovery {
     }
 }
 
+/// What [`discover_with`] keeps of what it finds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DiscoverOptions {
+    /// Members kept per family found by the walk (0: all), the largest by
+    /// storage (ties: lowest address): what a report lists. The others
+    /// are counted in [`FoundMap::omitted_members`] and
+    /// [`FoundMap::omitted_entries`], their objects stay the family's
+    /// (`owned`), so every number but the member list is unchanged. At
+    /// least the measured members (the first 8) are kept. A family of a
+    /// million small maps then costs its objects' addresses, not a million
+    /// records.
+    pub members_kept: usize,
+}
+
 /// Finds every map reachable from the process's roots and measures the
-/// retained bytes of each. Sorted by retained bytes, largest first. Fails
-/// ([`DiscoverError`]) only when there are no types or no heap walk; what
-/// else goes wrong is a warning on the result.
+/// retained bytes of each, keeping every family member. Sorted by
+/// retained bytes, largest first. Fails ([`DiscoverError`]) only when
+/// there are no types or no heap walk; what else goes wrong is a warning
+/// on the result.
 pub fn discover(process: &GoProcess) -> Result<Discovery, DiscoverError> {
+    discover_with(process, &DiscoverOptions::default())
+}
+
+/// [`discover`], keeping what `options` say.
+pub fn discover_with(
+    process: &GoProcess,
+    options: &DiscoverOptions,
+) -> Result<Discovery, DiscoverError> {
     let dwarf = process.dwarf().ok_or(DiscoverError::NoDwarf)?;
     let heap = process.heap().map_err(DiscoverError::Heap)?;
     let typed_walk = Phase::start("maps: typed root walk");
-    let mut w = Walker::new(process, dwarf, heap);
+    let members_kept = match options.members_kept {
+        0 => usize::MAX,
+        n => n.max(MEASURED_CHILDREN),
+    };
+    let mut w = Walker::new(process, dwarf, heap).with_members_kept(members_kept);
     let goroutines = process.goroutines();
     w.walk_roots(goroutines.as_ref().ok());
     let (mut maps, mut warnings) = w.take_results();

@@ -126,6 +126,8 @@ const RELEASE_GAP: u64 = 256 << 10;
 struct Shared<'a> {
     decoder: MapDecoder<'a>,
     heap: &'a Heap,
+    /// Members kept per family ([`crate::discover::DiscoverOptions`]).
+    members_kept: usize,
 }
 
 /// One step of a root path.
@@ -202,7 +204,11 @@ impl<'a> Walker<'a> {
         let decoder = MapDecoder::with_options(process.memory(), dwarf, options);
         Walker {
             process,
-            shared: Arc::new(Shared { decoder, heap }),
+            shared: Arc::new(Shared {
+                decoder,
+                heap,
+                members_kept: usize::MAX,
+            }),
             heap,
             seen_maps: AddrSet::default(),
             seen_objects: AddrSet::default(),
@@ -275,6 +281,15 @@ impl<'a> Walker<'a> {
             }
             self.drain(s);
         });
+    }
+
+    /// Keeps at most `n` members per family (see
+    /// [`crate::discover::DiscoverOptions`]); before the walk starts.
+    pub(crate) fn with_members_kept(mut self, n: usize) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.members_kept = n;
+        }
+        self
     }
 
     /// The maps found, in the order the walk found them (decoded), and
@@ -870,7 +885,7 @@ impl Shared<'_> {
             })
             .collect();
         drop(members);
-        assemble(&mut fam, decoded);
+        assemble(&mut fam, decoded, self.members_kept);
         let mut warned = warned.into_inner().unwrap_or_default();
         warned.sort_unstable_by_key(|w| w.0);
         FamilyDone {
@@ -916,7 +931,7 @@ fn take_pending<T: Clone>(pending: Pending<T>) -> Option<T> {
 }
 
 /// Adds the decoded members (in order, failed ones skipped) to `fam`.
-fn assemble(fam: &mut FoundMap, decoded: Vec<Option<FoundMap>>) {
+fn assemble(fam: &mut FoundMap, decoded: Vec<Option<FoundMap>>, keep: usize) {
     // In place: the members' vector becomes the children's.
     #[allow(clippy::filter_map_identity)]
     let children: Vec<FoundMap> = decoded.into_iter().filter_map(|c| c).collect();
@@ -935,6 +950,20 @@ fn assemble(fam: &mut FoundMap, decoded: Vec<Option<FoundMap>>) {
         fam.children = children;
     } else {
         fam.children.extend(children);
+    }
+    if fam.children.len() > keep {
+        // The members a report lists first (discover sorts them so):
+        // largest storage, then lowest address; the rest only counted.
+        fam.children.select_nth_unstable_by(keep, |a, b| {
+            b.storage_bytes
+                .cmp(&a.storage_bytes)
+                .then(a.address.cmp(&b.address))
+        });
+        for c in fam.children.drain(keep..) {
+            fam.omitted_members += 1;
+            fam.omitted_entries = fam.omitted_entries.saturating_add(c.len);
+        }
+        fam.children.shrink_to_fit();
     }
 }
 

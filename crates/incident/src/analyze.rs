@@ -20,7 +20,7 @@ use mapscope_correlate::{
 };
 use mapscope_elfcore::RegionKind;
 use mapscope_gomaps::discover::{
-    discover, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType, LISTED_CHILDREN,
+    discover_with, DiscoverOptions, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType, LISTED_CHILDREN,
 };
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
@@ -294,7 +294,11 @@ pub fn analyze_with_progress(
     let coverage = crate::coverage::Coverage::of(&process);
     warnings.extend(coverage.warning());
     on_stage(Stage::Maps);
-    let discovery = phase("maps", || discover(&process)).map_err(|source| IncidentError::Maps {
+    // Members the report does not list are counted, not kept.
+    let options = DiscoverOptions {
+        members_kept: inputs.children.unwrap_or(LISTED_CHILDREN),
+    };
+    let discovery = phase("maps", || discover_with(&process, &options)).map_err(|source| IncidentError::Maps {
         path: core_path.clone(),
         source,
     })?;

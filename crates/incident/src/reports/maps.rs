@@ -8,7 +8,7 @@ use crate::coverage::Coverage;
 use crate::error::IncidentError;
 use crate::open::{open_go, ExeFiles};
 use crate::warning::{library, Warning};
-use mapscope_gomaps::discover::{discover, Garbage};
+use mapscope_gomaps::discover::{discover_with, DiscoverOptions, Garbage};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,11 @@ pub fn maps_report(
     children: usize,
 ) -> Result<MapsReport, IncidentError> {
     let (process, notes) = open_go(core, exe)?;
-    let found = discover(&process).map_err(|source| IncidentError::Discovery {
+    // Members the report does not list are counted, not kept.
+    let options = DiscoverOptions {
+        members_kept: children,
+    };
+    let found = discover_with(&process, &options).map_err(|source| IncidentError::Discovery {
         path: core.to_path_buf(),
         source,
     })?;
