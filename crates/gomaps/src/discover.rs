@@ -562,19 +562,24 @@ pub fn discover_with(
         maps.extend(found);
         warnings.extend(shapes.warnings);
     }
-    if let Some(found) = maps
-        .get_mut(first_untyped..)
-        .filter(|_| !dwarf.has_program_types())
-    {
+    if !dwarf.has_program_types() {
+        let mut found = maps.split_off(first_untyped.min(maps.len()));
         // No DWARF: globals named by symbol or address (crate::stripped).
-        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, found);
-        crate::typedheap::name_members(found);
+        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, &mut found);
+        crate::typedheap::name_members(&mut found);
         let types = dwarf.types();
         let map_types = types
             .map_types()
             .filter(|(id, _)| types.get(*id).runtime_type_offset.is_some())
             .count();
-        warnings.push(crate::stripped::warning(found, map_types, by_shape));
+        warnings.push(crate::stripped::warning(&found, map_types, by_shape));
+        // Maps of maps made families as the typed walk makes them.
+        let words = pointers.global_words().unwrap_or(&[]);
+        let nested = phase("maps: maps of maps without DWARF", || {
+            crate::typedheap::nest_maps_of_maps(process, heap, &mut w, &graph, words, &mut found)
+        });
+        warnings.extend(nested);
+        maps.extend(found);
     }
     drop(paths);
     let garbage = unrooted.garbage;

@@ -11,7 +11,11 @@
 //! module finishes the names of such maps: a global pointing at the map
 //! header itself names the map as its variable does with DWARF, and a
 //! path starting at a pointer word inside a larger symbol says the word's
-//! offset (`main.tokenCache+0x8 → 16-byte object → map`).
+//! offset (`main.tokenCache+0x8 → 16-byte object → map`), except inside a
+//! `sync.Map` (one [`crate::stripped_shapes`] recognised, or a symbol of
+//! its size at its `read`/`dirty`/trie `root` word), spelled as with
+//! DWARF: `encoding/json.fieldCache (sync.Map) → …` (`global 0x… (sync.Map)
+//! → …` without symbols).
 //!
 //! Owns: those names and the stripped-build warning.
 //! Must not touch: the root set, the graph (mapscope-goheap) or the
@@ -21,12 +25,14 @@ use std::collections::{HashMap, HashSet};
 
 use std::sync::Arc;
 
-use mapscope_goruntime::dwarf::{TypeId, TypeKind, TypeTable};
+use mapscope_goruntime::dwarf::{DwarfInfo, TypeId, TypeKind, TypeTable};
 use mapscope_goruntime::GoProcess;
 
-use crate::discover::{FoundMap, RootKind, RootOrigin, RootVia, SlotType};
+use crate::discover::{FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType};
 use crate::graph::{ObjectGraph, UNREACHED};
-use crate::layout::MAX_INLINE_KEY_ELEM;
+use crate::layout::{
+    is_sync_map, sync_map_layout, SyncMapLayout, MAX_INLINE_KEY_ELEM, SYNC_MAP_TYPE,
+};
 use crate::pointers::PointerMaps;
 use crate::roots::{GlobalSymbol, GlobalSymbols};
 
@@ -83,6 +89,24 @@ pub fn name_global_roots(
         .filter(|m| m.via == RootVia::Objects && m.root_kind == RootKind::Global)
         .map(|m| m.address)
         .collect();
+    // `sync.Map` globals: those recognised by their shape, and the size
+    // and pointer words of the type.
+    let sync_maps: HashSet<String> = maps
+        .iter()
+        .filter(|m| m.kind == FoundKind::SyncMap)
+        .filter_map(|m| match &m.origin {
+            RootOrigin::Global { variable } if *m.root == **variable => Some(variable.to_string()),
+            _ => None,
+        })
+        .collect();
+    let sync_globals: HashMap<u64, &str> = sync_maps
+        .iter()
+        .filter_map(|v| Some((global_address(v)?, v.as_str())))
+        .collect();
+    let (sync_map_size, sync_map_words) = process
+        .dwarf()
+        .and_then(sync_map_words)
+        .map_or((None, Vec::new()), |(s, w)| (Some(s), w));
     let mut variables: HashMap<u64, String> = HashMap::new();
     if !direct.is_empty() {
         for &w in words {
@@ -114,7 +138,7 @@ pub fn name_global_roots(
             // A typed root (`runtime.allgs ([]*runtime.g) → …`).
             continue;
         }
-        let direct = rest == " → map" && m.root_kind == RootKind::Global;
+        let mut direct = rest == " → map" && m.root_kind == RootKind::Global;
         let mut name = variable.to_string();
         let mut field: Option<(String, TypeId)> = None;
         if let Some(sym) = by_name.get(&*variable).filter(|s| s.size > 8) {
@@ -140,10 +164,38 @@ pub fn name_global_roots(
                 if let (Some(off), Some(types)) = (offset.filter(|_| direct), types) {
                     field = struct_field(types, &mut structs, sym.size, off, &m.type_name);
                 }
-                if let Some(off) = offset.filter(|&o| o > 0) {
+                // A dirty map word must hold the sync.Map's own map type
+                // (a struct of the same size may have a map there).
+                let sync_map = offset.is_some_and(|o| {
+                    sync_maps.contains(&*variable)
+                        || (sync_map_size == Some(sym.size)
+                            && sync_map_words.iter().any(|(w, t)| {
+                                *w == o
+                                    && t.as_ref()
+                                        .is_none_or(|t| m.type_name.split(" | ").any(|x| x == t))
+                            }))
+                });
+                if sync_map && field.is_none() {
+                    // The path runs through the sync.Map's own pointer
+                    // word: DWARF's spelling, the variable and its type.
+                    name = format!("{variable} ({SYNC_MAP_TYPE})");
+                    direct = false;
+                } else if let Some(off) = offset.filter(|&o| o > 0) {
                     name = format!("{variable}+{off:#x}");
                 }
             }
+        } else if let Some(owner) = global_address(&variable).and_then(|word| {
+            // No symbols (`-s -w`): a root word at a pointer word of a
+            // sync.Map recognised by its shape (`global 0x…`).
+            sync_map_words.iter().find_map(|(o, t)| {
+                let owner = sync_globals.get(&word.checked_sub(*o)?)?;
+                t.as_ref()
+                    .is_none_or(|t| m.type_name.split(" | ").any(|x| x == t))
+                    .then_some(owner)
+            })
+        }) {
+            name = format!("{owner} ({SYNC_MAP_TYPE})");
+            direct = false;
         }
         if let (Some((_, ty)), Some(types)) = (&field, types) {
             // The field's map type settles a type the shape left open.
@@ -175,6 +227,31 @@ pub fn name_global_roots(
             _ => m.root = format!("{name}{rest}"),
         }
     }
+}
+
+/// The link address of a global named by its address (`global 0x…`).
+fn global_address(variable: &str) -> Option<u64> {
+    u64::from_str_radix(variable.strip_prefix("global 0x")?, 16).ok()
+}
+
+/// The size of `sync.Map` and the offsets of its pointer words a path
+/// into it starts at (`read` and `dirty`, or the trie's `root`), the
+/// dirty map's with its map type.
+#[allow(clippy::type_complexity)]
+fn sync_map_words(dwarf: &DwarfInfo) -> Option<(u64, Vec<(u64, Option<String>)>)> {
+    let types = dwarf.types();
+    let id = types.by_name(SYNC_MAP_TYPE).map(|id| types.resolve(id))?;
+    if !is_sync_map(types, id) {
+        return None;
+    }
+    let words = match sync_map_layout(dwarf, id).ok()? {
+        SyncMapLayout::ReadDirty(l) => vec![
+            (l.read.offset, None),
+            (l.dirty.offset, Some(types.get(l.inner_map).name.clone())),
+        ],
+        SyncMapLayout::HashTrie(l) => vec![(l.root.offset, None)],
+    };
+    Some((types.size_of(id)?, words))
 }
 
 /// Deepest struct nesting followed to a field.
@@ -265,18 +342,13 @@ fn struct_field(
         }
         by_size
     });
-    let alternatives: Vec<&str> = type_name.split(" | ").collect();
     let mut found: Option<(String, TypeId)> = None;
     for &id in by_size.get(&size)? {
         let Some((path, map)) = map_field_at(types, id, offset, 0) else {
             continue;
         };
         let name = types.get(map).name.as_str();
-        // A cut list (`… (N more)`) admits a type of the same slot sizes
-        // as the listed ones, never one of another geometry.
-        let admitted = alternatives.contains(&name)
-            || (type_name.ends_with("more)") && same_slots(types, alternatives[0], map));
-        if !admitted {
+        if !admits(types, type_name, map) {
             continue;
         }
         match &found {
@@ -286,6 +358,16 @@ fn struct_field(
         }
     }
     found
+}
+
+/// Whether a map listed with the type `type_name` (one type, or the
+/// alternatives its shape left, `A | B`) may have the map type `id`: a
+/// listed one, or, from a cut list (`… (N more)`), one of the same slot
+/// sizes as the listed ones, never one of another geometry.
+fn admits(types: &TypeTable, type_name: &str, id: TypeId) -> bool {
+    let alternatives: Vec<&str> = type_name.split(" | ").collect();
+    alternatives.contains(&types.get(id).name.as_str())
+        || (type_name.ends_with("more)") && same_slots(types, alternatives[0], id))
 }
 
 /// Whether the map type `id` has the key and value sizes of the map type

@@ -105,6 +105,28 @@ fn geometry(layout: &MapLayout) -> Geometry {
     )
 }
 
+/// Whether a map listed with the type `type_name` (one type, or the
+/// alternatives its shape left: `A | B`, cut as `… (N more)`) may have
+/// the map type `id`: a listed one, or, from a cut list, one of the
+/// storage geometry of the listed ones.
+pub(crate) fn may_have_type(decoder: &MapDecoder<'_>, type_name: &str, id: TypeId) -> bool {
+    let types = decoder.dwarf().types();
+    let alternatives: Vec<&str> = type_name.split(" | ").collect();
+    if alternatives.contains(&types.get(id).name.as_str()) {
+        return true;
+    }
+    let geometry_of = |id: TypeId| {
+        let map = types.map_type(id)?;
+        decoder.map_layout(id, map).ok().map(|l| geometry(&l))
+    };
+    type_name.ends_with("more)")
+        && alternatives
+            .first()
+            .and_then(|a| types.by_name(a))
+            .and_then(geometry_of)
+            .is_some_and(|g| Some(g) == geometry_of(id))
+}
+
 fn slot_layout(layout: &MapLayout) -> crate::layout::SlotLayout {
     match layout {
         MapLayout::Classic(c) => c.bucket,

@@ -14,7 +14,8 @@
 //!   inline array of maps (a family), an embedded struct's promoted
 //!   field, a map behind a pointer field, even a small map whose own
 //!   storage carries no type — are found with their exact types and Go
-//!   selector paths (`main.loader → main.Loader.byKind`); an object
+//!   selector paths (`main.loader.byKind` when a one-word global points
+//!   at the holder, else `root → main.Loader.byKind`); an object
 //!   holding several values of its type (a slice's backing array) is
 //!   walked element by element (`[]main.Shard[3].index`);
 //! - **a slice's backing array of maps** (the header names the element
@@ -25,14 +26,23 @@
 //!
 //! Paths start at the root the graph's shortest path to the holder
 //! starts at ([`crate::unrooted`]'s naming: `main.registry → …`), then
-//! the holder's type and the walk's selector. Map storage objects (a
-//! group or bucket array) are never holders: maps of maps stay with
-//! [`crate::unrooted`].
+//! the holder's type and the walk's selector; a global of one pointer
+//! word pointing at the holder is a typed pointer variable, named as
+//! DWARF names it (`main.loader.byKind`, root via `typed`). Map storage
+//! objects (a group or bucket array) are never holders.
 //!
-//! Owns: choosing the typed heap objects, the backing-array families and
-//! the names of what it finds. Must not touch: the walk itself
-//! (walker.rs: one entry point, [`Walker::walk_values`]), the unrooted
-//! storage search, or global names (`crate::stripped`).
+//! **Maps of maps** ([`nest_maps_of_maps`], once every map is found and
+//! named): a map whose value type is a map type — or whose shape left its
+//! type open and exactly one of its possible types has a map value type
+//! that the maps its values point at may all have — is walked again from
+//! a pointer word holding its header, so the walk builds the family it
+//! builds with DWARF (kind, `len`, storage, members `…[*]`); the members
+//! found on their own leave the top level.
+//!
+//! Owns: choosing the typed heap objects, the backing-array families,
+//! the maps of maps and the names of what it finds. Must not touch: the
+//! walk itself (walker.rs: one entry point, [`Walker::walk_values`]), the
+//! unrooted storage search, or global names (`crate::stripped`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,11 +52,12 @@ use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 
-use crate::discover::{key_value, FoundKind, FoundMap, Place, RootKind, RootVia};
+use crate::discover::{key_value, FoundKind, FoundMap, Place, RootKind, RootOrigin, RootVia};
 use crate::graph::{ObjectGraph, UNREACHED};
 use crate::layout::map_type_of_storage;
 use crate::reader::Reader;
-use crate::roots::RootSet;
+use crate::roots::{GlobalSymbols, RootSet};
+use crate::stripped_shapes::may_have_type;
 use crate::unrooted::{bases, first_roots, path_text, path_to, Claimed, Labeller};
 use crate::walker::Walker;
 use crate::MapTarget;
@@ -55,6 +66,9 @@ use crate::MapTarget;
 const MAX_ELEMENTS: u64 = 1 << 16;
 /// Members of one backing array of maps read at most.
 const MAX_MEMBERS: u64 = 1 << 20;
+/// Words of one object read at most looking for a pointer to a map of
+/// maps' header.
+const MAX_WORDS: u64 = 1 << 20;
 /// Delimits a holder's index in the walk's root names (never printed:
 /// every name is rewritten before it leaves this module).
 const MARK: char = '\u{1}';
@@ -359,6 +373,8 @@ fn name(
             })
             .clone()
     };
+    let symbols = GlobalSymbols::new(process);
+    let mut sizes: Option<HashMap<&str, u64>> = None;
     let mut paths = paths.into_iter();
     for m in maps.iter_mut() {
         let path = paths.next().flatten();
@@ -377,11 +393,22 @@ fn name(
             .map_or_else(String::new, |&id| labeller.label_id(graph, id));
         let kind = through_heap(root.map(|r| r.kind));
         let origin = root.map(|r| r.origin.clone()).unwrap_or_default();
+        // A global of one pointer word pointing at the holder: a typed
+        // pointer variable, named as DWARF names it (`main.loader.byKind`).
+        let pointer_variable = path.len() == 1
+            && root.is_some_and(|r| {
+                r.kind == RootKind::Global && one_word(&symbols, &mut sizes, r.origin.clone())
+            });
+        let (head, via) = if pointer_variable {
+            (text, RootVia::Typed)
+        } else {
+            (format!("{text} → {holder}"), RootVia::Objects)
+        };
         let rename = |f: &mut FoundMap, suffix: &str| {
-            f.root = format!("{text} → {holder}{element}{suffix}");
+            f.root = format!("{head}{element}{suffix}");
             f.root_kind = kind;
             f.origin = origin.clone();
-            f.via = RootVia::Objects;
+            f.via = via;
         };
         rename(m, &suffix);
         for c in &mut m.children {
@@ -414,6 +441,24 @@ fn name(
     }
 }
 
+/// Whether the global root `origin` is one pointer word: a data/bss
+/// symbol of 8 bytes, or (no symbol table: `-s -w`) a root named per
+/// word. `sizes`: the symbols' sizes by name, filled on first use.
+fn one_word<'p>(
+    symbols: &GlobalSymbols<'p>,
+    sizes: &mut Option<HashMap<&'p str, u64>>,
+    origin: RootOrigin,
+) -> bool {
+    let RootOrigin::Global { variable } = origin else {
+        return false;
+    };
+    if symbols.is_empty() {
+        return true;
+    }
+    let sizes = sizes.get_or_insert_with(|| symbols.iter().map(|s| (s.name, s.size)).collect());
+    sizes.get(&*variable) == Some(&8)
+}
+
 /// Gives every family member of `maps` its family's root (`…[*]`) and
 /// origin: after the families' own names are final
 /// ([`crate::stripped::name_global_roots`]).
@@ -434,4 +479,235 @@ pub(crate) fn name_members(maps: &mut [FoundMap]) {
             };
         }
     }
+}
+
+/// Members of a map whose type its shape left open read at most to
+/// decide whether it is a map of maps.
+const MAX_CHECKED_MEMBERS: usize = 1 << 12;
+
+/// The maps of `maps` whose shape left their type open (`A | B`) that are
+/// maps of maps, with their type: every value of the map points at a map
+/// header found on its own, and exactly one of the map types the map may
+/// have has a map value type those maps all may have
+/// ([`crate::stripped_shapes::may_have_type`]).
+fn ambiguous_maps_of_maps(
+    process: &GoProcess,
+    heap: &Heap,
+    decoder: &crate::MapDecoder<'_>,
+    maps: &[FoundMap],
+) -> Vec<(usize, TypeId)> {
+    let Some(dwarf) = process.dwarf() else {
+        return Vec::new();
+    };
+    let types = dwarf.types();
+    let is_map = |id: TypeId| {
+        matches!(
+            decoder.target(types.resolve(id)),
+            Some(MapTarget::Map { .. })
+        )
+    };
+    // Program map types whose values are maps: (type, value type).
+    let candidates: Vec<(TypeId, TypeId)> = types
+        .map_types()
+        .filter(|(id, _)| {
+            let t = types.get(*id);
+            t.runtime_type_offset.is_some() && !t.name.starts_with("go.shape.")
+        })
+        .filter(|(_, map)| is_map(map.value))
+        .map(|(id, map)| (id, map.value))
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let found: HashMap<u64, &str> = maps
+        .iter()
+        .map(|m| (m.address, m.type_name.as_str()))
+        .collect();
+    let collecting = crate::MapDecoder::new(decoder.memory(), dwarf);
+    let reader = Reader::new(process.memory());
+    let mut out = Vec::new();
+    for (i, m) in maps.iter().enumerate() {
+        if m.kind != FoundKind::Map || m.value.is_some() || !m.type_name.contains(" | ") {
+            continue;
+        }
+        let fitting: Vec<(TypeId, TypeId)> = candidates
+            .iter()
+            .copied()
+            .filter(|&(t, _)| may_have_type(decoder, &m.type_name, t))
+            .collect();
+        // The types fitting share the map's geometry: its values are the
+        // same words whichever is decoded.
+        let Some(target) = fitting.first().and_then(|&(t, _)| decoder.target(t)) else {
+            continue;
+        };
+        let Ok(inst) = collecting.decode_target(target, m.address, heap) else {
+            continue;
+        };
+        if inst.entries.is_empty() || inst.len != inst.live_entries {
+            continue;
+        }
+        let members: Option<Vec<&str>> = inst
+            .entries
+            .iter()
+            .take(MAX_CHECKED_MEMBERS)
+            .map(|e| found.get(&reader.u64(e.elem).ok()?).copied())
+            .collect();
+        let Some(members) = members else {
+            continue;
+        };
+        let mut names: Vec<(&str, TypeId)> = fitting
+            .iter()
+            .filter(|&&(_, v)| {
+                let v = types.resolve(v);
+                members
+                    .iter()
+                    .all(|member| may_have_type(decoder, member, v))
+            })
+            .map(|&(t, _)| (types.get(t).name.as_str(), t))
+            .collect();
+        names.sort_unstable();
+        names.dedup_by_key(|(n, _)| *n);
+        if let [(_, t)] = names.as_slice() {
+            out.push((i, *t));
+        }
+    }
+    out
+}
+
+/// Maps of maps among `maps` (found without DWARF, named): a map whose
+/// value type is a map type becomes the family DWARF's walk makes of it
+/// (`main.tenantConfigs`, kind `map-family`: its own storage and its
+/// members', `len` counting members, members `main.tenantConfigs[*]`),
+/// built by the same walk ([`Walker::walk_values`] from a pointer word
+/// holding its header). The maps found on their own that are its members
+/// leave the top level. Returns the walk's warnings.
+pub(crate) fn nest_maps_of_maps(
+    process: &GoProcess,
+    heap: &Heap,
+    walker: &mut Walker<'_>,
+    graph: &ObjectGraph,
+    global_words: &[u64],
+    maps: &mut Vec<FoundMap>,
+) -> Vec<String> {
+    let Some(dwarf) = process.dwarf() else {
+        return Vec::new();
+    };
+    let types = dwarf.types();
+    let decoder = walker.decoder();
+    let is_map = |id: TypeId| {
+        matches!(
+            decoder.target(types.resolve(id)),
+            Some(MapTarget::Map { .. })
+        )
+    };
+    // (index in `maps`, the map's type) of each map of maps.
+    let mut outer: Vec<(usize, TypeId)> = maps
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == FoundKind::Map && m.address != 0)
+        .filter(|(_, m)| m.value.as_ref().is_some_and(|v| is_map(v.type_id)))
+        .filter_map(|(i, m)| Some((i, types.by_name(&m.type_name).filter(|&t| is_map(t))?)))
+        .collect();
+    outer.extend(ambiguous_maps_of_maps(process, heap, decoder, maps));
+    if outer.is_empty() {
+        return Vec::new();
+    }
+    // A pointer word holding each header: a global's, else one of an
+    // object pointing at it.
+    let wanted: HashSet<u64> = outer
+        .iter()
+        .filter_map(|&(i, _)| maps.get(i))
+        .map(|m| m.address)
+        .collect();
+    let mem = process.memory();
+    let mut word_of: HashMap<u64, u64> = HashMap::new();
+    for &w in global_words {
+        if let Ok(v) = mem.read_u64(w) {
+            if wanted.contains(&v) {
+                word_of.entry(v).or_insert(w);
+            }
+        }
+    }
+    // (header, its object) of the maps no global points at.
+    let missing: Vec<(u64, u32)> = wanted
+        .iter()
+        .filter(|a| !word_of.contains_key(a))
+        .filter_map(|&a| Some((a, graph.id_of_address(a)?)))
+        .collect();
+    if !missing.is_empty() {
+        let ids: Vec<u32> = missing.iter().map(|&(_, id)| id).collect();
+        let preds = graph.predecessors(&ids);
+        let reader = Reader::new(mem);
+        for (header, id) in missing {
+            let word = preds.get(&id).into_iter().flatten().find_map(|&p| {
+                let o = graph.object(p)?;
+                (0..(o.size / 8).min(MAX_WORDS))
+                    .map(|k| o.address.wrapping_add(k * 8))
+                    .find(|&w| reader.u64(w).ok() == Some(header))
+            });
+            if let Some(w) = word {
+                word_of.insert(header, w);
+            }
+        }
+    }
+    let values: Vec<(TypeId, u64, String, RootKind)> = outer
+        .iter()
+        .filter_map(|&(i, ty)| {
+            let m = maps.get(i)?;
+            let w = *word_of.get(&m.address)?;
+            Some((ty, w, format!("{MARK}{i}{MARK}"), m.root_kind))
+        })
+        .collect();
+    if values.is_empty() {
+        return Vec::new();
+    }
+    walker.walk_values(values);
+    let (families, warnings) = walker.take_results();
+    let families: Vec<(usize, FoundMap)> = families
+        .into_iter()
+        .filter(|f| f.kind == FoundKind::Family)
+        .filter_map(|f| {
+            let i = f
+                .root
+                .strip_prefix(MARK)?
+                .strip_suffix(MARK)?
+                .parse::<usize>()
+                .ok()?;
+            (maps.get(i)?.address == f.address).then_some((i, f))
+        })
+        .collect();
+    // A map of maps that is another's member stays that family's member
+    // (as the walk keeps it: a map met once).
+    let nested: HashSet<u64> = families
+        .iter()
+        .flat_map(|(_, f)| f.children.iter().map(|c| c.address))
+        .collect();
+    // Members by header, and the families' objects: a member the
+    // family does not keep in `children` is still its own.
+    let mut members: HashSet<u64> = HashSet::new();
+    let mut objects: HashSet<u64> = HashSet::new();
+    let mut replaced: HashSet<usize> = HashSet::new();
+    for (i, mut fam) in families {
+        let Some(m) = maps.get_mut(i).filter(|m| !nested.contains(&m.address)) else {
+            continue;
+        };
+        fam.root = std::mem::take(&mut m.root);
+        fam.root_kind = m.root_kind;
+        fam.origin = m.origin.clone();
+        fam.via = m.via;
+        name_members(std::slice::from_mut(&mut fam));
+        members.extend(fam.children.iter().map(|c| c.address));
+        objects.extend(fam.owned.iter().copied());
+        *m = fam;
+        replaced.insert(i);
+    }
+    let mut i = 0;
+    maps.retain(|m| {
+        let member = members.contains(&m.address)
+            || (!m.owned.is_empty() && m.owned.iter().all(|a| objects.contains(a)));
+        let keep = replaced.contains(&i) || !member;
+        i += 1;
+        keep
+    });
+    warnings
 }

@@ -23,8 +23,10 @@
 //!   same global's address with `-s -w` (`global 0x…`, checked against the
 //!   symbol of the `-w` build of the same program and toolchain, which
 //!   links the globals at the same addresses); through heap objects the
-//!   path starts at that name; a member of a family a global holds
-//!   directly is named `main.smallMaps[*]` (`global 0x…[*]`).
+//!   path starts at that name, or is truth's typed path from it when the
+//!   global is one pointer word to a typed heap object
+//!   (`main.loader.byKind`, `global 0x….byKind`); a member of a family a
+//!   global holds directly is named `main.smallMaps[*]` (`global 0x…[*]`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -156,10 +158,12 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
         // truth names it (`main.smallMaps[*]`, `global 0x…[*]`).
         let member_of_variable = troot == format!("{variable}[*]") && m.root.ends_with("[*]");
         if with_symbols && through_global {
+            // A typed path from a one-word global is truth's own name
+            // (`main.loader.byKind`).
             let ok = if direct || member_of_variable {
                 m.root == troot
             } else {
-                m.root.starts_with(&format!("{variable} → "))
+                m.root == troot || m.root.starts_with(&format!("{variable} → "))
             };
             if !ok {
                 problems.push(format!(
@@ -175,7 +179,12 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
             let ok = match &want {
                 Some(w) if direct => &m.root == w,
                 Some(w) if member_of_variable => m.root == format!("{w}[*]"),
-                Some(w) => m.root.starts_with(&format!("{w} → ")),
+                Some(w) => {
+                    m.root.starts_with(&format!("{w} → "))
+                        || troot
+                            .strip_prefix(&variable)
+                            .is_some_and(|typed| m.root == format!("{w}{typed}"))
+                }
                 None => m.root.starts_with("global 0x"),
             };
             if !ok {

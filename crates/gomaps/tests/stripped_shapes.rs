@@ -19,7 +19,16 @@
 //!   that is DWARF's (package paths cut to names, as the runtime spells
 //!   them) or, for a map whose type is ambiguous by shape, lists DWARF's
 //!   among its alternatives. Maps held inside a `sync.Map`'s values,
-//!   which the DWARF walk does not enter, are counted apart.
+//!   which the DWARF walk does not enter, are counted apart;
+//! - the DWARF run's names where no DWARF-only knowledge is needed: the
+//!   map of maps `tenantConfigs` is a family as DWARF's walk makes it
+//!   (kind, `len`, storage, entries, members, retained bytes, root, root
+//!   kind and via; members `main.tenantConfigs[*]`), the maps of the
+//!   typed heap object `main.loader` points at are named as DWARF names
+//!   them (`main.loader.byKind`, `main.loader.counts`,
+//!   `main.loader.index.byName`, members `main.loader.byKind[*]`), and a
+//!   path from inside a `sync.Map` global starts as DWARF's does
+//!   (`encoding/json.fieldCache (sync.Map) → …`).
 
 use std::collections::HashMap;
 
@@ -164,7 +173,9 @@ fn check_sample(name: &str) {
         .collect();
     let in_sync_map = |m: &FoundMap| {
         sync_roots.iter().any(|r| {
-            m.root.starts_with(&format!("{r} → ")) || m.root.starts_with(&format!("{r}+0x"))
+            m.root.starts_with(&format!("{r} (sync.Map) → "))
+                || m.root.starts_with(&format!("{r} → "))
+                || m.root.starts_with(&format!("{r}+0x"))
         })
     };
     let (mut checked, mut ambiguous, mut inside) = (0, 0, 0);
@@ -180,11 +191,7 @@ fn check_sample(name: &str) {
             inside += 1;
             continue;
         };
-        // A map of maps is a family with DWARF (its members typed).
-        let map_of_maps = m.kind.as_str() == "map" && d.kind.as_str() == "map-family";
-        if !map_of_maps {
-            assert_eq!(m.kind, d.kind, "{name}: kind at {address:#x}");
-        }
+        assert_eq!(m.kind, d.kind, "{name}: kind at {address:#x}");
         assert_eq!(m.len, d.len, "{name}: len at {address:#x}");
         let want = runtime_spelling(&d.type_name);
         let alternatives: Vec<&str> = m.type_name.split(" | ").collect();
@@ -204,10 +211,115 @@ fn check_sample(name: &str) {
         }
         checked += 1;
     }
+    check_dwarf_names(name, &found, &with_dwarf);
     eprintln!(
         "{name}: {checked} maps of the stripped run match the DWARF run ({ambiguous} with an ambiguous type), {inside} more inside sync.Map values; DWARF run: {}",
         with_dwarf.len()
     );
+}
+
+/// The names (and a map of maps' family) of the stripped run that are
+/// the DWARF run's (see the module doc).
+fn check_dwarf_names(
+    name: &str,
+    found: &HashMap<u64, &FoundMap>,
+    with_dwarf: &HashMap<u64, &FoundMap>,
+) {
+    let dwarf_named = |root: &str| -> &FoundMap {
+        with_dwarf
+            .values()
+            .find(|m| m.root == root)
+            .copied()
+            .unwrap_or_else(|| panic!("{name}: DWARF run has no {root}"))
+    };
+    let same = |d: &FoundMap| -> &FoundMap {
+        found
+            .get(&d.address)
+            .copied()
+            .unwrap_or_else(|| panic!("{name}: {} at {:#x} not found", d.root, d.address))
+    };
+    // A map of maps: DWARF's family, number for number.
+    let d = dwarf_named("main.tenantConfigs");
+    let m = same(d);
+    assert_eq!(d.kind.as_str(), "map-family", "{name}: DWARF tenantConfigs");
+    assert_eq!(
+        (m.kind, m.root.as_str(), m.root_kind, m.via, &m.type_name),
+        (d.kind, d.root.as_str(), d.root_kind, d.via, &d.type_name),
+        "{name}: tenantConfigs"
+    );
+    assert_eq!(
+        (
+            m.len,
+            m.live_entries,
+            m.capacity,
+            m.storage_bytes,
+            m.entries()
+        ),
+        (
+            d.len,
+            d.live_entries,
+            d.capacity,
+            d.storage_bytes,
+            d.entries()
+        ),
+        "{name}: tenantConfigs numbers"
+    );
+    assert_eq!(
+        m.retained_bytes, d.retained_bytes,
+        "{name}: tenantConfigs retained"
+    );
+    assert_eq!(
+        m.children.len(),
+        d.children.len(),
+        "{name}: tenantConfigs members"
+    );
+    assert!(!d.children.is_empty());
+    for c in &d.children {
+        let f = same(c);
+        assert!(
+            m.children.iter().any(|x| x.address == c.address),
+            "{name}: member {:#x} not in the stripped family",
+            c.address
+        );
+        assert_eq!(f.root, "main.tenantConfigs[*]", "{name}");
+        assert_eq!((f.len, f.storage_bytes), (c.len, c.storage_bytes), "{name}");
+    }
+    // No member of it is listed on its own.
+    assert!(
+        found
+            .values()
+            .all(|f| !f.root.starts_with("main.tenantConfigs →")),
+        "{name}: a member of tenantConfigs is listed on its own"
+    );
+    // The typed heap object behind a one-word global: DWARF's names.
+    for root in [
+        "main.loader.byKind",
+        "main.loader.counts",
+        "main.loader.index.byName",
+    ] {
+        let d = dwarf_named(root);
+        let m = same(d);
+        assert_eq!(
+            (m.root.as_str(), m.root_kind, m.via),
+            (d.root.as_str(), d.root_kind, d.via),
+            "{name}: {root}"
+        );
+        for c in &d.children {
+            assert_eq!(same(c).root, c.root, "{name}: member of {root}");
+        }
+    }
+    // Paths from inside a sync.Map global start as DWARF's do.
+    let through_sync_map: Vec<&&FoundMap> = with_dwarf
+        .values()
+        .filter(|d| d.root.starts_with("encoding/json.fieldCache (sync.Map) → "))
+        .collect();
+    assert!(
+        !through_sync_map.is_empty(),
+        "{name}: no DWARF path through encoding/json.fieldCache"
+    );
+    for d in through_sync_map {
+        assert_eq!(same(d).root, d.root, "{name}: at {:#x}", d.address);
+    }
 }
 
 #[test]

@@ -13,14 +13,16 @@
 //! - `loaderByKind` (`[2]map[string]*main.Symbol` inline in a `main.Loader`
 //!   beside a 512 KiB buffer), `loaderIndex` (a struct-valued field's map)
 //!   and `loaderCounts` (an embedded struct's promoted field): found by
-//!   walking the `main.Loader` object its malloc header types, named by
-//!   the global's symbol, the holder's type and the Go selector
-//!   (`main.loader → main.Loader.byKind`), root kind `heap`, retained
-//!   bytes within 5% (the family's exclude the buffer).
+//!   walking the `main.Loader` object its malloc header types; the global
+//!   `main.loader` is one pointer word, so they are named as DWARF and
+//!   truth name them, the global's symbol and the Go selector
+//!   (`main.loader.byKind`, members `main.loader.byKind[*]`), root kind
+//!   `heap`, root via `typed`, retained bytes within 5% (the family's
+//!   exclude the buffer).
 
 use std::collections::HashMap;
 
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+use mapscope_gomaps::discover::{discover, FoundMap, RootKind, RootVia};
 use mapscope_goruntime::GoProcess;
 use serde_json::Value;
 
@@ -121,8 +123,10 @@ fn check_sample(name: &str) {
             "{name}: {n}"
         );
         assert_eq!(Some(m.len), t["len"].as_u64(), "{name}: {n} len");
-        assert_eq!(m.root, format!("main.loader → main.Loader.{selector}"));
+        assert_eq!(m.root, format!("main.loader.{selector}"));
+        assert_eq!(Some(m.root.as_str()), t["root"].as_str(), "{name}: {n}");
         assert_eq!(m.root_kind, RootKind::Heap, "{name}: {n}");
+        assert_eq!(m.via, RootVia::Typed, "{name}: {n}");
         assert!(
             within_5_percent(m.retained_bytes, &t["retained_bytes"]),
             "{name}: {n} retained {:?} vs truth {}",
@@ -133,7 +137,8 @@ fn check_sample(name: &str) {
             let f = get(c);
             assert_eq!(Some(f.len), c["len"].as_u64());
             assert_eq!(Some(f.type_name.as_str()), c["type"].as_str());
-            assert_eq!(f.root, format!("main.loader → main.Loader.{selector}[*]"));
+            assert_eq!(f.root, format!("main.loader.{selector}[*]"));
+            assert_eq!(Some(f.root.as_str()), c["root"].as_str(), "{name}: {n}");
         }
     }
 }

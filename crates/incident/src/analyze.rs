@@ -20,7 +20,8 @@ use mapscope_correlate::{
 };
 use mapscope_elfcore::RegionKind;
 use mapscope_gomaps::discover::{
-    discover_with, DiscoverOptions, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType, LISTED_CHILDREN,
+    discover_with, DiscoverOptions, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType,
+    LISTED_CHILDREN,
 };
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
@@ -298,9 +299,11 @@ pub fn analyze_with_progress(
     let options = DiscoverOptions {
         members_kept: inputs.children.unwrap_or(LISTED_CHILDREN),
     };
-    let discovery = phase("maps", || discover_with(&process, &options)).map_err(|source| IncidentError::Maps {
-        path: core_path.clone(),
-        source,
+    let discovery = phase("maps", || discover_with(&process, &options)).map_err(|source| {
+        IncidentError::Maps {
+            path: core_path.clone(),
+            source,
+        }
     })?;
     warnings.extend(library(&discovery.warnings));
     let retained_profile = inputs.retained_profile.then(|| {

@@ -729,14 +729,14 @@ mod tests {
     #[test]
     fn signal_context_start_keeps_the_interrupted_lr() {
         let g = GRecord {
-            address: 0x4000_0021_c0,
+            address: 0x40_0000_21c0,
             goid: 1,
             status_word: 2,
             wait_code: 0,
             wait_since: 0,
             locked: false,
-            stack: (0x4000_4ee0_00, 0x4000_4f00_00),
-            sched: (0x48b00, 0x4000_4efe_00, 0x48c00),
+            stack: (0x40_004e_e000, 0x40_004f_0000),
+            sched: (0x48b00, 0x40_004e_fe00, 0x48c00),
             syscall: (0, 0),
             m: 0x20f9c0,
             gopc: 0,
@@ -744,22 +744,22 @@ mod tests {
             parent_goid: 0,
         };
         let interrupted = InterruptedContext {
-            ucontext: 0x4000_0098_00,
+            ucontext: 0x40_0000_9800,
             pc: 0x12e70,
-            sp: 0x4000_4efb_50,
-            fp: 0x4000_4efb_a0,
+            sp: 0x40_004e_fb50,
+            fp: 0x40_004e_fba0,
             lr: Some(0x12e2c),
         };
         let thread = GoThread {
             tid: 26345,
             pc: Some(0x7b4a8),
-            sp: Some(0x4000_0097_c0),
+            sp: Some(0x40_0000_97c0),
             current_signal: 6,
             m: Some(0x20f9c0),
             m_id: Some(0),
             curg: Some(1),
             g0_stack: None,
-            gsignal_stack: Some((0x4000_0080_00, 0x4000_0100_00)),
+            gsignal_stack: Some((0x40_0000_8000, 0x40_0001_0000)),
             interrupted: Some(interrupted),
             stack: ThreadStack::Goroutine(1),
             frames: Vec::new(),
@@ -773,7 +773,7 @@ mod tests {
             start,
             Some(UnwindStart {
                 pc: 0x12e70,
-                sp: 0x4000_4efb_50,
+                sp: 0x40_004e_fb50,
                 lr: Some(0x12e2c),
                 exact_pc: true,
             })

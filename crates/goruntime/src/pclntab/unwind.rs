@@ -317,7 +317,7 @@ mod tests {
         let (caller_pc, caller_delta) = pc_in_frame(&caller);
         let (grand_pc, grand_delta) = pc_in_frame(&grand);
         let goexit_pc = goexit.entry + 1;
-        let sp = 0x4000_4efb_50u64;
+        let sp = 0x40_004e_fb50u64;
         let caller_fp = sp + caller_delta as u64;
         let grand_fp = caller_fp + grand_delta as u64;
         // Each frame's saved LR at its 0(SP): the caller's return address.
