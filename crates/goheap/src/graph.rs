@@ -372,35 +372,7 @@ impl ObjectGraph {
     /// For each of `targets`, the objects with an edge to it (one pass
     /// over all edges).
     pub fn predecessors(&self, targets: &[u32]) -> HashMap<u32, Vec<u32>> {
-        let mut wanted = IdSet::new(self.len());
-        for &t in targets {
-            wanted.insert(t);
-        }
-        let n = u32::try_from(self.len()).unwrap_or(u32::MAX);
-        // Parallel over id ranges; each range's pairs come out in id order.
-        let pairs: Vec<(u32, u32)> = (0..n)
-            .into_par_iter()
-            .with_min_len(1 << 16)
-            .fold(Vec::new, |mut v, id| {
-                for &s in self.succ(id) {
-                    if wanted.contains(s) {
-                        v.push((s, id));
-                    }
-                }
-                v
-            })
-            .reduce(Vec::new, |mut a, b| {
-                a.extend(b);
-                a
-            });
-        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (s, id) in pairs {
-            out.entry(s).or_default().push(id);
-        }
-        for v in out.values_mut() {
-            v.sort_unstable();
-        }
-        out
+        predecessors_in(&self.edge_slices(), self.len(), targets)
     }
 
     /// Ids of the objects the given values point into (sorted, unique):
@@ -1125,9 +1097,96 @@ where
     parent.into_iter().map(AtomicU32::into_inner).collect()
 }
 
+/// [`ObjectGraph::predecessors`] over the CSR `pieces` of a graph of `n`
+/// objects: parallel over the pieces, each read in order (no lookup of
+/// the piece per object).
+fn predecessors_in(pieces: &[EdgeSlices<'_>], n: usize, targets: &[u32]) -> HashMap<u32, Vec<u32>> {
+    let mut wanted = IdSet::new(n);
+    for &t in targets {
+        wanted.insert(t);
+    }
+    let pairs: Vec<(u32, u32)> = pieces
+        .par_iter()
+        .fold(Vec::new, |mut v, piece| {
+            for (i, w) in piece.offsets.windows(2).enumerate() {
+                let edges = piece.edges.get(w[0] as usize..w[1] as usize).unwrap_or(&[]);
+                for &s in edges {
+                    if wanted.contains(s) {
+                        v.push((s, piece.first.wrapping_add(i as u32)));
+                    }
+                }
+            }
+            v
+        })
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            a
+        });
+    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (s, id) in pairs {
+        out.entry(s).or_default().push(id);
+    }
+    for v in out.values_mut() {
+        v.sort_unstable();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `predecessors_in` against the definition (every edge into a
+    /// target), on a pseudo-random graph cut into CSR pieces with ids no
+    /// piece covers.
+    #[test]
+    fn predecessors_match_the_edges() {
+        let n = 500u32;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let adj: Vec<Vec<u32>> = (0..n)
+            .map(|_| (0..rnd() % 6).map(|_| (rnd() % n as u64) as u32).collect())
+            .collect();
+        // Pieces [0, 200), [200, 350), [400, 500): ids 350..400 have no edges.
+        let mut owned: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
+        for (lo, hi) in [(0u32, 200u32), (200, 350), (400, 500)] {
+            let mut offsets = vec![0u32];
+            let mut edges = Vec::new();
+            for v in lo..hi {
+                edges.extend(&adj[v as usize]);
+                offsets.push(edges.len() as u32);
+            }
+            owned.push((lo, offsets, edges));
+        }
+        let pieces: Vec<EdgeSlices<'_>> = owned
+            .iter()
+            .map(|(first, offsets, edges)| EdgeSlices {
+                first: *first,
+                offsets,
+                edges,
+            })
+            .collect();
+        let targets: Vec<u32> = (0..n).filter(|t| t % 7 == 0).collect();
+        let got = predecessors_in(&pieces, n as usize, &targets);
+        let mut want: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (v, succ) in adj.iter().enumerate() {
+            if (350..400).contains(&v) {
+                continue;
+            }
+            for &s in succ {
+                if s % 7 == 0 {
+                    want.entry(s).or_default().push(v as u32);
+                }
+            }
+        }
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
+    }
 
     /// Breadth-first by the definition: tier after tier, level after
     /// level; an object's parent is the lowest id of the level before that

@@ -53,6 +53,7 @@ use std::collections::{HashMap, HashSet};
 
 use mapscope_goruntime::dwarf::{DwarfInfo, TypeId};
 use mapscope_goruntime::heap::{Heap, HeapObject};
+use mapscope_goruntime::timing::Phase;
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -361,6 +362,7 @@ pub fn unrooted_maps(
     parents: &[u32],
 ) -> Unrooted {
     let mut out = Unrooted::default();
+    let timing = Phase::start("maps: unrooted storage: unreachable objects");
     // Every heap object no root reaches.
     let n = u32::try_from(graph.len()).unwrap_or(u32::MAX);
     let (objects, bytes) = (0..n)
@@ -376,10 +378,14 @@ pub fn unrooted_maps(
             .and_then(|id| parents.get(id as usize))
             .is_some_and(|&p| p != UNREACHED)
     };
+    drop(timing);
+    let timing = Phase::start("maps: unrooted storage: claimed objects");
     let mut owned = Claimed::of(graph, found);
+    drop(timing);
     let Some(dwarf) = process.dwarf() else {
         return out;
     };
+    let timing = Phase::start("maps: unrooted storage: typed objects");
     // Objects with a heap type (malloc header or large type) no found map
     // claims, with their type's address: spans in parallel, in order.
     let spans = heap.spans();
@@ -422,6 +428,8 @@ pub fn unrooted_maps(
     if storage.is_empty() {
         return out;
     }
+    drop(timing);
+    let _timing = Phase::start("maps: unrooted storage: headers");
     let tys = dwarf_map_types(dwarf, &storage);
     let headers = find_headers(heap, decoder, graph, &tys, &storage);
     // Types of the maps in the core (live, and dropped ones below), in
@@ -534,6 +542,8 @@ pub fn unrooted_maps(
         .bytes
         .saturating_add(g.dropped_maps.bytes)
         .saturating_add(g.other.bytes);
+    drop(_timing);
+    let _timing = Phase::start("maps: unrooted storage: paths");
     out.maps = name_paths(process, heap, dwarf, graph, roots, parents, listed);
     out
 }
