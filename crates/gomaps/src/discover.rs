@@ -565,7 +565,14 @@ pub fn discover_with(
     if !dwarf.has_program_types() {
         let mut found = maps.split_off(first_untyped.min(maps.len()));
         // No DWARF: globals named by symbol or address (crate::stripped).
-        crate::stripped::name_global_roots(process, &pointers, &graph, &paths, &mut found);
+        crate::stripped::name_global_roots(
+            process,
+            &pointers,
+            &graph,
+            &paths,
+            w.decoder().size_classes(),
+            &mut found,
+        );
         crate::typedheap::name_members(&mut found);
         let types = dwarf.types();
         let map_types = types

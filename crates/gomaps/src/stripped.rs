@@ -33,6 +33,7 @@ use crate::graph::{ObjectGraph, UNREACHED};
 use crate::layout::{
     is_sync_map, sync_map_layout, SyncMapLayout, MAX_INLINE_KEY_ELEM, SYNC_MAP_TYPE,
 };
+use crate::alloc::SizeClasses;
 use crate::pointers::PointerMaps;
 use crate::roots::{GlobalSymbol, GlobalSymbols};
 
@@ -65,12 +66,18 @@ const MAX_WORDS_SCANNED: usize = 1 << 16;
 /// `global 0x66d918`), and a pointer word inside a larger symbol is named
 /// by its offset (`main.tokenCache+0x8 → 16-byte object → map`). The
 /// roots themselves are named by [`crate::roots::collect`]; `parents` is
-/// the shortest-path forest the maps were named from.
+/// the shortest-path forest the maps were named from. A pointer variable
+/// (`main.registry`, one word) pointing at a small object that holds the
+/// map header is named by the field as DWARF names it
+/// (`main.registry.endpoints`) when exactly one struct type of the
+/// object's size class has a map field of the map's type at the header
+/// pointer's offset (`classes`: the size classes).
 pub fn name_global_roots(
     process: &GoProcess,
     pointers: &PointerMaps,
     graph: &ObjectGraph,
     parents: &[u32],
+    classes: &SizeClasses,
     maps: &mut [FoundMap],
 ) {
     let symbols = GlobalSymbols::new(process);
@@ -141,6 +148,27 @@ pub fn name_global_roots(
         let mut direct = rest == " → map" && m.root_kind == RootKind::Global;
         let mut name = variable.to_string();
         let mut field: Option<(String, TypeId)> = None;
+        let pointer_variable = by_name
+            .get(&*variable)
+            .filter(|s| s.size == 8)
+            .map(|s| s.address.wrapping_add(bias));
+        if let (Some(word), Some(types)) = (pointer_variable, types) {
+            // `VAR → N-byte object → map`: the object's field.
+            if let Some((f, _)) = held_field(
+                process,
+                graph,
+                parents,
+                classes,
+                types,
+                &mut structs,
+                (word, m),
+            ) {
+                let sep = if f.starts_with('[') { "" } else { "." };
+                m.root = format!("{variable}{sep}{f}");
+                m.via = RootVia::Typed;
+                continue;
+            }
+        }
         if let Some(sym) = by_name.get(&*variable).filter(|s| s.size > 8) {
             let first = graph
                 .id_of_address(m.address)
@@ -227,6 +255,55 @@ pub fn name_global_roots(
             _ => m.root = format!("{name}{rest}"),
         }
     }
+}
+
+/// Words of a held object scanned for the map header's pointer.
+const MAX_OBJECT_WORDS: u64 = 512;
+
+/// The field of the one heap object between the pointer variable at
+/// `word` and `m`'s header (`VAR → object → map`: the variable points at
+/// the object, the object is the header's parent in the shortest-path
+/// forest `parents`): the offset of the object's first word pointing at
+/// the header, and the struct types of the object's size class with a
+/// map field of `m`'s type there ([`struct_field`]); `None` unless
+/// exactly one names it.
+#[allow(clippy::too_many_arguments)]
+fn held_field(
+    process: &GoProcess,
+    graph: &ObjectGraph,
+    parents: &[u32],
+    classes: &SizeClasses,
+    types: &TypeTable,
+    structs: &mut Option<HashMap<u64, Vec<TypeId>>>,
+    (word, m): (u64, &FoundMap),
+) -> Option<(String, TypeId)> {
+    let header = graph.id_of_address(m.address)?;
+    let holder = *parents.get(header as usize)?;
+    if holder == header || holder == UNREACHED || parents.get(holder as usize) != Some(&holder) {
+        return None;
+    }
+    let mem = process.memory();
+    let object = graph.object(holder)?;
+    // The variable itself points at the object (not another root).
+    if mem.read_u64(word).ok() != Some(object.address) {
+        return None;
+    }
+    let offset = (0..object.size.min(MAX_OBJECT_WORDS * 8) / 8)
+        .map(|i| i * 8)
+        .find(|&o| mem.read_u64(object.address + o).ok() == Some(m.address))?;
+    let mut found: Option<(String, TypeId)> = None;
+    // Struct sizes (multiples of a word) allocated in this size class.
+    let mut size = object.size;
+    while size >= 8 && classes.allocation_size(size, true) == object.size {
+        if let Some(f) = struct_field(types, structs, size, offset, &m.type_name) {
+            match &found {
+                Some(g) if *g != f => return None,
+                _ => found = Some(f),
+            }
+        }
+        size -= 8;
+    }
+    found
 }
 
 /// The link address of a global named by its address (`global 0x…`).

@@ -308,6 +308,22 @@ fn check_dwarf_names(
             assert_eq!(same(c).root, c.root, "{name}: member of {root}");
         }
     }
+    // An untyped small object behind a pointer variable: the one struct
+    // type of its size class with a map field of the map's type at the
+    // header pointer's offset names the field as DWARF does.
+    for root in [
+        "main.registry.endpoints",
+        "flag.CommandLine.formal",
+        "flag.CommandLine.actual",
+    ] {
+        let d = dwarf_named(root);
+        let m = same(d);
+        assert_eq!(
+            (m.root.as_str(), m.root_kind, m.via),
+            (d.root.as_str(), d.root_kind, d.via),
+            "{name}: {root}"
+        );
+    }
     // Paths from inside a sync.Map global start as DWARF's do.
     let through_sync_map: Vec<&&FoundMap> = with_dwarf
         .values()
