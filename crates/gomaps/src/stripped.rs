@@ -28,12 +28,12 @@ use std::sync::Arc;
 use mapscope_goruntime::dwarf::{DwarfInfo, TypeId, TypeKind, TypeTable};
 use mapscope_goruntime::GoProcess;
 
+use crate::alloc::SizeClasses;
 use crate::discover::{FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType};
 use crate::graph::{ObjectGraph, UNREACHED};
 use crate::layout::{
     is_sync_map, sync_map_layout, SyncMapLayout, MAX_INLINE_KEY_ELEM, SYNC_MAP_TYPE,
 };
-use crate::alloc::SizeClasses;
 use crate::pointers::PointerMaps;
 use crate::roots::{GlobalSymbol, GlobalSymbols};
 
