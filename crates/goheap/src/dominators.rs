@@ -996,13 +996,7 @@ mod tests {
 
     #[test]
     fn random_graphs_match_the_definition() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m
-        };
+        let mut rnd = crate::testrng::below(0x9e37_79b9_7f4a_7c15);
         for round in 0..400 {
             let n = 1 + rnd(40) as usize;
             let density = 1 + rnd(4);
@@ -1203,13 +1197,7 @@ mod tests {
 
     #[test]
     fn reduced_retention_matches_the_definition() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m.max(1)
-        };
+        let mut rnd = crate::testrng::below(0x2545_f491_4f6c_dd1d);
         for round in 0..1500 {
             let (adj, sizes, roots, cuts, gap) = random_case(&mut rnd, 30);
             let keep = rnd(6) as usize;
@@ -1224,13 +1212,7 @@ mod tests {
 
     #[test]
     fn reduced_retention_matches_full_lengauer_tarjan() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m.max(1)
-        };
+        let mut rnd = crate::testrng::below(0x9e37_79b9_7f4a_7c15);
         for round in 0..200 {
             let (adj, sizes, roots, cuts, gap) = random_case(&mut rnd, 3000);
             let keep = rnd(50) as usize;

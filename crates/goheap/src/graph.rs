@@ -1142,15 +1142,9 @@ mod tests {
     #[test]
     fn predecessors_match_the_edges() {
         let n = 500u32;
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = crate::testrng::below(0x2545_f491_4f6c_dd1d);
         let adj: Vec<Vec<u32>> = (0..n)
-            .map(|_| (0..rnd() % 6).map(|_| (rnd() % n as u64) as u32).collect())
+            .map(|_| (0..rnd(6)).map(|_| rnd(n as u64) as u32).collect())
             .collect();
         // Pieces [0, 200), [200, 350), [400, 500): ids 350..400 have no edges.
         let mut owned: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
@@ -1223,13 +1217,7 @@ mod tests {
 
     #[test]
     fn shortest_paths_match_breadth_first_by_definition() {
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut rnd = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m.max(1)
-        };
+        let mut rnd = crate::testrng::below(0x1234_5678_9abc_def1);
         for round in 0..60 {
             // Large graphs now and then: levels above the bitset threshold
             // (4096 objects) and below it, parallel and not.

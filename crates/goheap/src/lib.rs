@@ -29,3 +29,5 @@ pub mod dominators;
 pub mod graph;
 pub mod pointers;
 pub mod roots;
+#[cfg(test)]
+mod testrng;

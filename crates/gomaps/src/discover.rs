@@ -251,6 +251,18 @@ impl FoundMap {
         (shown, left.saturating_add(self.omitted_members))
     }
 
+    /// Adds member `c`'s numbers and objects to this family's (not `c`
+    /// itself to `children`).
+    pub(crate) fn count_member(&mut self, c: &FoundMap) {
+        self.len += 1;
+        self.live_entries += c.live_entries;
+        self.capacity += c.capacity;
+        self.tombstones += c.tombstones;
+        self.growing |= c.growing;
+        self.storage_bytes += c.storage_bytes;
+        self.owned.extend(c.owned.iter().copied());
+    }
+
     /// A family's members, those not kept in `children` included.
     pub fn member_count(&self) -> u64 {
         (self.children.len() as u64).saturating_add(self.omitted_members)

@@ -118,25 +118,7 @@ pub(crate) fn heap_held_maps(
     let owned = Claimed::of(graph, found);
     // Typed objects no found map owns and a root reaches, in address
     // order (spans in parallel, in order).
-    let spans = heap.spans();
-    let typed: Vec<(HeapObject, u64)> = (0..spans.len())
-        .into_par_iter()
-        .filter(|&i| {
-            spans
-                .get(i)
-                .is_some_and(|s| s.has_header || (s.size_class == 0 && s.large_type != 0))
-        })
-        .flat_map_iter(|i| {
-            let owned = &owned;
-            heap.span_objects(i).filter_map(move |o| {
-                if owned.contains(graph, o.address) || !reached(o.address) {
-                    return None;
-                }
-                let t = heap.object_type_address(process, &o)?;
-                Some((o, t))
-            })
-        })
-        .collect();
+    let typed = crate::unrooted::typed_objects(process, heap, graph, &owned, reached);
     let types = dwarf.types();
     let bias = process.load_bias();
     let mut classes: HashMap<u64, Class> = HashMap::new();
@@ -284,13 +266,7 @@ fn array_families(
         };
         for c in &children {
             seen.insert(c.address);
-            fam.len += 1;
-            fam.live_entries += c.live_entries;
-            fam.capacity += c.capacity;
-            fam.tombstones += c.tombstones;
-            fam.growing |= c.growing;
-            fam.storage_bytes += c.storage_bytes;
-            fam.owned.extend(c.owned.iter().copied());
+            fam.count_member(c);
         }
         fam.children = children;
         out.push((fam, o.address));

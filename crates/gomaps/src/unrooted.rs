@@ -386,32 +386,13 @@ pub fn unrooted_maps(
         return out;
     };
     let timing = Phase::start("maps: unrooted storage: typed objects");
-    // Objects with a heap type (malloc header or large type) no found map
-    // claims, with their type's address: spans in parallel, in order.
-    let spans = heap.spans();
-    let typed: Vec<(u64, u64)> = (0..spans.len())
-        .into_par_iter()
-        .filter(|&i| {
-            spans
-                .get(i)
-                .is_some_and(|s| s.has_header || (s.size_class == 0 && s.large_type != 0))
-        })
-        .flat_map_iter(|i| {
-            let owned = &owned;
-            heap.span_objects(i).filter_map(move |o| {
-                if owned.contains(graph, o.address) {
-                    return None;
-                }
-                Some((o.address, heap.object_type_address(process, &o)?))
-            })
-        })
-        .collect();
+    let typed = typed_objects(process, heap, graph, &owned, |_| true);
     // DWARF spells packages by import path (`encoding/json.field`), the
     // runtime by name (`json.field`): prefer DWARF's name of the storage
     // type for the lookup. One lookup per type.
     let mut names: HashMap<u64, Option<String>> = HashMap::new();
     let mut storage: Vec<(u64, String)> = Vec::new();
-    for (object, t) in typed {
+    for (object, t) in typed.into_iter().map(|(o, t)| (o.address, t)) {
         let name = names.entry(t).or_insert_with(|| {
             dwarf
                 .type_by_runtime_address(t.wrapping_sub(process.load_bias()))
@@ -546,6 +527,37 @@ pub fn unrooted_maps(
     let _timing = Phase::start("maps: unrooted storage: paths");
     out.maps = name_paths(process, heap, dwarf, graph, roots, parents, listed);
     out
+}
+
+/// Heap objects with a runtime type (malloc header or large span type)
+/// that no found map claims (`owned`) and `keep` accepts (by address),
+/// with their type's address, in address order (spans in parallel).
+pub(crate) fn typed_objects(
+    process: &GoProcess,
+    heap: &Heap,
+    graph: &ObjectGraph,
+    owned: &Claimed,
+    keep: impl Fn(u64) -> bool + Sync,
+) -> Vec<(HeapObject, u64)> {
+    let spans = heap.spans();
+    (0..spans.len())
+        .into_par_iter()
+        .filter(|&i| {
+            spans
+                .get(i)
+                .is_some_and(|s| s.has_header || (s.size_class == 0 && s.large_type != 0))
+        })
+        .flat_map_iter(|i| {
+            let keep = &keep;
+            heap.span_objects(i).filter_map(move |o| {
+                if owned.contains(graph, o.address) || !keep(o.address) {
+                    return None;
+                }
+                let t = heap.object_type_address(process, &o)?;
+                Some((o, t))
+            })
+        })
+        .collect()
 }
 
 /// Names each map by its shortest path from a root (see the module doc).

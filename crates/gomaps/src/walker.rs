@@ -938,13 +938,7 @@ fn assemble(fam: &mut FoundMap, decoded: Vec<Option<FoundMap>>, keep: usize) {
     let owned: usize = children.iter().map(|c| c.owned.len()).sum();
     fam.owned.reserve(owned);
     for child in &children {
-        fam.len += 1;
-        fam.live_entries += child.live_entries;
-        fam.capacity += child.capacity;
-        fam.tombstones += child.tombstones;
-        fam.growing |= child.growing;
-        fam.storage_bytes += child.storage_bytes;
-        fam.owned.extend(child.owned.iter().copied());
+        fam.count_member(child);
     }
     if fam.children.is_empty() {
         fam.children = children;

@@ -73,9 +73,7 @@ fn stripped_and_dwarf(name: &str) -> (Discovery, Discovery, Value) {
     let s = mapscope_testsupport::sample(name);
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = dir.path().join("mapzoo");
-    let mut bytes = std::fs::read(&s.exe).expect("exe");
-    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
-    std::fs::write(&exe, bytes).expect("write exe");
+    mapscope_testsupport::write_without_dwarf(&s.exe, &exe);
     let stripped = GoProcess::open(&s.core, Some(&exe)).expect("opens");
     assert!(
         !stripped.dwarf().expect("stand-in").has_program_types(),

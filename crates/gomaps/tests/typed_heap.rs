@@ -46,9 +46,7 @@ fn check_sample(name: &str) {
     let s = mapscope_testsupport::sample(name);
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = dir.path().join("mapzoo");
-    let mut bytes = std::fs::read(&s.exe).expect("exe");
-    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
-    std::fs::write(&exe, bytes).expect("write exe");
+    mapscope_testsupport::write_without_dwarf(&s.exe, &exe);
     let process = GoProcess::open(&s.core, Some(&exe)).expect("opens");
     assert!(
         !process.dwarf().expect("stand-in").has_program_types(),

@@ -456,10 +456,8 @@ fn objects_iterate_and_resolve_consistently() {
 /// A copy of the executable whose `.debug_*` sections are renamed: what a
 /// stripped binary looks like to the loader.
 fn without_dwarf(exe: &Path) -> std::path::PathBuf {
-    let mut bytes = std::fs::read(exe).unwrap();
-    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
     let out = std::env::temp_dir().join(format!("mapscope-heap-nodwarf-{}", std::process::id()));
-    std::fs::write(&out, bytes).unwrap();
+    mapscope_testsupport::write_without_dwarf(exe, &out);
     out
 }
 

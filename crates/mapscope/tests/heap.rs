@@ -82,11 +82,9 @@ fn heap_table_shows_both_columns() {
 #[test]
 fn heap_without_dwarf_uses_the_layout_table_and_empty_core_exits_2() {
     let s = sample("go1.22");
-    let mut bytes = std::fs::read(&s.exe).unwrap();
-    mapscope_testsupport::hide_dwarf_sections(&mut bytes);
     let dir = tempfile::tempdir().unwrap();
     let stripped = dir.path().join("mapzoo-stripped");
-    std::fs::write(&stripped, bytes).unwrap();
+    mapscope_testsupport::write_without_dwarf(&s.exe, &stripped);
     let json = |exe: &dyn AsRef<std::ffi::OsStr>| {
         let (code, out, err) = mapscope(&[&"heap", &s.core, &"--exe", exe, &"--format", &"json"]);
         assert_eq!(code, 0, "{err}");

@@ -270,6 +270,15 @@ pub fn write_core_without_segment_data(core: &Path, out: &Path) {
     std::fs::write(out, &bytes[..first_data]).expect("write cut core");
 }
 
+/// Writes `exe` to `out` with its DWARF hidden ([`hide_dwarf_sections`]):
+/// the same build as a `-w` loader sees it. Panics (test code) on I/O
+/// errors.
+pub fn write_without_dwarf(exe: &Path, out: &Path) {
+    let mut bytes = fs::read(exe).expect("read executable");
+    hide_dwarf_sections(&mut bytes);
+    fs::write(out, bytes).expect("write executable without DWARF");
+}
+
 /// Renames every `.debug_*` section name in an ELF image to `.Xebug_*`:
 /// the executable as a DWARF loader sees a stripped (`-w`) build.
 pub fn hide_dwarf_sections(bytes: &mut [u8]) {
