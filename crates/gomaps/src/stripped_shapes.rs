@@ -56,7 +56,7 @@ use crate::graph::{ObjectGraph, UNREACHED};
 use crate::layout::{is_sync_map, SYNC_MAP_TYPE};
 use crate::pointers::{for_each_pointer_word, ObjectScan, PointerMaps};
 use crate::roots::{GlobalSymbols, RootSet};
-use crate::unrooted::name_objects;
+use crate::unrooted::{name_objects, Claimed};
 use crate::{MapDecoder, MapInstance, MapLayout, MapTarget, SizeSource, StorageKind};
 
 /// Candidate map headers checked at most.
@@ -145,43 +145,6 @@ pub struct Shapes {
     /// Addresses of already found maps that are part of a `sync.Map`
     /// found here (its read or dirty map): the `sync.Map` replaces them.
     pub replaced: Vec<u64>,
-}
-
-/// Heap objects a map owns, one bit per graph id.
-struct Owned(Vec<u64>);
-
-impl Owned {
-    fn of(graph: &ObjectGraph, maps: &[&[FoundMap]]) -> Owned {
-        fn add(graph: &ObjectGraph, maps: &[FoundMap], set: &mut Owned) {
-            for m in maps {
-                for &a in &m.owned {
-                    set.insert(graph, a);
-                }
-                add(graph, &m.children, set);
-            }
-        }
-        let mut set = Owned(vec![0; graph.len().div_ceil(64)]);
-        for list in maps {
-            add(graph, list, &mut set);
-        }
-        set
-    }
-
-    fn insert(&mut self, graph: &ObjectGraph, address: u64) {
-        if let Some(id) = graph.id_of_address(address) {
-            if let Some(w) = self.0.get_mut(id as usize / 64) {
-                *w |= 1 << (id % 64);
-            }
-        }
-    }
-
-    fn contains(&self, graph: &ObjectGraph, address: u64) -> bool {
-        graph.id_of_address(address).is_some_and(|id| {
-            self.0
-                .get(id as usize / 64)
-                .is_some_and(|w| w >> (id % 64) & 1 == 1)
-        })
-    }
 }
 
 fn bases(heap: &Heap, inst: &MapInstance, out: &mut Vec<u64>) {
@@ -357,7 +320,7 @@ fn fitting<'c>(
 
 /// Whether every storage object of `inst` but the header is a live heap
 /// object no map owns.
-fn storage_is_free(inst: &MapInstance, graph: &ObjectGraph, owned: &Owned) -> bool {
+fn storage_is_free(inst: &MapInstance, graph: &ObjectGraph, owned: &Claimed) -> bool {
     inst.objects
         .iter()
         .filter(|o| o.kind != StorageKind::Header)
@@ -556,7 +519,7 @@ pub fn find(
 ) -> Shapes {
     let words = pointers.global_words().unwrap_or(&[]);
     let mut out = Shapes::default();
-    let mut owned = Owned::of(graph, found);
+    let mut owned = Claimed::of(graph, found);
     let classes = classes(decoder);
     let reached = |id: u32| parents.get(id as usize).is_some_and(|&p| p != UNREACHED);
     // Header allocation size (every class shares the header layout).
@@ -789,7 +752,7 @@ fn sync_maps(
     decoder: &MapDecoder<'_>,
     graph: &ObjectGraph,
     words: &[u64],
-    owned: &Owned,
+    owned: &Claimed,
     lists: &[&[FoundMap]],
 ) -> (Vec<FoundMap>, Vec<u64>, Vec<String>) {
     let types = decoder.dwarf().types();

@@ -115,7 +115,7 @@ pub(crate) fn heap_held_maps(
             .is_some_and(|&p| p != UNREACHED)
     };
     let select = Phase::start("maps: typed heap objects: select");
-    let owned = Claimed::of(graph, found);
+    let owned = Claimed::of(graph, &[found]);
     // Typed objects no found map owns and a root reaches, in address
     // order (spans in parallel, in order).
     let typed = crate::unrooted::typed_objects(process, heap, graph, &owned, reached);

@@ -101,8 +101,9 @@ fn runtime_spelling(name: &str) -> String {
 pub(crate) struct Claimed(Vec<u64>);
 
 impl Claimed {
-    /// The objects of every found map, family member and nested map.
-    pub(crate) fn of(graph: &ObjectGraph, maps: &[FoundMap]) -> Claimed {
+    /// The objects of every found map, family member and nested map of
+    /// the lists `maps`.
+    pub(crate) fn of(graph: &ObjectGraph, maps: &[&[FoundMap]]) -> Claimed {
         fn lists<'m>(maps: &'m [FoundMap], out: &mut Vec<&'m [u64]>) {
             for m in maps {
                 out.push(&m.owned);
@@ -112,7 +113,9 @@ impl Claimed {
         // One list per map and member: a family of a million members is
         // spread over the threads too.
         let mut owned: Vec<&[u64]> = Vec::new();
-        lists(maps, &mut owned);
+        for list in maps {
+            lists(list, &mut owned);
+        }
         let ids: Vec<u32> = owned
             .par_iter()
             .with_min_len(64)
@@ -131,7 +134,7 @@ impl Claimed {
         }
     }
 
-    fn insert(&mut self, graph: &ObjectGraph, address: u64) {
+    pub(crate) fn insert(&mut self, graph: &ObjectGraph, address: u64) {
         if let Some(id) = graph.id_of_address(address) {
             self.insert_id(id);
         }
@@ -380,7 +383,7 @@ pub fn unrooted_maps(
     };
     drop(timing);
     let timing = Phase::start("maps: unrooted storage: claimed objects");
-    let mut owned = Claimed::of(graph, found);
+    let mut owned = Claimed::of(graph, &[found]);
     drop(timing);
     let Some(dwarf) = process.dwarf() else {
         return out;
