@@ -116,6 +116,9 @@ enum Found {
 /// Storage objects at least this large have their pages released once
 /// decoded (only arrays big enough to matter).
 const RELEASE_AFTER_DECODE: u64 = 8 << 10;
+/// Family members decoded at a time when only some are kept
+/// ([`crate::discover::DiscoverOptions`]).
+const MEMBERS_PER_SLICE: usize = 1 << 16;
 /// Released storage objects this close to each other are released in one
 /// `madvise` with the pages between them (other objects' pages: a later
 /// read maps them again): a map of 30,000 bucket arrays is a few calls,
@@ -867,25 +870,35 @@ impl Shared<'_> {
         // Warnings are rare: kept aside with the member's index rather
         // than one (empty) list per member of a million.
         let warned: std::sync::Mutex<Vec<(usize, u64, Vec<String>)>> = Default::default();
-        let decoded: Vec<Option<FoundMap>> = members
-            .par_iter()
-            .enumerate()
-            .with_min_len(MEMBERS_PER_TASK)
-            .map(|(i, &(ty, addr))| {
-                let (map, messages) = match &prepared {
-                    Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
-                    _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
-                };
-                if !messages.is_empty() {
-                    if let Ok(mut w) = warned.lock() {
-                        w.push((i, addr, messages));
+        // When only some members are kept, decoded a slice at a time and
+        // assembled (the largest kept) before the next: a million members
+        // never exist as records at once.
+        let slice = if self.members_kept == usize::MAX {
+            members.len().max(1)
+        } else {
+            MEMBERS_PER_SLICE
+        };
+        for (n, part) in members.chunks(slice).enumerate() {
+            let decoded: Vec<Option<FoundMap>> = part
+                .par_iter()
+                .enumerate()
+                .with_min_len(MEMBERS_PER_TASK)
+                .map(|(j, &(ty, addr))| {
+                    let (map, messages) = match &prepared {
+                        Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
+                        _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
+                    };
+                    if !messages.is_empty() {
+                        if let Ok(mut w) = warned.lock() {
+                            w.push((n * slice + j, addr, messages));
+                        }
                     }
-                }
-                map
-            })
-            .collect();
+                    map
+                })
+                .collect();
+            assemble(&mut fam, decoded, self.members_kept);
+        }
         drop(members);
-        assemble(&mut fam, decoded, self.members_kept);
         let mut warned = warned.into_inner().unwrap_or_default();
         warned.sort_unstable_by_key(|w| w.0);
         FamilyDone {
