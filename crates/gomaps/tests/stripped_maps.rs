@@ -18,15 +18,17 @@
 //!   ([`NOT_FINDABLE`]: maps whose storage carries no runtime type, and
 //!   structures that need program types); before Go 1.22 no heap object
 //!   carries its type, so none is found;
-//! - root names: a map held by a global variable directly is named by it
-//!   with `-w` (`main.sessionsByID`, from the ELF symbol table) and by the
-//!   same global's address with `-s -w` (`global 0x…`, checked against the
-//!   symbol of the `-w` build of the same program and toolchain, which
-//!   links the globals at the same addresses); through heap objects the
-//!   path starts at that name, or is truth's typed path from it when the
-//!   global is one pointer word to a typed heap object
-//!   (`main.loader.byKind`, `global 0x….byKind`); a member of a family a
-//!   global holds directly is named `main.smallMaps[*]` (`global 0x…[*]`).
+//! - root names: with `-w` every map a global holds has truth's (and
+//!   DWARF's) root exactly (`main.sessionsByID`, `main.loader.byKind`,
+//!   `main.registry.endpoints`, `main.smallMaps[*]`); with `-s -w` a map
+//!   held by a global directly is named by the global's address
+//!   (`global 0x…`, checked against the symbol of the `-w` build of the
+//!   same program and toolchain, which links the globals at the same
+//!   addresses), through heap objects the path starts at that address or
+//!   is truth's typed path from it (`global 0x….byKind`), a member of a
+//!   family a global holds directly is `global 0x…[*]`; a goroutine's
+//!   local is named by its goroutine and function (`goroutine 8
+//!   main.stackOnlyWorker → map`: the variable's name is DWARF's only).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,18 +162,26 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
         if with_symbols && through_global {
             // A typed path from a one-word global is truth's own name
             // (`main.loader.byKind`).
-            let ok = if direct || member_of_variable {
-                m.root == troot
-            } else {
-                m.root == troot || m.root.starts_with(&format!("{variable} → "))
-            };
+            let ok = m.root == troot;
             if !ok {
                 problems.push(format!(
                     "{name}: {tname}: root {:?} (truth {troot})",
                     m.root
                 ));
             }
-        } else if through_global {
+        } else if tkind == "goroutine" {
+            // A goroutine's local: its goroutine and function, the
+            // variable's name is DWARF's only (`goroutine 8
+            // main.stackOnlyWorker.m` → `goroutine 8 main.stackOnlyWorker → map`).
+            let frame = troot.rsplit_once('.').map_or(troot, |(f, _)| f);
+            if m.root != format!("{frame} → map") {
+                problems.push(format!(
+                    "{name}: {tname}: root {:?} (truth {troot})",
+                    m.root
+                ));
+            }
+        }
+        if !with_symbols && through_global {
             let want = sibling
                 .as_ref()
                 .and_then(|s| s.address_of(&variable))
