@@ -414,6 +414,63 @@ fn incidents_attribution_against_truth_and_pprof() {
     );
 }
 
+/// Every stripped incident of the corpus (`$MAPSCOPE_CORPUS/stripped`:
+/// `-w` and `-s -w` builds, Go 1.22 and 1.26, amd64 and arm64): `analyze`
+/// conserves the profile exactly (attributed + non-map + unattributed =
+/// the total), the total is go tool pprof's, and the maps take their
+/// share (attributed > 0), as with DWARF.
+#[test]
+#[ignore = "needs the incident corpus: MAPSCOPE_CORPUS=DIR (scripts/gen-corpus.sh, kind stripped)"]
+fn stripped_incidents_conserve_the_profile() {
+    let dirs = mapscope_testsupport::corpus::incidents("stripped");
+    let mut failures = Vec::new();
+    let mut checked = Vec::new();
+    for d in &dirs {
+        checked.push(mapscope_testsupport::corpus::name(d));
+        let label = d.display().to_string();
+        let out = mapscope_testsupport::run_cli(
+            env!("CARGO_BIN_EXE_mapscope"),
+            &[
+                &"analyze",
+                &d.join("core"),
+                &"--exe",
+                &d.join("mapzoo"),
+                &"--profile",
+                &d.join("heap.pb.gz"),
+                &"--format",
+                &"json",
+            ],
+        );
+        if out.code != 0 {
+            failures.push(format!("{label}: exit {}: {}", out.code, out.stderr));
+            continue;
+        }
+        let v: Value = serde_json::from_str(&out.stdout).expect("json");
+        let p = &v["profile"];
+        let total = p["inuse_space_total"].as_i64().unwrap_or(-1);
+        let parts = ["attributed", "non_map", "unattributed"].map(|k| p[k].as_i64().unwrap_or(0));
+        if parts.iter().sum::<i64>() != total {
+            failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
+        }
+        if parts[0] <= 0 {
+            failures.push(format!("{label}: nothing attributed to maps"));
+        }
+        let top = std::fs::read_to_string(d.join("pprof-top.txt")).unwrap_or_default();
+        let top_total = mapscope_testsupport::pprof_top_total(&top);
+        if top_total != Some(total) {
+            failures.push(format!(
+                "{label}: total {total} vs go tool pprof {top_total:?}"
+            ));
+        }
+        eprintln!(
+            "{label}: total {total} = attributed {} + non-map {} + unattributed {}",
+            parts[0], parts[1], parts[2]
+        );
+    }
+    mapscope_testsupport::corpus::assert_checked("stripped", &checked, &[]);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn never_shrank_fires_only_on_the_deleted_map() {
     for name in ["go1.22", "go1.26"] {
