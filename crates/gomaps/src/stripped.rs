@@ -15,7 +15,11 @@
 //! `sync.Map` (one [`crate::stripped_shapes`] recognised, or a symbol of
 //! its size at its `read`/`dirty`/trie `root` word), spelled as with
 //! DWARF: `encoding/json.fieldCache (sync.Map) → …` (`global 0x… (sync.Map)
-//! → …` without symbols).
+//! → …` without symbols). Struct field paths come from the type
+//! descriptors when exactly one struct type fits: the symbol's size for a
+//! map inside a global (`cmd/compile/internal/base.Flag.Cfg.PackageFile`),
+//! the size class of the one untyped heap object a pointer variable points
+//! at for a map behind it (`main.registry.endpoints`).
 //!
 //! Owns: those names and the stripped-build warning.
 //! Must not touch: the root set, the graph (mapscope-goheap) or the
