@@ -2,12 +2,12 @@
 //! bytes each would free (retained bytes).
 //!
 //! Owns: the order of the discovery pipeline — the typed root walk
-//! ([`crate::walker`]), pointer maps and the object graph
+//! (`walker`), pointer maps and the object graph
 //! ([`crate::graph`]), the GC's root set ([`crate::roots`]) and the
 //! shortest paths from it, the dominator tree's retainers
 //! ([`crate::dominators`], named by [`crate::unrooted::name_objects`]),
 //! without DWARF the maps inside typed heap objects
-//! ([`crate::typedheap`]), unrooted map storage and garbage
+//! (`typedheap`), unrooted map storage and garbage
 //! ([`crate::unrooted`]; without DWARF these two are how maps are found,
 //! their globals then named by [`crate::stripped`]) and the
 //! retained-size measurement — and its
