@@ -225,11 +225,15 @@ unset GOROOT GOPATH GOEXPERIMENT GOOS GOARCH || true
 
 # The gdb Python script run at the stop point. OUTDIR and PROG are set first.
 stop_py="$work/stop.py"
-write_stop_py() {
-    mkdir -p "$work"
-    cat > "$stop_py" <<'PY'
+# The Python both stop scripts start with: the live process's files and
+# gdb's view of the stop (skipped when reading a written core, FROM_CORE),
+# and the key = value lines of truth-memstats.txt.
+stop_common_py() {
+    cat <<'PY'
 import gdb, os, time
 
+# FROM_CORE: read the written core (gdb PROG core) instead of the live process.
+FROM_CORE = globals().get("FROM_CORE", False)
 pid = gdb.selected_inferior().pid
 lines = []
 
@@ -239,6 +243,36 @@ def put(key, val, note=""):
         s += "    # " + note
     lines.append(s)
 
+def copy_proc(name, dest):
+    try:
+        with open("/proc/%d/%s" % (pid, name)) as f, open(os.path.join(OUTDIR, dest), "w") as g:
+            g.write(f.read())
+    except OSError as e:
+        print("gen-realworld: cannot copy /proc/%d/%s: %s" % (pid, name, e))
+
+def record_stop():
+    """/proc/PID/{maps,status,smaps} and gdb-stop.txt of the stopped process."""
+    if FROM_CORE:
+        return
+    copy_proc("maps", "proc-maps.txt")
+    copy_proc("status", "status.txt")
+    copy_proc("smaps", "smaps.txt")
+    with open(os.path.join(OUTDIR, "gdb-stop.txt"), "w") as f:
+        for cmd in ("info proc", "info breakpoints", "bt 12", "info threads"):
+            f.write("(gdb) %s\n" % cmd)
+            try:
+                f.write(gdb.execute(cmd, to_string=True))
+            except gdb.error as e:
+                f.write("error: %s\n" % e)
+            f.write("\n")
+PY
+}
+
+write_stop_py() {
+    mkdir -p "$work"
+    {
+    stop_common_py
+    cat <<'PY'
 def ev(expr):
     try:
         return gdb.parse_and_eval(expr)
@@ -271,27 +305,7 @@ def num(v):
 def val(expr):
     return num(ev(expr))
 
-def copy_proc(name, dest):
-    try:
-        with open("/proc/%d/%s" % (pid, name)) as f, open(os.path.join(OUTDIR, dest), "w") as g:
-            g.write(f.read())
-    except OSError as e:
-        print("stop.py: cannot copy /proc/%d/%s: %s" % (pid, name, e))
-
-FROM_CORE = globals().get("FROM_CORE", False)
-if not FROM_CORE:
-    copy_proc("maps", "proc-maps.txt")
-    copy_proc("status", "status.txt")
-    copy_proc("smaps", "smaps.txt")
-
-    with open(os.path.join(OUTDIR, "gdb-stop.txt"), "w") as f:
-        for cmd in ("info proc", "info breakpoints", "bt 12", "info threads"):
-            f.write("(gdb) %s\n" % cmd)
-            try:
-                f.write(gdb.execute(cmd, to_string=True))
-            except gdb.error as e:
-                f.write("error: %s\n" % e)
-            f.write("\n")
+record_stop()
 
 lines.append("# truth-memstats.txt: the Go runtime's own statistics, read by gdb from the")
 if FROM_CORE:
@@ -475,6 +489,7 @@ with open(os.path.join(OUTDIR, "truth-memstats.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("stop.py: wrote truth-memstats.txt%s" % (" from the core" if FROM_CORE else ", proc-maps.txt, status.txt for pid %d" % pid))
 PY
+    } > "$stop_py"
 }
 
 # For --prebuilt: offsets.py runs in gdb on a DWARF build of the same program
@@ -553,26 +568,19 @@ with open(OFFSETS_OUT, "w") as f:
     json.dump(out, f, indent=1, sort_keys=True)
 print("offsets.py: wrote %s" % OFFSETS_OUT)
 PY
-    cat > "$stop_nodwarf_py" <<'PY'
-# Run by gdb at the stop point of a program WITHOUT DWARF (OUTDIR, PROG and
-# OFFSETS set first). Addresses come from the program's ELF symbol table;
-# member offsets from OFFSETS, which offsets.py wrote from the DWARF of a
-# build of the same program with the same Go release (gdb's reading, not
-# mapscope's layout tables). Every value is read with gdb's x command.
-import gdb, json, os, re, time
+    # Run by gdb at the stop point of a program WITHOUT DWARF (OUTDIR, PROG
+    # and OFFSETS set first). Addresses come from the program's ELF symbol
+    # table; member offsets from OFFSETS, which offsets.py wrote from the
+    # DWARF of a build of the same program with the same Go release (gdb's
+    # reading, not mapscope's layout tables). Every value is read with
+    # gdb's x command.
+    {
+    stop_common_py
+    cat <<'PY'
+import json, re
 
-# FROM_CORE: read the written core (gdb PROG core) instead of the live process.
-FROM_CORE = globals().get("FROM_CORE", False)
-pid = gdb.selected_inferior().pid
-lines = []
 raw = []
 off = json.load(open(OFFSETS))
-
-def put(key, val, note=""):
-    s = "%s = %s" % (key, "unavailable" if val is None else val)
-    if note:
-        s += "    # " + note
-    lines.append(s)
 
 def addr(sym):
     """The symbol's address from the ELF symbol table (gdb's minimal symbols)."""
@@ -599,26 +607,7 @@ def gread(sym, path="", log=True):
     m = off["globals"][sym][path]
     return x(addr(sym) + m["offset"], m["size"], log=log)[0]
 
-def copy_proc(name, dest):
-    try:
-        with open("/proc/%d/%s" % (pid, name)) as f, open(os.path.join(OUTDIR, dest), "w") as g:
-            g.write(f.read())
-    except OSError as e:
-        print("stop-nodwarf.py: cannot copy /proc/%d/%s: %s" % (pid, name, e))
-
-if not FROM_CORE:
-    copy_proc("maps", "proc-maps.txt")
-    copy_proc("status", "status.txt")
-    copy_proc("smaps", "smaps.txt")
-
-    with open(os.path.join(OUTDIR, "gdb-stop.txt"), "w") as f:
-        for cmd in ("info proc", "info breakpoints", "bt 12", "info threads"):
-            f.write("(gdb) %s\n" % cmd)
-            try:
-                f.write(gdb.execute(cmd, to_string=True))
-            except gdb.error as e:
-                f.write("error: %s\n" % e)
-            f.write("\n")
+record_stop()
 
 lines.append("# truth-memstats.txt: the Go runtime's own statistics, read by gdb (no DWARF)")
 if FROM_CORE:
@@ -733,6 +722,7 @@ with open(os.path.join(OUTDIR, "truth-memstats.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("stop-nodwarf.py: wrote truth-memstats.txt from the %s of pid %d (offsets consistent: %s)" % ("core" if FROM_CORE else "process", pid, consistent))
 PY
+    } > "$stop_nodwarf_py"
 }
 
 # split_cmd LINE: from a command line printed by go build -n/-x
