@@ -30,10 +30,11 @@
 //!   local is named by its goroutine and function (`goroutine 8
 //!   main.stackOnlyWorker → map`: the variable's name is DWARF's only).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use mapscope_gomaps::discover::{discover, FoundMap, RootKind};
+mod common;
+
+use mapscope_gomaps::discover::{discover, RootKind};
 use mapscope_goruntime::symbols::SymbolTable;
 use mapscope_goruntime::GoProcess;
 use serde_json::Value;
@@ -41,22 +42,11 @@ use serde_json::Value;
 /// Truth maps a stripped build cannot find from typed storage, and why.
 const NOT_FINDABLE: &[(&str, &str)] = &[];
 
-fn walk<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
-    for m in maps {
-        out.entry(m.address).or_insert(m);
-        walk(&m.children, out);
-    }
-}
-
 fn truth_maps(v: &Value, out: &mut Vec<Value>) {
     for m in v.as_array().into_iter().flatten() {
         out.push(m.clone());
         truth_maps(&m["children"], out);
     }
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
 }
 
 /// The -w build next to a -s -w incident (`go1.26-sw` → `go1.26-w`).
@@ -92,8 +82,7 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
         "{name}: the stripped-build warning is missing: {:?}",
         discovery.warnings
     );
-    let mut found = HashMap::new();
-    walk(&discovery.maps, &mut found);
+    let found = common::by_address(&discovery.maps);
     let go = truth["go_version"].as_str().unwrap_or("");
     let minor: u32 = go
         .strip_prefix("go1.")
@@ -110,7 +99,7 @@ fn check(dir: &Path) -> ((usize, usize, usize), Vec<String>) {
     let (mut n_found, mut findable) = (0usize, 0usize);
     for t in &all {
         let tname = t["name"].as_str().unwrap_or("?");
-        let address = hex(t["address"].as_str().unwrap_or(""));
+        let address = common::parse_addr(&t["address"]);
         let expected = minor >= 22 && !NOT_FINDABLE.iter().any(|(n, _)| *n == tname);
         findable += usize::from(expected);
         let Some(m) = found.get(&address) else {

@@ -32,41 +32,14 @@
 
 use std::collections::HashMap;
 
+mod common;
+
 use mapscope_gomaps::discover::{discover, Discovery, FoundMap, RootKind};
 use mapscope_goruntime::GoProcess;
 use serde_json::Value;
 
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
-}
-
-fn index<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
-    for m in maps {
-        out.entry(m.address).or_insert(m);
-        index(&m.children, out);
-    }
-}
-
 fn within_5_percent(ours: u64, truth: u64) -> bool {
     ours.abs_diff(truth) * 20 <= truth
-}
-
-/// A type name as the runtime spells it (`map[string]*encoding/json.field`
-/// → `map[string]*json.field`).
-fn runtime_spelling(name: &str) -> String {
-    let mut out = String::new();
-    let mut segment = String::new();
-    for c in name.chars().chain(std::iter::once(' ')) {
-        if "[]*(),{}<> ;|".contains(c) {
-            out.push_str(segment.rsplit('/').next().unwrap_or(""));
-            segment.clear();
-            out.push(c);
-        } else {
-            segment.push(c);
-        }
-    }
-    out.pop();
-    out
 }
 
 fn stripped_and_dwarf(name: &str) -> (Discovery, Discovery, Value) {
@@ -102,13 +75,12 @@ fn check_sample(name: &str) {
             .cloned()
             .unwrap_or_else(|| panic!("{name}: no {n} in truth.json"))
     };
-    let mut found = HashMap::new();
-    index(&stripped.maps, &mut found);
+    let found = common::by_address(&stripped.maps);
 
     // The two maps only a shape finds, as DWARF builds report them.
     for (tname, kind) in [("growingIndex", "map"), ("tokenCache", "sync.Map")] {
         let t = truth_of(tname);
-        let address = hex(t["address"].as_str().unwrap_or(""));
+        let address = common::parse_addr(&t["address"]);
         let m = found
             .get(&address)
             .unwrap_or_else(|| panic!("{name}: {tname} at {address:#x} not found"));
@@ -160,8 +132,7 @@ fn check_sample(name: &str) {
     }
 
     // Every map of the stripped run is one the DWARF run finds.
-    let mut with_dwarf = HashMap::new();
-    index(&dwarf.maps, &mut with_dwarf);
+    let with_dwarf = common::by_address(&dwarf.maps);
     // The DWARF walk does not look inside a sync.Map's values (interface
     // values): maps held there are the stripped run's only.
     let sync_roots: Vec<String> = found
@@ -191,7 +162,7 @@ fn check_sample(name: &str) {
         };
         assert_eq!(m.kind, d.kind, "{name}: kind at {address:#x}");
         assert_eq!(m.len, d.len, "{name}: len at {address:#x}");
-        let want = runtime_spelling(&d.type_name);
+        let want = mapscope_testsupport::runtime_spelling(&d.type_name);
         let alternatives: Vec<&str> = m.type_name.split(" | ").collect();
         if alternatives.len() > 1 {
             ambiguous += 1;
@@ -202,7 +173,7 @@ fn check_sample(name: &str) {
             );
         } else {
             assert_eq!(
-                runtime_spelling(&m.type_name),
+                mapscope_testsupport::runtime_spelling(&m.type_name),
                 want,
                 "{name}: type at {address:#x}"
             );

@@ -20,22 +20,11 @@
 //!   `heap`, root via `typed`, retained bytes within 5% (the family's
 //!   exclude the buffer).
 
-use std::collections::HashMap;
+mod common;
 
 use mapscope_gomaps::discover::{discover, FoundMap, RootKind, RootVia};
 use mapscope_goruntime::GoProcess;
 use serde_json::Value;
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
-}
-
-fn index<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
-    for m in maps {
-        out.entry(m.address).or_insert(m);
-        index(&m.children, out);
-    }
-}
 
 fn within_5_percent(ours: Option<u64>, truth: &Value) -> bool {
     let truth = truth.as_u64().unwrap_or(0);
@@ -57,8 +46,7 @@ fn check_sample(name: &str) {
         &std::fs::read_to_string(s.source.join("truth.json")).expect("truth.json"),
     )
     .expect("parses");
-    let mut found = HashMap::new();
-    index(&discovery.maps, &mut found);
+    let found = common::by_address(&discovery.maps);
     let by_name = |n: &str| -> Value {
         truth["maps"]
             .as_array()
@@ -69,7 +57,7 @@ fn check_sample(name: &str) {
             .unwrap_or_else(|| panic!("{name}: no {n} in truth.json"))
     };
     let get = |t: &Value| -> &FoundMap {
-        let a = hex(t["address"].as_str().unwrap_or(""));
+        let a = common::parse_addr(&t["address"]);
         found
             .get(&a)
             .copied()

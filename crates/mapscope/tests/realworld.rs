@@ -281,25 +281,6 @@ fn real_programs_report_is_right_short_and_bounded() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A map type in the runtime's spelling (`map[string]sym.LoaderSym`): DWARF
-/// names types by package path (`cmd/link/internal/sym.LoaderSym`), the
-/// runtime's type descriptors by package name.
-fn runtime_spelling(t: &str) -> String {
-    let mut out = String::with_capacity(t.len());
-    let mut word = String::new();
-    for c in t.chars().chain(std::iter::once(' ')) {
-        if c.is_alphanumeric() || matches!(c, '_' | '.' | '/' | '-') {
-            word.push(c);
-            continue;
-        }
-        out.push_str(word.rsplit_once('/').map_or(word.as_str(), |(_, w)| w));
-        word.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
-}
-
 /// Every map of an `analyze` report, family members in place of families.
 fn flat_maps(v: &Value) -> Vec<Value> {
     let mut out = Vec::new();
@@ -554,7 +535,7 @@ fn prebuilt_tools_analyse_like_their_dwarf_builds() {
             ms.sort_by_key(|m| std::cmp::Reverse(m["storage_bytes"].as_u64().unwrap_or(0)));
             let mut out: Vec<String> = Vec::new();
             for m in ms {
-                let t = runtime_spelling(m["type"].as_str().unwrap_or(""));
+                let t = mapscope_testsupport::runtime_spelling(m["type"].as_str().unwrap_or(""));
                 if !out.contains(&t) {
                     out.push(t);
                 }
@@ -566,7 +547,7 @@ fn prebuilt_tools_analyse_like_their_dwarf_builds() {
         };
         let found: std::collections::HashSet<String> = maps
             .iter()
-            .map(|m| runtime_spelling(m["type"].as_str().unwrap_or("")))
+            .map(|m| mapscope_testsupport::runtime_spelling(m["type"].as_str().unwrap_or("")))
             .collect();
         // (Of its maps not rooted in a goroutine frame, as the count above.)
         let dglobal: Vec<Value> = dmaps
@@ -599,17 +580,4 @@ fn prebuilt_tools_analyse_like_their_dwarf_builds() {
         eprintln!("{r}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn runtime_spelling_drops_package_paths() {
-    assert_eq!(
-        runtime_spelling("map[string]cmd/link/internal/sym.LoaderSym"),
-        "map[string]sym.LoaderSym"
-    );
-    assert_eq!(
-        runtime_spelling("map[*cmd/compile/internal/types.Sym][]*cmd/compile/internal/ir.Name"),
-        "map[*types.Sym][]*ir.Name"
-    );
-    assert_eq!(runtime_spelling("map[string]uint32"), "map[string]uint32");
 }

@@ -291,3 +291,44 @@ pub fn hide_dwarf_sections(bytes: &mut [u8]) {
         i += 1;
     }
 }
+
+/// A type name in the runtime's spelling: DWARF names types by package
+/// path (`map[string]cmd/link/internal/sym.LoaderSym`), the runtime's type
+/// descriptors by package name (`map[string]sym.LoaderSym`).
+pub fn runtime_spelling(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut word = String::new();
+    for c in t.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || matches!(c, '_' | '.' | '/' | '-') {
+            word.push(c);
+            continue;
+        }
+        out.push_str(word.rsplit_once('/').map_or(word.as_str(), |(_, w)| w));
+        word.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_spelling_drops_package_paths() {
+        assert_eq!(
+            runtime_spelling("map[string]cmd/link/internal/sym.LoaderSym"),
+            "map[string]sym.LoaderSym"
+        );
+        assert_eq!(
+            runtime_spelling("map[*cmd/compile/internal/types.Sym][]*cmd/compile/internal/ir.Name"),
+            "map[*types.Sym][]*ir.Name"
+        );
+        assert_eq!(runtime_spelling("map[string]uint32"), "map[string]uint32");
+        assert_eq!(
+            runtime_spelling("map[int64]*encoding/json.field | map[uint64]uint64"),
+            "map[int64]*json.field | map[uint64]uint64"
+        );
+    }
+}

@@ -4,9 +4,11 @@
 //! at the recorded address and compare with what the live program measured.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use mapscope_elfcore::{Core, Executable, ProcessMemory};
+use mapscope_gomaps::discover::FoundMap;
 use mapscope_gomaps::{Header, MapDecoder, MapInstance, NoHeapIndex, Storage};
 use mapscope_goruntime::dwarf::{DwarfInfo, FieldRef, TypeId, TypeKind};
 use serde_json::{json, Value};
@@ -43,6 +45,20 @@ impl Incident {
         let name = dir.file_name()?.to_string_lossy().into_owned();
         Some(Incident::open(&name, &core, &exe, truth))
     }
+}
+
+/// Every map of `maps` and its children (members, nested maps) by
+/// address; the first one at an address wins.
+pub fn by_address(maps: &[FoundMap]) -> HashMap<u64, &FoundMap> {
+    fn add<'a>(maps: &'a [FoundMap], out: &mut HashMap<u64, &'a FoundMap>) {
+        for m in maps {
+            out.entry(m.address).or_insert(m);
+            add(&m.children, out);
+        }
+    }
+    let mut out = HashMap::new();
+    add(maps, &mut out);
+    out
 }
 
 pub fn parse_addr(v: &Value) -> u64 {
