@@ -273,6 +273,54 @@ fn attributed_inuse_equals_pprof_per_structure() {
     }
 }
 
+/// `analyze --profile --format json --top 0` of a corpus incident
+/// directory (core, mapzoo, heap.pb.gz), or why it failed.
+fn analyze_incident(d: &std::path::Path) -> Result<Value, String> {
+    let out = mapscope_testsupport::run_cli(
+        env!("CARGO_BIN_EXE_mapscope"),
+        &[
+            &"analyze",
+            &d.join("core"),
+            &"--exe",
+            &d.join("mapzoo"),
+            &"--profile",
+            &d.join("heap.pb.gz"),
+            &"--format",
+            &"json",
+            &"--top",
+            &"0",
+        ],
+    );
+    if out.code != 0 {
+        return Err(format!("exit {}: {}", out.code, out.stderr));
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| format!("json: {e}"))
+}
+
+/// The profile's parts (attributed, non-map, unattributed) of an analyze
+/// report `v`; a failure when they do not sum to its total exactly, or
+/// the total is not go tool pprof's (`pprof_top`: `go tool pprof -top`).
+fn check_profile_total(
+    label: &str,
+    v: &Value,
+    pprof_top: &str,
+    failures: &mut Vec<String>,
+) -> [i64; 3] {
+    let p = &v["profile"];
+    let total = p["inuse_space_total"].as_i64().expect("inuse_space_total");
+    let parts = ["attributed", "non_map", "unattributed"].map(|k| p[k].as_i64().expect(k));
+    if parts.iter().sum::<i64>() != total {
+        failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
+    }
+    let top_total = mapscope_testsupport::pprof_top_total(pprof_top);
+    if top_total != Some(total) {
+        failures.push(format!(
+            "{label}: total {total} vs go tool pprof {top_total:?}"
+        ));
+    }
+    parts
+}
+
 /// Every mapzoo incident of the corpus (`$MAPSCOPE_CORPUS/mapzoo`, made by
 /// scripts/gen-corpus.sh; each has core, mapzoo, heap.pb.gz, truth.json,
 /// pprof-top.txt and pprof-traces.txt):
@@ -295,40 +343,16 @@ fn incidents_attribution_against_truth_and_pprof() {
             std::fs::read_to_string(d.join(f))
                 .unwrap_or_else(|e| panic!("{label}/{f}: {e} (see scripts/gen-samples.sh)"))
         };
-        let out = mapscope_testsupport::run_cli(
-            env!("CARGO_BIN_EXE_mapscope"),
-            &[
-                &"analyze",
-                &d.join("core"),
-                &"--exe",
-                &d.join("mapzoo"),
-                &"--profile",
-                &d.join("heap.pb.gz"),
-                &"--format",
-                &"json",
-                &"--top",
-                &"0",
-            ],
-        );
-        if out.code != 0 {
-            failures.push(format!("{label}: exit {}: {}", out.code, out.stderr));
-            continue;
-        }
-        let v: Value = serde_json::from_str(&out.stdout).expect("json");
+        let v = match analyze_incident(d) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
         let truth: Value = serde_json::from_str(&text("truth.json")).unwrap();
         let rate = truth["mem_profile_rate"].as_f64().unwrap();
-        let p = &v["profile"];
-        let total = p["inuse_space_total"].as_i64().unwrap();
-        let parts = ["attributed", "non_map", "unattributed"].map(|k| p[k].as_i64().unwrap());
-        if parts.iter().sum::<i64>() != total {
-            failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
-        }
-        let top_total = mapscope_testsupport::pprof_top_total(&text("pprof-top.txt"));
-        if top_total != Some(total) {
-            failures.push(format!(
-                "{label}: total {total} vs go tool pprof {top_total:?}"
-            ));
-        }
+        check_profile_total(&label, &v, &text("pprof-top.txt"), &mut failures);
         let traces = pprof_traces(&text("pprof-traces.txt"));
         let checks = map_checks(&v, &truth, &traces);
         let skipped = truth["maps"].as_array().unwrap().len() - checks.len();
@@ -428,43 +452,21 @@ fn stripped_incidents_conserve_the_profile() {
     for d in &dirs {
         checked.push(mapscope_testsupport::corpus::name(d));
         let label = d.display().to_string();
-        let out = mapscope_testsupport::run_cli(
-            env!("CARGO_BIN_EXE_mapscope"),
-            &[
-                &"analyze",
-                &d.join("core"),
-                &"--exe",
-                &d.join("mapzoo"),
-                &"--profile",
-                &d.join("heap.pb.gz"),
-                &"--format",
-                &"json",
-            ],
-        );
-        if out.code != 0 {
-            failures.push(format!("{label}: exit {}: {}", out.code, out.stderr));
-            continue;
-        }
-        let v: Value = serde_json::from_str(&out.stdout).expect("json");
-        let p = &v["profile"];
-        let total = p["inuse_space_total"].as_i64().unwrap_or(-1);
-        let parts = ["attributed", "non_map", "unattributed"].map(|k| p[k].as_i64().unwrap_or(0));
-        if parts.iter().sum::<i64>() != total {
-            failures.push(format!("{label}: conservation {parts:?} vs total {total}"));
-        }
-        if parts[0] <= 0 {
+        let v = match analyze_incident(d) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        let top = std::fs::read_to_string(d.join("pprof-top.txt")).unwrap_or_default();
+        let [attributed, non_map, unattributed] =
+            check_profile_total(&label, &v, &top, &mut failures);
+        if attributed <= 0 {
             failures.push(format!("{label}: nothing attributed to maps"));
         }
-        let top = std::fs::read_to_string(d.join("pprof-top.txt")).unwrap_or_default();
-        let top_total = mapscope_testsupport::pprof_top_total(&top);
-        if top_total != Some(total) {
-            failures.push(format!(
-                "{label}: total {total} vs go tool pprof {top_total:?}"
-            ));
-        }
         eprintln!(
-            "{label}: total {total} = attributed {} + non-map {} + unattributed {}",
-            parts[0], parts[1], parts[2]
+            "{label}: total = attributed {attributed} + non-map {non_map} + unattributed {unattributed}"
         );
     }
     mapscope_testsupport::corpus::assert_checked("stripped", &checked, &[]);
