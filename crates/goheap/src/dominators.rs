@@ -491,9 +491,7 @@ struct HeadSet {
 impl HeadSet {
     #[inline]
     fn contains(&self, w: u32) -> bool {
-        self.bits
-            .get(w as usize / 64)
-            .is_some_and(|b| b >> (w % 64) & 1 == 1)
+        crate::graph::bit_set(&self.bits, w)
     }
 
     /// The reduced id of head `w`.
@@ -508,17 +506,7 @@ impl HeadSet {
 
     /// The heads, in id order (so in reduced id order).
     fn members(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bits.iter().enumerate().flat_map(|(w, &word)| {
-            let mut x = word;
-            std::iter::from_fn(move || {
-                if x == 0 {
-                    return None;
-                }
-                let b = x.trailing_zeros();
-                x &= x - 1;
-                Some(w as u32 * 64 + b)
-            })
-        })
+        crate::graph::set_bits(&self.bits)
     }
 }
 

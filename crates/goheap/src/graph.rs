@@ -76,6 +76,29 @@ const WALK_BATCH: usize = 64;
 /// Deepest family nesting [`ObjectGraph::retained_many`] follows.
 const MAX_NESTING: usize = 8;
 
+/// Whether bit `id` of the bit set `words` is set.
+#[inline]
+pub(crate) fn bit_set(words: &[u64], id: u32) -> bool {
+    words
+        .get(id as usize / 64)
+        .is_some_and(|w| w >> (id % 64) & 1 == 1)
+}
+
+/// The set bits of `words`, in increasing order.
+pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    words.iter().enumerate().flat_map(|(w, &word)| {
+        let mut x = word;
+        std::iter::from_fn(move || {
+            if x == 0 {
+                return None;
+            }
+            let b = x.trailing_zeros();
+            x &= x - 1;
+            Some(w as u32 * 64 + b)
+        })
+    })
+}
+
 /// A set of objects, one bit per object id.
 struct IdSet(Vec<u64>);
 
@@ -85,9 +108,7 @@ impl IdSet {
     }
     #[inline]
     fn contains(&self, id: u32) -> bool {
-        self.0
-            .get(id as usize / 64)
-            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+        bit_set(&self.0, id)
     }
     /// Adds `id`; whether it was new (false for ids out of range too).
     #[inline]
@@ -102,17 +123,7 @@ impl IdSet {
     }
     /// The members, in increasing order.
     fn members(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &word)| {
-            let mut x = word;
-            std::iter::from_fn(move || {
-                if x == 0 {
-                    return None;
-                }
-                let b = x.trailing_zeros();
-                x &= x - 1;
-                Some(w as u32 * 64 + b)
-            })
-        })
+        set_bits(&self.0)
     }
 
     /// Moves the members into `seen` and appends them to `out` in
