@@ -140,6 +140,12 @@ fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
     run
 }
 
+/// `analyze DIR --format json --children 0`: the whole report of an
+/// incident directory, every family member listed.
+fn analyze_json(dir: &Path) -> Run {
+    run(&[&"analyze", &dir, &"--format", &"json", &"--children", &"0"])
+}
+
 #[test]
 #[ignore = "needs real-program incidents: MAPSCOPE_REALWORLD=DIR (scripts/gen-realworld.sh)"]
 fn real_programs_report_is_right_short_and_bounded() {
@@ -172,14 +178,7 @@ fn real_programs_report_is_right_short_and_bounded() {
         }
 
         // The incident report.
-        let a = run(&[
-            &"analyze",
-            &inc.dir,
-            &"--format",
-            &"json",
-            &"--children",
-            &"0",
-        ]);
+        let a = analyze_json(&inc.dir);
         if a.code != 0 && a.code != 1 {
             fail(format!(
                 "analyze exit {} in {:?}: {}",
@@ -443,14 +442,7 @@ fn prebuilt_tools_analyse_like_their_dwarf_builds() {
         }
 
         // analyze: exit 0, the no-DWARF warning, maps with decoded len.
-        let a = run(&[
-            &"analyze",
-            &inc.dir,
-            &"--format",
-            &"json",
-            &"--children",
-            &"0",
-        ]);
+        let a = analyze_json(&inc.dir);
         let av: Value = serde_json::from_str(&a.stdout).unwrap_or(Value::Null);
         if a.code != 0 {
             fail(format!("analyze exit {}: {}", a.code, a.stderr));
@@ -484,14 +476,7 @@ fn prebuilt_tools_analyse_like_their_dwarf_builds() {
         }
 
         // The DWARF build of the same tool and release (another process).
-        let d = run(&[
-            &"analyze",
-            &dwarf.dir,
-            &"--format",
-            &"json",
-            &"--children",
-            &"0",
-        ]);
+        let d = analyze_json(&dwarf.dir);
         let dv: Value = serde_json::from_str(&d.stdout).unwrap_or(Value::Null);
         let dmaps = flat_maps(&dv);
         let retained = |v: &Value| -> u64 {
