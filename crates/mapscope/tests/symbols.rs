@@ -224,18 +224,29 @@ fn symbols_file_gives_the_dwarf_runs_answer() {
     equal_but_one_note("analyze", &truth, &with);
 }
 
+/// Copies `file` to gdb's place for GNU build ID `id` under `root`
+/// (`.build-id/xx/yyyy.debug`), and returns that path.
+fn put_in_build_id_tree(
+    root: &std::path::Path,
+    id: &str,
+    file: &std::path::Path,
+) -> std::path::PathBuf {
+    let path = root
+        .join(".build-id")
+        .join(&id[..2])
+        .join(format!("{}.debug", &id[2..]));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::copy(file, &path).unwrap();
+    path
+}
+
 #[test]
 fn build_id_tree_is_searched() {
     let f = files();
     let id = readelf_build_id();
     assert!(id.len() > 2, "{id}");
     let tree = f.dir.join("debug-root");
-    let path = tree
-        .join(".build-id")
-        .join(&id[..2])
-        .join(format!("{}.debug", &id[2..]));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::copy(&f.debug, &path).unwrap();
+    let path = put_in_build_id_tree(&tree, &id, &f.debug);
     let truth = json(&f.empty_dir, &[&"maps", &f.core, &"--exe", &f.exe]);
     let found = json(&tree, &[&"maps", &f.core, &"--exe", &f.stripped]);
     let note = equal_but_one_note("maps via the build-ID tree", &truth, &found);
@@ -251,12 +262,7 @@ fn build_id_tree_is_searched() {
     // stripped executable's own.
     let other = sample("go1.22");
     let bad_tree = f.dir.join("bad-root");
-    let bad = bad_tree
-        .join(".build-id")
-        .join(&id[..2])
-        .join(format!("{}.debug", &id[2..]));
-    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
-    std::fs::copy(&other.exe, &bad).unwrap();
+    let bad = put_in_build_id_tree(&bad_tree, &id, &other.exe);
     let plain = json(&f.empty_dir, &[&"maps", &f.core, &"--exe", &f.stripped]);
     let left_out = json(&bad_tree, &[&"maps", &f.core, &"--exe", &f.stripped]);
     let note = equal_but_one_note("maps with another build in the tree", &plain, &left_out);
