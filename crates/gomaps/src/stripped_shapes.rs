@@ -237,85 +237,71 @@ fn fitting<'c>(
     let fits = |obj: (u64, bool), bytes: Option<u64>, pointerful: bool| {
         bytes.is_some_and(|b| b > 0 && alloc(b, pointerful) == obj.0) && obj.1 != pointerful
     };
-    match &*first.layout {
-        MapLayout::Classic(l) => {
-            let Ok(raw) = mem.bytes(addr, l.header_size as usize) else {
-                return Vec::new();
-            };
-            let count = l.count.get_or_zero(raw) as i64;
-            let b = l.b.get_or_zero(raw);
-            let buckets = l.buckets.get_or_zero(raw);
-            if count <= 0 || b > 40 || buckets == 0 {
-                return Vec::new();
+    // The first storage object and how many buckets / groups it holds.
+    let storage = || -> Option<((u64, bool), u64)> {
+        match &*first.layout {
+            MapLayout::Classic(l) => {
+                let raw = mem.bytes(addr, l.header_size as usize).ok()?;
+                let count = l.count.get_or_zero(raw) as i64;
+                let b = l.b.get_or_zero(raw);
+                let buckets = l.buckets.get_or_zero(raw);
+                if count <= 0 || b > 40 || buckets == 0 {
+                    return None;
+                }
+                let obj = object_starting(heap, graph, buckets)?;
+                let mut n = 1u64 << b;
+                if b >= 4 {
+                    n += 1u64 << (b - 4);
+                }
+                Some((obj, n))
             }
-            let Some(obj) = object_starting(heap, graph, buckets) else {
-                return Vec::new();
-            };
-            let mut n = 1u64 << b;
-            if b >= 4 {
-                n += 1u64 << (b - 4);
-            }
-            classes
-                .iter()
-                .filter(|c| {
-                    let s = slot_layout(&c.layout);
-                    matches!(*c.layout, MapLayout::Classic(_))
-                        && fits(obj, n.checked_mul(s.size), s.pointerful)
-                })
-                .collect()
-        }
-        MapLayout::Swiss(l) => {
-            let Ok(raw) = mem.bytes(addr, l.header_size as usize) else {
-                return Vec::new();
-            };
-            let used = l.used.get_or_zero(raw);
-            let dir_ptr = l.dir_ptr.get_or_zero(raw);
-            let dir_len = l.dir_len.get_or_zero(raw) as i64;
-            if used == 0 || dir_ptr == 0 || !(0..=1 << 20).contains(&dir_len) {
-                return Vec::new();
-            }
-            let (obj, groups) = if dir_len == 0 {
-                let Some(obj) = object_starting(heap, graph, dir_ptr) else {
-                    return Vec::new();
-                };
-                (obj, 1u64)
-            } else {
+            MapLayout::Swiss(l) => {
+                let raw = mem.bytes(addr, l.header_size as usize).ok()?;
+                let used = l.used.get_or_zero(raw);
+                let dir_ptr = l.dir_ptr.get_or_zero(raw);
+                let dir_len = l.dir_len.get_or_zero(raw) as i64;
+                if used == 0 || dir_ptr == 0 || !(0..=1 << 20).contains(&dir_len) {
+                    return None;
+                }
+                if dir_len == 0 {
+                    return Some((object_starting(heap, graph, dir_ptr)?, 1));
+                }
                 // The directory, its first table, that table's groups.
-                let dir = object_starting(heap, graph, dir_ptr);
-                if !dir.is_some_and(|d| fits(d, Some(dir_len as u64 * 8), true)) {
-                    return Vec::new();
+                let dir = object_starting(heap, graph, dir_ptr)?;
+                if !fits(dir, Some(dir_len as u64 * 8), true) {
+                    return None;
                 }
-                let Some(table) = mem.read_u64(dir_ptr).ok() else {
-                    return Vec::new();
-                };
-                if !object_starting(heap, graph, table)
-                    .is_some_and(|t| fits(t, Some(l.table_size), true))
-                {
-                    return Vec::new();
+                let table = mem.read_u64(dir_ptr).ok()?;
+                if !fits(
+                    object_starting(heap, graph, table)?,
+                    Some(l.table_size),
+                    true,
+                ) {
+                    return None;
                 }
-                let Ok(t) = mem.bytes(table, l.table_size as usize) else {
-                    return Vec::new();
-                };
+                let t = mem.bytes(table, l.table_size as usize).ok()?;
                 let data = l.t_groups_data.get_or_zero(t);
                 let mask = l.t_length_mask.get_or_zero(t);
-                let Some(obj) = object_starting(heap, graph, data) else {
-                    return Vec::new();
-                };
+                let obj = object_starting(heap, graph, data)?;
                 if mask >= 1 << 40 {
-                    return Vec::new();
+                    return None;
                 }
-                (obj, mask + 1)
-            };
-            classes
-                .iter()
-                .filter(|c| {
-                    let s = slot_layout(&c.layout);
-                    matches!(*c.layout, MapLayout::Swiss(_))
-                        && fits(obj, groups.checked_mul(s.size), s.pointerful)
-                })
-                .collect()
+                Some((obj, mask + 1))
+            }
         }
-    }
+    };
+    let Some((obj, units)) = storage() else {
+        return Vec::new();
+    };
+    let variant = std::mem::discriminant(&*first.layout);
+    classes
+        .iter()
+        .filter(|c| {
+            let s = slot_layout(&c.layout);
+            std::mem::discriminant(&*c.layout) == variant
+                && fits(obj, units.checked_mul(s.size), s.pointerful)
+        })
+        .collect()
 }
 
 /// Whether every storage object of `inst` but the header is a live heap
