@@ -116,8 +116,8 @@ enum Found {
 /// Storage objects at least this large have their pages released once
 /// decoded (only arrays big enough to matter).
 const RELEASE_AFTER_DECODE: u64 = 8 << 10;
-/// Family members decoded at a time when only some are kept
-/// ([`crate::discover::DiscoverOptions`]).
+/// Family members decoded and assembled at a time (see
+/// [`crate::discover::DiscoverOptions`]).
 const MEMBERS_PER_SLICE: usize = 1 << 16;
 /// Released storage objects this close to each other are released in one
 /// `madvise` with the pages between them (other objects' pages: a later
@@ -870,14 +870,10 @@ impl Shared<'_> {
         // Warnings are rare: kept aside with the member's index rather
         // than one (empty) list per member of a million.
         let warned: std::sync::Mutex<Vec<(usize, u64, Vec<String>)>> = Default::default();
-        // When only some members are kept, decoded a slice at a time and
-        // assembled (the largest kept) before the next: a million members
-        // never exist as records at once.
-        let slice = if self.members_kept == usize::MAX {
-            members.len().max(1)
-        } else {
-            MEMBERS_PER_SLICE
-        };
+        // Decoded a slice at a time and assembled (when only some members
+        // are kept, the largest) before the next: a million members never
+        // exist as records at once.
+        let slice = MEMBERS_PER_SLICE;
         for (n, part) in members.chunks(slice).enumerate() {
             let decoded: Vec<Option<FoundMap>> = part
                 .par_iter()
