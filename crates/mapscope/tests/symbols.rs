@@ -73,18 +73,7 @@ fn files() -> &'static Files {
 
 /// Runs mapscope with `MAPSCOPE_DEBUG_DIR=debug_dir`.
 fn run(debug_dir: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let out = Command::new(BIN)
-        .args(args.iter().map(|a| a.as_ref()))
-        .env("MAPSCOPE_DEBUG_DIR", debug_dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    mapscope_testsupport::run_cli_env(BIN, args, &[("MAPSCOPE_DEBUG_DIR", debug_dir.as_os_str())])
 }
 
 fn json(debug_dir: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Value {

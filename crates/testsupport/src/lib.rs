@@ -137,8 +137,18 @@ pub struct Run {
 /// and fails the test if it panicked: exit 101, or a panic message (the
 /// binary's hook turns a panic into exit 2 with "panicked" on stderr).
 pub fn run_cli(bin: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    run_cli_env(bin, args, &[])
+}
+
+/// [`run_cli`] with environment variables `env` set for the run.
+pub fn run_cli_env(
+    bin: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Run {
     let out = std::process::Command::new(bin)
         .args(args.iter().map(|a| a.as_ref()))
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("{bin}: {e}"));
     let run = Run {
