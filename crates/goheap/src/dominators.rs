@@ -739,9 +739,6 @@ fn retention_of(
         cursor[q] += cursor[q - 1];
     }
     let total = cursor[h] as usize;
-    if std::env::var_os("MAPSCOPE_H1_STATS").is_some() {
-        eprintln!("h1 stats: n {n} k {k} heads {heads} reduced edges {total}");
-    }
     let cursor: Vec<AtomicU32> = cursor.into_iter().map(AtomicU32::new).collect();
     let edges: Vec<AtomicU32> = std::iter::repeat_with(|| AtomicU32::new(0))
         .take(total)

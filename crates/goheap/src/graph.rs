@@ -18,7 +18,7 @@
 //! once the structure's objects are blocked. This equals the dominator-tree
 //! answer for the group of the structure's objects.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -75,6 +75,9 @@ pub const ROOT_NONE: u32 = UNSEEN;
 const WALK_BATCH: usize = 64;
 /// Deepest family nesting [`ObjectGraph::retained_many`] follows.
 const MAX_NESTING: usize = 8;
+/// Structure-to-structure links a thread collects before it sorts them
+/// and drops repeats (then again each time they double).
+const LINKS_COMPACT: usize = 1 << 16;
 
 /// Whether bit `id` of the bit set `words` is set.
 #[inline]
@@ -97,6 +100,34 @@ pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
             Some(w as u32 * 64 + b)
         })
     })
+}
+
+/// Links between structures one thread of [`ObjectGraph::retained_many`]
+/// found, as `(from, to)` pairs: sorted and made unique each time they
+/// double past [`LINKS_COMPACT`], so repeats (a family's storage points
+/// at each of its members once per slot) cost no hashing and little
+/// memory.
+#[derive(Default)]
+struct Links {
+    pairs: Vec<(u32, u32)>,
+    compact_at: usize,
+}
+
+impl Links {
+    fn push(&mut self, from: u32, to: u32) {
+        self.pairs.push((from, to));
+        if self.pairs.len() >= self.compact_at.max(LINKS_COMPACT) {
+            self.pairs.sort_unstable();
+            self.pairs.dedup();
+            self.compact_at = 2 * self.pairs.len();
+        }
+    }
+
+    fn into_sorted(mut self) -> Vec<(u32, u32)> {
+        self.pairs.sort_unstable();
+        self.pairs.dedup();
+        self.pairs
+    }
 }
 
 /// A set of objects, one bit per object id.
@@ -671,9 +702,9 @@ impl ObjectGraph {
             SHARED
         };
         let seeds: Vec<u32> = owned.members().collect();
-        let links: HashSet<(usize, usize)> = seeds
+        let links: Vec<(u32, u32)> = seeds
             .par_chunks(64)
-            .fold(HashSet::new, |mut links, chunk| {
+            .fold(Links::default, |mut links, chunk| {
                 let mut stack: Vec<u32> = chunk.to_vec();
                 // Objects are taken from the stack a batch at a time and
                 // each step's loads (edge ranges, edges, successors'
@@ -701,7 +732,7 @@ impl ObjectGraph {
                         let mut l = seen;
                         if owned.contains(s) {
                             if (from as usize) < k && l != from {
-                                links.insert((from as usize, l as usize));
+                                links.push(from, l);
                             }
                             continue;
                         }
@@ -730,8 +761,11 @@ impl ObjectGraph {
                 }
                 links
             })
-            .reduce(HashSet::new, |mut a, b| {
+            .map(Links::into_sorted)
+            .reduce(Vec::new, |mut a, b| {
                 a.extend(b);
+                a.sort_unstable();
+                a.dedup();
                 a
             });
         drop(timing);
@@ -766,8 +800,8 @@ impl ObjectGraph {
         // with structure i (and its members) removed.
         let mut succ_of: Vec<Vec<usize>> = vec![Vec::new(); k];
         for &(a, b) in &links {
-            if let Some(v) = succ_of.get_mut(a) {
-                v.push(b);
+            if let Some(v) = succ_of.get_mut(a as usize) {
+                v.push(b as usize);
             }
         }
         let reach = |skip: Option<usize>| -> Vec<bool> {
@@ -1062,18 +1096,26 @@ where
                         continue;
                     }
                     if let Some(p) = parent.get(s as usize) {
+                        // A plain load first: most edges meet an object
+                        // this level already gave a lower parent, and a
+                        // read-modify-write costs a locked instruction.
+                        if p.load(Relaxed) <= v {
+                            continue;
+                        }
                         if p.fetch_min(v, Relaxed) == UNREACHED {
                             next.push(s);
                         }
                     }
                 }
             };
-            let mut next: Vec<u32> = if frontier.len() < PARALLEL_LEVEL {
+            // The next level, in pieces (one per thread's run of chunks:
+            // never concatenated before it is known to be small).
+            let pieces: Vec<Vec<u32>> = if frontier.len() < PARALLEL_LEVEL {
                 let mut next = Vec::new();
                 for &v in &frontier {
                     expand(v, &mut next);
                 }
-                next
+                vec![next]
             } else {
                 frontier
                     .par_chunks(256)
@@ -1083,20 +1125,26 @@ where
                         }
                         next
                     })
-                    .reduce(Vec::new, |mut a, b| {
-                        a.extend(b);
-                        a
-                    })
+                    .collect()
             };
-            if next.len() >= (n / 1024).max(4096) {
+            drop(frontier);
+            let len: usize = pieces.iter().map(Vec::len).sum();
+            let mut next: Vec<u32> = Vec::new();
+            if len >= (n / 1024).max(4096) {
                 // A large level: marked, then read back in id order
                 // (one pass over n / 64 words, cheaper than sorting).
-                for &s in &next {
-                    fresh.insert(s);
+                for piece in pieces {
+                    for &s in &piece {
+                        fresh.insert(s);
+                    }
                 }
-                next.clear();
+                next.reserve_exact(len);
                 fresh.drain_into(&mut seen, &mut next);
             } else {
+                next.reserve_exact(len);
+                for piece in pieces {
+                    next.extend_from_slice(&piece);
+                }
                 next.sort_unstable();
                 for &s in &next {
                     seen.insert(s);
