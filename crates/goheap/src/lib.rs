@@ -13,7 +13,9 @@
 //!   finalizer specials), named per root ([`roots::RootKind`],
 //!   [`roots::RootOrigin`]);
 //! - [`dominators`]: the dominator tree under a virtual root of every
-//!   named root, and the retained bytes it gives.
+//!   named root, and the retained bytes it gives;
+//! - [`trim_allocator`]: the allocator's free memory handed back to the
+//!   kernel between the graph phases.
 //!
 //! Does not touch: maps (finding, decoding, naming them: mapscope-gomaps),
 //! the heap walk itself (mapscope-goruntime), output. Names no runtime
@@ -29,5 +31,23 @@ pub mod dominators;
 pub mod graph;
 pub mod pointers;
 pub mod roots;
+
+/// Hands the memory allocator's free pages back to the kernel. Between
+/// phases that free hundreds of MB (the typed walk's sets, the dominator
+/// tree's arrays) glibc keeps them in its per-thread arenas, where the
+/// next phase's allocations fragment around them instead of reusing them:
+/// on the benchmark core the anonymous peak grew by ~100 MB once the
+/// typed walk and the graph build ran side by side. `malloc_trim` releases
+/// every whole free page (`MADV_DONTNEED` inside the arenas); a no-op
+/// elsewhere than glibc.
+pub fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only reads and updates the allocator's own
+    // state under its locks; it is safe to call from any thread at any
+    // time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 #[cfg(test)]
 mod testrng;

@@ -21,7 +21,7 @@
 //! Must not touch: decoding one map (the decoder modules), graph
 //! algorithms, or the heap walk itself (mapscope-goruntime).
 
-use mapscope_goruntime::timing::{phase, Phase};
+use mapscope_goruntime::timing::phase;
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -493,63 +493,94 @@ pub fn discover_with(
 ) -> Result<Discovery, DiscoverError> {
     let dwarf = process.dwarf().ok_or(DiscoverError::NoDwarf)?;
     let heap = process.heap().map_err(DiscoverError::Heap)?;
-    let typed_walk = Phase::start("maps: typed root walk");
     let members_kept = match options.members_kept {
         0 => usize::MAX,
         n => n.max(MEASURED_CHILDREN),
     };
     let mut w = Walker::new(process, dwarf, heap).with_members_kept(members_kept);
     let goroutines = process.goroutines();
-    w.walk_roots(goroutines.as_ref().ok());
-    let (mut maps, mut warnings) = w.take_results();
+    // The typed walk and the graph of the garbage collector's roots and
+    // edges (crate::roots, crate::pointers) read the same heap and nothing
+    // of each other: they share the threads (neither alone keeps both busy).
+    let ((mut maps, mut warnings), (pointers, graph)) = rayon::join(
+        || {
+            phase("maps: typed root walk", || {
+                w.walk_roots(goroutines.as_ref().ok());
+                w.take_results()
+            })
+        },
+        || {
+            let pointers = phase("maps: pointer maps", || PointerMaps::load(process, heap));
+            let graph = phase("maps: graph build", || {
+                ObjectGraph::build_with(process, heap, &pointers)
+            });
+            (pointers, graph)
+        },
+    );
     if let Err(e) = &goroutines {
         warnings.push(format!("goroutines: {e}"));
     }
-    drop(typed_walk);
-    // Roots and edges as the garbage collector sees them (crate::roots,
-    // crate::pointers).
-    let pointers = phase("maps: pointer maps", || PointerMaps::load(process, heap));
     warnings.extend(pointers.warnings.iter().cloned());
-    let graph = phase("maps: graph build", || {
-        ObjectGraph::build_with(process, heap, &pointers)
-    });
+    // The walk's sets are freed: their pages back before the graph phases.
+    mapscope_goheap::trim_allocator();
     let mut roots = phase("maps: roots", || {
         crate::roots::collect(process, &graph, &pointers, goroutines.as_ref().ok())
     });
     warnings.append(&mut roots.warnings);
     let root_ids = roots.ids.clone();
-    // What each root, and each object several roots reach, retains.
-    let dominance = phase("maps: dominator tree", || {
-        crate::dominators::retention(&graph, &roots.target_lists(), NAMED_TOP_OBJECTS)
-    });
+    // What each root, and each object several roots reach, retains (the
+    // dominator tree), beside the shortest paths from the roots (what is
+    // reachable, and from where) and what needs them: two walks of the
+    // same graph, side by side.
+    let first_untyped = maps.len();
+    let (dominance, (paths, held_warnings, unrooted)) = rayon::join(
+        || {
+            phase("maps: dominator tree", || {
+                crate::dominators::retention(&graph, &roots.target_lists(), NAMED_TOP_OBJECTS)
+            })
+        },
+        || {
+            let paths = phase("maps: root paths", || {
+                let tiers = crate::unrooted::root_tiers(&roots);
+                let tiers: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
+                graph.shortest_paths(&tiers)
+            });
+            // No DWARF: maps held inside heap objects the runtime types
+            // (crate::typedheap), before the storage search.
+            let mut held_warnings = Vec::new();
+            if !dwarf.has_program_types() {
+                let held = phase("maps: typed heap objects", || {
+                    crate::typedheap::heap_held_maps(
+                        process, heap, &mut w, &graph, &maps, &roots, &paths,
+                    )
+                });
+                held_warnings = held.warnings;
+                maps.extend(held.maps);
+            }
+            // Map storage the heap names by type that no typed root path
+            // reached: maps named by their path, and garbage.
+            let unrooted = phase("maps: unrooted storage", || {
+                crate::unrooted::unrooted_maps(
+                    process,
+                    heap,
+                    w.decoder(),
+                    &graph,
+                    &maps,
+                    &roots,
+                    &paths,
+                )
+            });
+            (paths, held_warnings, unrooted)
+        },
+    );
     let dominance = dominance.unwrap_or_else(|e| {
         warnings.push(e.to_string());
         crate::dominators::Dominance::default()
     });
-    // Shortest paths from the roots: what is reachable, and from where.
-    let paths = phase("maps: root paths", || {
-        let tiers = crate::unrooted::root_tiers(&roots);
-        let tiers: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
-        graph.shortest_paths(&tiers)
-    });
     let object_retainers = phase("maps: retainer names", || {
         object_retainers(process, heap, dwarf, &graph, &roots, &paths, &dominance)
     });
-    // No DWARF: maps held inside heap objects the runtime types
-    // (crate::typedheap), before the storage search.
-    let first_untyped = maps.len();
-    if !dwarf.has_program_types() {
-        let held = phase("maps: typed heap objects", || {
-            crate::typedheap::heap_held_maps(process, heap, &mut w, &graph, &maps, &roots, &paths)
-        });
-        warnings.extend(held.warnings);
-        maps.extend(held.maps);
-    }
-    // Map storage the heap names by type that no typed root path reached:
-    // maps named by their path, and garbage.
-    let unrooted = phase("maps: unrooted storage", || {
-        crate::unrooted::unrooted_maps(process, heap, w.decoder(), &graph, &maps, &roots, &paths)
-    });
+    warnings.extend(held_warnings);
     maps.extend(unrooted.maps);
     let mut by_shape = 0;
     if !dwarf.has_program_types() {
