@@ -10,7 +10,11 @@
 //! (`typedheap`), unrooted map storage and garbage
 //! ([`crate::unrooted`]; without DWARF these two are how maps are found,
 //! their globals then named by [`crate::stripped`]) and the
-//! retained-size measurement — and its
+//! retained-size measurement; which of these run side by side (the
+//! typed walk beside the graph build, the dominator tree beside root
+//! paths → typed heap objects → unrooted storage: each pair reads the
+//! same heap or graph and nothing of the other, and the results are
+//! assembled — warnings too — in the order of a sequential run) — and its
 //! result types ([`FoundMap`] — the one typed record of a map, with its
 //! root ([`RootKind`], [`RootOrigin`], [`RootVia`]), kind ([`FoundKind`])
 //! and key/value types ([`SlotType`]) — and [`Discovery`]).

@@ -299,11 +299,15 @@ pub fn analyze_with_progress(
     let options = DiscoverOptions {
         members_kept: inputs.children.unwrap_or(LISTED_CHILDREN),
     };
-    let discovery = phase("maps", || discover_with(&process, &options)).map_err(|source| {
-        IncidentError::Maps {
-            path: core_path.clone(),
-            source,
-        }
+    // The RSS estimate reads the core's anonymous pages and nothing the
+    // discovery makes: it runs beside it.
+    let (discovery, (rss, rss_source)) = rayon::join(
+        || phase("maps", || discover_with(&process, &options)),
+        || phase("rss", || rss(&process, inputs.smaps.as_deref())),
+    );
+    let discovery = discovery.map_err(|source| IncidentError::Maps {
+        path: core_path.clone(),
+        source,
     })?;
     warnings.extend(library(&discovery.warnings));
     let retained_profile = inputs.retained_profile.then(|| {
@@ -356,7 +360,6 @@ pub fn analyze_with_progress(
     let maps = &discovery.maps;
 
     on_stage(Stage::Findings);
-    let (rss, rss_source) = phase("rss", || rss(&process, inputs.smaps.as_deref()));
     let no_profile = match heap.mem_profile_rate() {
         Some(0) => Some(NoProfile::MemProfileRateZero),
         _ if attribution.total <= 0 => Some(NoProfile::NoLiveSamples {
