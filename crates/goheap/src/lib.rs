@@ -31,15 +31,16 @@ pub mod dominators;
 pub mod graph;
 pub mod pointers;
 pub mod roots;
+#[cfg(test)]
+mod testrng;
 
-/// Hands the memory allocator's free pages back to the kernel. Between
-/// phases that free hundreds of MB (the typed walk's sets, the dominator
-/// tree's arrays) glibc keeps them in its per-thread arenas, where the
-/// next phase's allocations fragment around them instead of reusing them:
-/// on the benchmark core the anonymous peak grew by ~100 MB once the
-/// typed walk and the graph build ran side by side. `malloc_trim` releases
-/// every whole free page (`MADV_DONTNEED` inside the arenas); a no-op
-/// elsewhere than glibc.
+/// Hands the memory allocator's free pages back to the kernel. After a
+/// phase that frees hundreds of MB (the typed walk's sets) glibc keeps
+/// them in its per-thread arenas, where the next phases' allocations
+/// fragment around them instead of reusing them: on the benchmark core
+/// the anonymous peak grew by ~100 MB once the typed walk and the graph
+/// build ran side by side. `malloc_trim` releases every whole free page
+/// (`MADV_DONTNEED` inside the arenas); a no-op elsewhere than glibc.
 pub fn trim_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only reads and updates the allocator's own
@@ -49,5 +50,3 @@ pub fn trim_allocator() {
         libc::malloc_trim(0);
     }
 }
-#[cfg(test)]
-mod testrng;
