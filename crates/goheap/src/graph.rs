@@ -30,9 +30,10 @@ use rayon::prelude::*;
 use crate::pointers::PointerMaps;
 
 /// Heap objects with conservative edges in CSR form. Object ids are the
-/// heap's ([`ObjectIndex`]: allocated objects in address order); edges are
-/// kept in chunks of consecutive ids, one per parallel build task, so the
-/// build never copies or reallocates one huge array.
+/// heap's ([`ObjectIndex`]: allocated objects in address order); the
+/// parallel build tasks write their chunks of consecutive ids into one
+/// pair of arrays in place ([`build_in_place`]), or, where that cannot be
+/// done, keep a piece per chunk, joined when possible ([`build_joined`]).
 #[derive(Default)]
 pub struct ObjectGraph {
     index: Arc<ObjectIndex>,
@@ -274,8 +275,10 @@ fn span_objects(index: &ObjectIndex, span: usize) -> impl Iterator<Item = u64> +
 impl ObjectGraph {
     /// Scans every allocated object of every scannable span for the words
     /// `pointers` says hold pointers into an allocated object, in parallel
-    /// over chunks of spans; the core pages of each chunk are released once
-    /// scanned, so the process never holds the whole heap resident.
+    /// over chunks of spans, each writing its part of the CSR arrays in
+    /// place; for a core large next to the machine's memory the core pages
+    /// of each chunk are released once scanned, so the process never holds
+    /// the whole heap resident.
     pub fn build_with(process: &GoProcess, heap: &Heap, pointers: &PointerMaps) -> ObjectGraph {
         let index = heap.object_index();
         let mem = process.memory();
@@ -306,86 +309,31 @@ impl ObjectGraph {
             }
         }
         mem.release(scanned_to, u64::MAX - scanned_to);
-        let chunks: Vec<EdgeChunk> = ranges
-            .par_iter()
+        let scan = HeapScan {
+            mem,
+            index: &index,
+            spans,
+            pointers,
+        };
+        let first_id = |s: usize| match spans.get(s) {
+            Some(_) => index.first_id(s),
+            None => u32::try_from(index.len()).unwrap_or(u32::MAX),
+        };
+        let words: Vec<u64> = ranges
+            .iter()
             .map(|&(a, b)| {
-                let mut chunk = EdgeChunk {
-                    first_id: index.first_id(a),
-                    offsets: vec![0],
-                    edges: Vec::new(),
-                };
-                let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) else {
-                    return chunk;
-                };
-                // Map the pages to be scanned (not those of pointer-free
-                // spans, never read) in one call per run of spans rather
-                // than one fault every few pages.
-                let mut run: Option<(u64, u64)> = None;
-                for s in spans.get(a..b).unwrap_or(&[]) {
-                    match run {
-                        _ if s.noscan => {}
-                        Some((lo, hi)) if hi == s.start => run = Some((lo, s.end)),
-                        _ => {
-                            if let Some((lo, hi)) = run {
-                                mem.prefetch(lo, hi.saturating_sub(lo));
-                            }
-                            run = Some((s.start, s.end));
-                        }
-                    }
-                }
-                if let Some((lo, hi)) = run {
-                    mem.prefetch(lo, hi.saturating_sub(lo));
-                }
-                // Scratch lists per task: no allocation per object.
-                let mut scratch: Vec<u32> = Vec::new();
-                let mut values: Vec<u64> = Vec::new();
-                let mut hint = 0usize;
-                for si in a..b {
-                    let Some(s) = spans.get(si) else { continue };
-                    if s.noscan {
-                        let count: usize = index
-                            .span_bits(si)
-                            .iter()
-                            .map(|w| w.count_ones() as usize)
-                            .sum();
-                        let at = u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX);
-                        chunk.offsets.extend(std::iter::repeat_n(at, count));
-                        continue;
-                    }
-                    let mut scan = pointers.span_scan(mem, s);
-                    for obj in span_objects(&index, si) {
-                        scratch.clear();
-                        values.clear();
-                        // Precise where the runtime's pointer bitmaps say
-                        // which words are pointers (crate::pointers).
-                        if pointers.scan_in_span(mem, s, &mut scan, obj, &mut values) {
-                            for &v in &values {
-                                if let Some(id) = index.id_near(&mut hint, v) {
-                                    scratch.push(id);
-                                }
-                            }
-                        } else {
-                            scan_words(mem, &index, obj, obj + s.elem_size, &mut scratch);
-                        }
-                        if scratch.len() > 1 {
-                            scratch.sort_unstable();
-                            scratch.dedup();
-                        }
-                        chunk.edges.extend_from_slice(&scratch);
-                        chunk
-                            .offsets
-                            .push(u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX));
-                    }
-                }
-                mem.release(first.start, last.end.saturating_sub(first.start));
-                chunk
+                let spans = spans.get(a..b).unwrap_or(&[]);
+                let scanned = spans.iter().filter(|s| !s.noscan);
+                scanned.map(|s| s.end.saturating_sub(s.start) / 8).sum()
             })
             .collect();
-        let _timing = Phase::start("maps: graph build: join chunks");
-        ObjectGraph {
-            index,
-            chunks: flatten(chunks),
-        }
+        let chunks = match build_in_place(&ranges, &words, index.len(), first_id, &scan) {
+            Some(one) => vec![one],
+            // Edge counts over the u32 range, or memory for the in-place
+            // arrays refused.
+            None => build_joined(&ranges, first_id, &scan),
+        };
+        ObjectGraph { index, chunks }
     }
 
     /// Number of objects (ids are `0..len`).
@@ -915,6 +863,252 @@ impl ObjectGraph {
 /// Joins the build tasks' chunks (consecutive ids, in order) into one, so
 /// that finding an object's edges is two loads; each chunk is freed as soon
 /// as it is copied. Kept apart when the edges outgrow `u32` offsets.
+/// Scans chunk `a..b` of the heap's spans for the graph build.
+trait ChunkScan: Sync {
+    /// Calls `emit(successors)` once per allocated object of spans
+    /// `a..b`, in id order (successors sorted, unique).
+    fn scan(&self, a: usize, b: usize, emit: &mut impl FnMut(&[u32]));
+}
+
+/// [`ChunkScan`] of a core's heap: pointer words by the runtime's bitmaps
+/// (conservatively where there are none), each chunk's core pages mapped
+/// before and released after.
+struct HeapScan<'a> {
+    mem: &'a mapscope_elfcore::ProcessMemory,
+    index: &'a ObjectIndex,
+    spans: &'a [mapscope_goruntime::heap::Span],
+    pointers: &'a PointerMaps,
+}
+
+impl ChunkScan for HeapScan<'_> {
+    fn scan(&self, a: usize, b: usize, emit: &mut impl FnMut(&[u32])) {
+        let HeapScan {
+            mem,
+            index,
+            spans,
+            pointers,
+        } = *self;
+        let (Some(first), Some(last)) = (spans.get(a), spans.get(b.wrapping_sub(1))) else {
+            return;
+        };
+        // Map the pages to be scanned (not those of pointer-free
+        // spans, never read) in one call per run of spans rather
+        // than one fault every few pages.
+        let mut run: Option<(u64, u64)> = None;
+        for s in spans.get(a..b).unwrap_or(&[]) {
+            match run {
+                _ if s.noscan => {}
+                Some((lo, hi)) if hi == s.start => run = Some((lo, s.end)),
+                _ => {
+                    if let Some((lo, hi)) = run {
+                        mem.prefetch(lo, hi.saturating_sub(lo));
+                    }
+                    run = Some((s.start, s.end));
+                }
+            }
+        }
+        if let Some((lo, hi)) = run {
+            mem.prefetch(lo, hi.saturating_sub(lo));
+        }
+        // Scratch lists per task: no allocation per object.
+        let mut scratch: Vec<u32> = Vec::new();
+        let mut values: Vec<u64> = Vec::new();
+        let mut hint = 0usize;
+        for si in a..b {
+            let Some(s) = spans.get(si) else { continue };
+            if s.noscan {
+                let count: usize = index
+                    .span_bits(si)
+                    .iter()
+                    .map(|w| w.count_ones() as usize)
+                    .sum();
+                for _ in 0..count {
+                    emit(&[]);
+                }
+                continue;
+            }
+            let mut scan = pointers.span_scan(mem, s);
+            for obj in span_objects(index, si) {
+                scratch.clear();
+                values.clear();
+                // Precise where the runtime's pointer bitmaps say
+                // which words are pointers (crate::pointers).
+                if pointers.scan_in_span(mem, s, &mut scan, obj, &mut values) {
+                    for &v in &values {
+                        if let Some(id) = index.id_near(&mut hint, v) {
+                            scratch.push(id);
+                        }
+                    }
+                } else {
+                    scan_words(mem, index, obj, obj + s.elem_size, &mut scratch);
+                }
+                if scratch.len() > 1 {
+                    scratch.sort_unstable();
+                    scratch.dedup();
+                }
+                emit(&scratch);
+            }
+        }
+        mem.release(first.start, last.end.saturating_sub(first.start));
+    }
+}
+
+/// The graph's CSR arrays written in place by the chunk scans: chunk `i`
+/// of spans (`ranges[i]`, scanned by `scan`) gets a region of one edge
+/// array of `words[i]` entries, its words in pointer-bearing spans (a bound
+/// on its edges: an object's successors are some of its words) and the slice of the offsets array of its objects; the regions
+/// are then moved down to close the gaps (sequentially, in order: each
+/// moves to or below where it was) and the unused tail is freed. Only the
+/// pages written become resident (the arrays start as fresh zero pages),
+/// so nothing is allocated or copied per chunk and no second copy of the
+/// edges exists, as joining per-chunk arrays needs. `None` when the bound
+/// exceeds the u32 range, the memory is refused, or a chunk's objects or
+/// edges do not fit what the index promised (then the caller joins
+/// per-chunk arrays instead).
+fn build_in_place(
+    ranges: &[(usize, usize)],
+    words: &[u64],
+    objects: usize,
+    first_id: impl Fn(usize) -> u32 + Sync,
+    scan: &impl ChunkScan,
+) -> Option<EdgeChunk> {
+    if ranges.first().is_none_or(|&(a, _)| first_id(a) != 0) || words.len() != ranges.len() {
+        return None;
+    }
+    // Each chunk's region: its words in pointer-bearing spans.
+    let mut regions: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    let mut bound = 0usize;
+    for &words in words {
+        let words = usize::try_from(words).ok()?;
+        regions.push((bound, words));
+        bound = bound.checked_add(words)?;
+    }
+    if bound > u32::MAX as usize {
+        return None;
+    }
+    let mut offsets = zeroed_u32s(objects.checked_add(1)?)?;
+    let mut edges = zeroed_u32s(bound)?;
+    // Disjoint slices per chunk: its objects' end offsets, its region.
+    let mut jobs = Vec::with_capacity(ranges.len());
+    let (mut offsets_rest, mut edges_rest) = (offsets.get_mut(1..)?, &mut edges[..]);
+    for (&(a, b), &(base, words)) in ranges.iter().zip(&regions) {
+        let count = first_id(b).checked_sub(first_id(a))? as usize;
+        if count > offsets_rest.len() || words > edges_rest.len() {
+            return None;
+        }
+        let (o, rest) = std::mem::take(&mut offsets_rest).split_at_mut(count);
+        offsets_rest = rest;
+        let (e, rest) = std::mem::take(&mut edges_rest).split_at_mut(words);
+        edges_rest = rest;
+        jobs.push((a, b, base as u32, o, e));
+    }
+    if !offsets_rest.is_empty() {
+        return None;
+    }
+    // Per chunk: the edges written, or None when it did not fit.
+    let written: Vec<Option<usize>> = jobs
+        .into_par_iter()
+        .map(|(a, b, base, o, e)| {
+            let (mut obj, mut at, mut fits) = (0usize, 0usize, true);
+            scan.scan(a, b, &mut |succ: &[u32]| {
+                let end = at + succ.len();
+                match (e.get_mut(at..end), o.get_mut(obj)) {
+                    (Some(to), Some(off)) if fits => {
+                        to.copy_from_slice(succ);
+                        *off = base + end as u32;
+                        (obj, at) = (obj + 1, end);
+                    }
+                    _ => fits = false,
+                }
+            });
+            (fits && obj == o.len()).then_some(at)
+        })
+        .collect();
+    let written: Vec<usize> = written.into_iter().collect::<Option<_>>()?;
+    // Close the gaps: region i moves down to the end of region i - 1.
+    let _timing = Phase::start("maps: graph build: close gaps");
+    let mut to = 0usize;
+    let mut shifts = Vec::with_capacity(regions.len());
+    for (&(base, _), &n) in regions.iter().zip(&written) {
+        if base != to {
+            edges.copy_within(base..base + n, to);
+        }
+        shifts.push((base - to) as u32);
+        to += n;
+    }
+    let mut offsets_rest = offsets.get_mut(1..)?;
+    let mut jobs = Vec::with_capacity(ranges.len());
+    for (&(a, b), &shift) in ranges.iter().zip(&shifts) {
+        let count = (first_id(b) - first_id(a)) as usize;
+        let (o, rest) = std::mem::take(&mut offsets_rest).split_at_mut(count);
+        offsets_rest = rest;
+        jobs.push((o, shift));
+    }
+    jobs.into_par_iter().for_each(|(o, shift)| {
+        if shift != 0 {
+            for x in o {
+                *x -= shift;
+            }
+        }
+    });
+    edges.truncate(to);
+    edges.shrink_to_fit();
+    Some(EdgeChunk {
+        first_id: 0,
+        offsets,
+        edges,
+    })
+}
+
+/// The graph's CSR arrays as one piece per chunk of spans (`ranges`,
+/// scanned by `scan`), then joined into one ([`flatten`]) when their ids
+/// are contiguous and the edges fit `u32` offsets: [`build_in_place`]'s
+/// fallback.
+fn build_joined(
+    ranges: &[(usize, usize)],
+    first_id: impl Fn(usize) -> u32 + Sync,
+    scan: &impl ChunkScan,
+) -> Vec<EdgeChunk> {
+    let chunks: Vec<EdgeChunk> = ranges
+        .par_iter()
+        .map(|&(a, b)| {
+            let mut chunk = EdgeChunk {
+                first_id: first_id(a),
+                offsets: vec![0],
+                edges: Vec::new(),
+            };
+            scan.scan(a, b, &mut |succ: &[u32]| {
+                chunk.edges.extend_from_slice(succ);
+                let at = u32::try_from(chunk.edges.len()).unwrap_or(u32::MAX);
+                chunk.offsets.push(at);
+            });
+            chunk
+        })
+        .collect();
+    let _timing = Phase::start("maps: graph build: join chunks");
+    flatten(chunks)
+}
+
+/// `n` zeroed `u32`s, or `None` when the allocator refuses them. Large
+/// arrays come as fresh zero pages from the kernel, resident only once
+/// written.
+fn zeroed_u32s(n: usize) -> Option<Vec<u32>> {
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u32>(n).ok()?;
+    // SAFETY: the layout has a non-zero size; zeroed memory is a valid
+    // `[u32; n]`; the pointer comes from the global allocator with the
+    // layout of a `Vec<u32>` of capacity n, as `from_raw_parts` requires.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<u32>();
+        if p.is_null() {
+            return None;
+        }
+        Some(Vec::from_raw_parts(p, n, n))
+    }
+}
+
 fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
     let total: usize = chunks.iter().map(|c| c.edges.len()).sum();
     let objects: usize = chunks
@@ -1194,6 +1388,101 @@ fn predecessors_in(pieces: &[EdgeSlices<'_>], n: usize, targets: &[u32]) -> Hash
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `build_in_place` against the definition: every object's successors
+    /// are what the scan emitted for it, across chunks with gaps of every
+    /// size (an empty chunk, a chunk whose bound is all used, one of
+    /// pointer-free objects only); and `None` when a scan emits more
+    /// objects or edges than promised.
+    #[test]
+    fn in_place_build_keeps_every_objects_successors() {
+        let mut rnd = crate::testrng::below(0x9e37_79b9_7f4a_7c15);
+        // Per chunk: objects, bound (words), successor lists.
+        let mut chunks: Vec<(Vec<Vec<u32>>, u64)> = Vec::new();
+        let n_chunks = 40;
+        let mut lists_all: Vec<Vec<u32>> = Vec::new();
+        for c in 0..n_chunks {
+            let objects = match c {
+                3 => 0,
+                _ => rnd(50) as usize,
+            };
+            let lists: Vec<Vec<u32>> = (0..objects)
+                .map(|_| match c {
+                    5 => Vec::new(),
+                    _ => (0..rnd(5)).map(|_| rnd(1000) as u32).collect(),
+                })
+                .collect();
+            let used: u64 = lists.iter().map(|l| l.len() as u64).sum();
+            let bound = match c {
+                7 => used,
+                _ => used + rnd(40),
+            };
+            lists_all.extend(lists.iter().cloned());
+            chunks.push((lists, bound));
+        }
+        let ranges: Vec<(usize, usize)> = (0..n_chunks).map(|c| (c, c + 1)).collect();
+        let firsts: Vec<u32> = std::iter::once(0)
+            .chain(chunks.iter().scan(0u32, |t, (l, _)| {
+                *t += l.len() as u32;
+                Some(*t)
+            }))
+            .collect();
+        let first_id = |s: usize| firsts[s.min(n_chunks)];
+        let words: Vec<u64> = chunks.iter().map(|(_, b)| *b).collect();
+        /// Chunk `a`'s lists, and with `extra` one more object in chunk 10.
+        struct Lists<'a> {
+            chunks: &'a [(Vec<Vec<u32>>, u64)],
+            extra: bool,
+        }
+        impl ChunkScan for Lists<'_> {
+            fn scan(&self, a: usize, _b: usize, emit: &mut impl FnMut(&[u32])) {
+                for l in &self.chunks[a].0 {
+                    emit(l);
+                }
+                if self.extra && a == 10 {
+                    emit(&[]);
+                }
+            }
+        }
+        let scan = Lists {
+            chunks: &chunks,
+            extra: false,
+        };
+        let objects = lists_all.len();
+        let built = build_in_place(&ranges, &words, objects, first_id, &scan).unwrap();
+        assert_eq!(built.offsets.len(), objects + 1);
+        assert_eq!(
+            built.edges.len(),
+            lists_all.iter().map(Vec::len).sum::<usize>()
+        );
+        // The fallback (a piece per chunk, joined) too.
+        let joined = ObjectGraph {
+            index: Arc::default(),
+            chunks: build_joined(&ranges, first_id, &scan),
+        };
+        assert_eq!(joined.chunks.len(), 1);
+        for (i, l) in lists_all.iter().enumerate() {
+            let (a, b) = (built.offsets[i] as usize, built.offsets[i + 1] as usize);
+            assert_eq!(&built.edges[a..b], l.as_slice(), "object {i}");
+            assert_eq!(joined.succ(i as u32), l.as_slice(), "object {i}, joined");
+        }
+        // A scan that emits more edges than its bound, or one object too
+        // many: refused.
+        let tight: Vec<u64> = chunks
+            .iter()
+            .map(|(l, _)| l.iter().map(|x| x.len() as u64).sum())
+            .collect();
+        let mut short = tight.clone();
+        let c = (0..n_chunks).find(|&c| tight[c] > 0).unwrap();
+        short[c] -= 1;
+        assert!(build_in_place(&ranges, &short, objects, first_id, &scan).is_none());
+        let extra = Lists {
+            chunks: &chunks,
+            extra: true,
+        };
+        assert!(build_in_place(&ranges, &tight, objects, first_id, &extra).is_none());
+        assert!(build_in_place(&ranges, &tight, objects, first_id, &scan).is_some());
+    }
 
     /// `predecessors_in` against the definition (every edge into a
     /// target), on a pseudo-random graph cut into CSR pieces with ids no
