@@ -19,7 +19,7 @@
 //! answer for the group of the structure's objects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use mapscope_goruntime::heap::{Heap, ObjectIndex};
@@ -128,6 +128,28 @@ impl Links {
         self.pairs.sort_unstable();
         self.pairs.dedup();
         self.pairs
+    }
+}
+
+/// [`IdSet`] for walks on several threads: a bit is set with one atomic
+/// `fetch_or`, and only the thread that set it gets `true`.
+struct AtomicIdSet(Vec<AtomicU64>);
+
+impl AtomicIdSet {
+    fn new(n: usize) -> AtomicIdSet {
+        AtomicIdSet((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+    }
+    /// Adds `id`; whether this call added it (false for ids out of range).
+    #[inline]
+    fn insert(&self, id: u32) -> bool {
+        let Some(w) = self.0.get(id as usize / 64) else {
+            return false;
+        };
+        let bit = 1u64 << (id % 64);
+        w.load(Relaxed) & bit == 0 && w.fetch_or(bit, Relaxed) & bit == 0
+    }
+    fn into_set(self) -> IdSet {
+        IdSet(self.0.into_iter().map(AtomicU64::into_inner).collect())
     }
 }
 
@@ -467,35 +489,37 @@ impl ObjectGraph {
         for &o in &owned_ids {
             blocked.insert(o);
         }
-        let mut reached = IdSet::new(n);
-        let mut stack: Vec<u32> = Vec::new();
-        for &r in roots {
-            if !blocked.contains(r) && reached.insert(r) {
-                stack.push(r);
-            }
-        }
-        while let Some(v) = stack.pop() {
-            for &s in self.succ(v) {
-                if !blocked.contains(s) && reached.insert(s) {
-                    stack.push(s);
-                }
-            }
-        }
+        // Both walks in parallel (see `walk_from`): a bit is set once, by
+        // whichever thread gets there first, so the sets are those of a
+        // sequential walk.
+        let reached = AtomicIdSet::new(n);
+        self.walk_from(roots, |s| !blocked.contains(s) && reached.insert(s));
+        let reached = reached.into_set();
         // Now walk from the owned objects through what the roots missed.
-        let mut mine = IdSet::new(n);
-        for &o in &owned_ids {
-            if mine.insert(o) {
-                stack.push(o);
-            }
-        }
-        while let Some(v) = stack.pop() {
+        let mine = AtomicIdSet::new(n);
+        self.walk_from(&owned_ids, |s| !reached.contains(s) && mine.insert(s));
+        mine.into_set()
+    }
+
+    /// Walks from `starts` along the edges into every object `enter`
+    /// accepts (`enter` is asked once per edge and start, and must accept
+    /// an object at most once), in parallel: the walk's stack splits
+    /// between the threads as it grows.
+    fn walk_from(&self, starts: &[u32], enter: impl Fn(u32) -> bool + Sync) {
+        let step = |v: u32, stack: &mut Vec<u32>| {
             for &s in self.succ(v) {
-                if !reached.contains(s) && mine.insert(s) {
+                if enter(s) {
                     stack.push(s);
                 }
             }
-        }
-        mine
+        };
+        rayon::scope(|scope| {
+            for chunk in starts.chunks(256) {
+                let stack: Vec<u32> = chunk.iter().copied().filter(|&r| enter(r)).collect();
+                let step = &step;
+                scope.spawn(move |scope| walk_split(scope, stack, step));
+            }
+        });
     }
 
     /// Bytes of the objects reachable from `owned` that the roots cannot
