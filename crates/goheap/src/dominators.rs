@@ -866,6 +866,7 @@ fn retention_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testgraph::{pieces, slices};
 
     /// Adjacency lists → a successor function.
     fn idoms(adj: &[Vec<u32>], root: u32) -> Vec<u32> {
@@ -1000,37 +1001,6 @@ mod tests {
         }
     }
 
-    /// CSR pieces of `adj`, cut at `cuts` (ascending ids); the ids in
-    /// `gap` (a range) belong to no piece and must have no successors.
-    fn pieces(
-        adj: &[Vec<u32>],
-        cuts: &[usize],
-        gap: std::ops::Range<usize>,
-    ) -> Vec<(u32, Vec<u32>, Vec<u32>)> {
-        let mut bounds = vec![0];
-        bounds.extend(cuts.iter().copied().filter(|&c| c > 0 && c < adj.len()));
-        bounds.push(adj.len());
-        bounds.dedup();
-        let mut out = Vec::new();
-        for w in bounds.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            // Split off the gap.
-            for (lo, hi) in [(a, b.min(gap.start).max(a)), (gap.end.max(a), b)] {
-                if lo >= hi {
-                    continue;
-                }
-                let mut offsets = vec![0u32];
-                let mut edges = Vec::new();
-                for list in &adj[lo..hi] {
-                    edges.extend_from_slice(list);
-                    offsets.push(edges.len() as u32);
-                }
-                out.push((lo as u32, offsets, edges));
-            }
-        }
-        out
-    }
-
     /// [`Dominance`] by its definition, from the full graph's immediate
     /// dominators (`idoms_of`: the naive definition or the full
     /// Lengauer–Tarjan): every reachable object counted at its top-level
@@ -1160,14 +1130,7 @@ mod tests {
         keep: usize,
     ) -> Dominance {
         let owned = pieces(adj, cuts, gap);
-        let slices: Vec<EdgeSlices<'_>> = owned
-            .iter()
-            .map(|(first, offsets, edges)| EdgeSlices {
-                first: *first,
-                offsets,
-                edges,
-            })
-            .collect();
+        let slices = slices(&owned);
         // Runs of equal sizes, as a heap's spans give them.
         let mut ranges: Vec<(u32, u32, u64)> = Vec::new();
         for (v, &s) in sizes.iter().enumerate() {

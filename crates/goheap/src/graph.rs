@@ -1519,24 +1519,9 @@ mod tests {
             .map(|_| (0..rnd(6)).map(|_| rnd(n as u64) as u32).collect())
             .collect();
         // Pieces [0, 200), [200, 350), [400, 500): ids 350..400 have no edges.
-        let mut owned: Vec<(u32, Vec<u32>, Vec<u32>)> = Vec::new();
-        for (lo, hi) in [(0u32, 200u32), (200, 350), (400, 500)] {
-            let mut offsets = vec![0u32];
-            let mut edges = Vec::new();
-            for v in lo..hi {
-                edges.extend(&adj[v as usize]);
-                offsets.push(edges.len() as u32);
-            }
-            owned.push((lo, offsets, edges));
-        }
-        let pieces: Vec<EdgeSlices<'_>> = owned
-            .iter()
-            .map(|(first, offsets, edges)| EdgeSlices {
-                first: *first,
-                offsets,
-                edges,
-            })
-            .collect();
+        let owned = crate::testgraph::pieces(&adj, &[200, 350], 350..400);
+        assert_eq!(owned.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 200, 400]);
+        let pieces = crate::testgraph::slices(&owned);
         let targets: Vec<u32> = (0..n).filter(|t| t % 7 == 0).collect();
         let got = predecessors_in(&pieces, n as usize, &targets);
         let mut want: HashMap<u32, Vec<u32>> = HashMap::new();

@@ -32,6 +32,8 @@ pub mod graph;
 pub mod pointers;
 pub mod roots;
 #[cfg(test)]
+mod testgraph;
+#[cfg(test)]
 mod testrng;
 
 /// Hands the memory allocator's free pages back to the kernel. After a

@@ -43,24 +43,13 @@ fn within_5_percent(ours: u64, truth: u64) -> bool {
 }
 
 fn stripped_and_dwarf(name: &str) -> (Discovery, Discovery, Value) {
-    let s = mapscope_testsupport::sample(name);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = dir.path().join("mapzoo");
-    mapscope_testsupport::write_without_dwarf(&s.exe, &exe);
-    let stripped = GoProcess::open(&s.core, Some(&exe)).expect("opens");
-    assert!(
-        !stripped.dwarf().expect("stand-in").has_program_types(),
-        "{name}: DWARF still visible"
-    );
+    let stripped = common::open_without_dwarf(name);
+    let s = &stripped.sample;
     let with_dwarf = GoProcess::open(&s.core, Some(&s.exe)).expect("opens");
-    let truth: Value = serde_json::from_str(
-        &std::fs::read_to_string(s.source.join("truth.json")).expect("truth.json"),
-    )
-    .expect("parses");
     (
-        discover(&stripped).expect("discovery"),
+        discover(&stripped.process).expect("discovery"),
         discover(&with_dwarf).expect("discovery"),
-        truth,
+        stripped.truth,
     )
 }
 

@@ -23,7 +23,6 @@
 mod common;
 
 use mapscope_gomaps::discover::{discover, FoundMap, RootKind, RootVia};
-use mapscope_goruntime::GoProcess;
 use serde_json::Value;
 
 fn within_5_percent(ours: Option<u64>, truth: &Value) -> bool {
@@ -32,20 +31,9 @@ fn within_5_percent(ours: Option<u64>, truth: &Value) -> bool {
 }
 
 fn check_sample(name: &str) {
-    let s = mapscope_testsupport::sample(name);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = dir.path().join("mapzoo");
-    mapscope_testsupport::write_without_dwarf(&s.exe, &exe);
-    let process = GoProcess::open(&s.core, Some(&exe)).expect("opens");
-    assert!(
-        !process.dwarf().expect("stand-in").has_program_types(),
-        "{name}: DWARF still visible"
-    );
-    let discovery = discover(&process).expect("discovery");
-    let truth: Value = serde_json::from_str(
-        &std::fs::read_to_string(s.source.join("truth.json")).expect("truth.json"),
-    )
-    .expect("parses");
+    let opened = common::open_without_dwarf(name);
+    let discovery = discover(&opened.process).expect("discovery");
+    let truth = &opened.truth;
     let found = common::by_address(&discovery.maps);
     let by_name = |n: &str| -> Value {
         truth["maps"]

@@ -11,6 +11,7 @@ use mapscope_elfcore::{Core, Executable, ProcessMemory};
 use mapscope_gomaps::discover::FoundMap;
 use mapscope_gomaps::{Header, MapDecoder, MapInstance, NoHeapIndex, Storage};
 use mapscope_goruntime::dwarf::{DwarfInfo, FieldRef, TypeId, TypeKind};
+use mapscope_goruntime::GoProcess;
 use serde_json::{json, Value};
 
 pub struct Incident {
@@ -391,4 +392,38 @@ pub fn check_incident(inc: &Incident) -> Vec<Checked> {
         }
     }
     out
+}
+
+/// A shipped sample opened with its executable's DWARF hidden (the same
+/// build as a `-ldflags=-w` loader sees it), with its truth.json. The
+/// executable without DWARF lives in `_dir` as long as this does.
+pub struct WithoutDwarf {
+    pub sample: mapscope_testsupport::Sample,
+    pub process: GoProcess,
+    pub truth: Value,
+    _dir: tempfile::TempDir,
+}
+
+/// Opens sample `name` without DWARF ([`WithoutDwarf`]); panics (test code)
+/// unless the program's types are really gone.
+pub fn open_without_dwarf(name: &str) -> WithoutDwarf {
+    let sample = mapscope_testsupport::sample(name);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = dir.path().join("mapzoo");
+    mapscope_testsupport::write_without_dwarf(&sample.exe, &exe);
+    let process = GoProcess::open(&sample.core, Some(&exe)).expect("opens");
+    assert!(
+        !process.dwarf().expect("stand-in").has_program_types(),
+        "{name}: DWARF still visible"
+    );
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(sample.source.join("truth.json")).expect("truth.json"),
+    )
+    .expect("parses");
+    WithoutDwarf {
+        sample,
+        process,
+        truth,
+        _dir: dir,
+    }
 }
