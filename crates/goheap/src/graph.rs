@@ -999,7 +999,12 @@ fn build_in_place(
     if ranges.first().is_none_or(|&(a, _)| first_id(a) != 0) || words.len() != ranges.len() {
         return None;
     }
-    // Each chunk's region: its words in pointer-bearing spans.
+    // Per chunk: its objects, and its region (first entry, entries: its
+    // words in pointer-bearing spans).
+    let counts: Vec<usize> = ranges
+        .iter()
+        .map(|&(a, b)| Some(first_id(b).checked_sub(first_id(a))? as usize))
+        .collect::<Option<_>>()?;
     let mut regions: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
     let mut bound = 0usize;
     for &words in words {
@@ -1007,28 +1012,20 @@ fn build_in_place(
         regions.push((bound, words));
         bound = bound.checked_add(words)?;
     }
-    if bound > u32::MAX as usize {
+    if bound > u32::MAX as usize || counts.iter().sum::<usize>() != objects {
         return None;
     }
     let mut offsets = zeroed_u32s(objects.checked_add(1)?)?;
     let mut edges = zeroed_u32s(bound)?;
     // Disjoint slices per chunk: its objects' end offsets, its region.
-    let mut jobs = Vec::with_capacity(ranges.len());
-    let (mut offsets_rest, mut edges_rest) = (offsets.get_mut(1..)?, &mut edges[..]);
-    for (&(a, b), &(base, words)) in ranges.iter().zip(&regions) {
-        let count = first_id(b).checked_sub(first_id(a))? as usize;
-        if count > offsets_rest.len() || words > edges_rest.len() {
-            return None;
-        }
-        let (o, rest) = std::mem::take(&mut offsets_rest).split_at_mut(count);
-        offsets_rest = rest;
-        let (e, rest) = std::mem::take(&mut edges_rest).split_at_mut(words);
-        edges_rest = rest;
-        jobs.push((a, b, base as u32, o, e));
-    }
-    if !offsets_rest.is_empty() {
-        return None;
-    }
+    let lens: Vec<usize> = regions.iter().map(|r| r.1).collect();
+    let jobs: Vec<_> = ranges
+        .iter()
+        .zip(&regions)
+        .zip(split_lens(offsets.get_mut(1..)?, &counts)?)
+        .zip(split_lens(&mut edges, &lens)?)
+        .map(|(((&(a, b), &(base, _)), o), e)| (a, b, base as u32, o, e))
+        .collect();
     // Per chunk: the edges written, or None when it did not fit.
     let written: Vec<Option<usize>> = jobs
         .into_par_iter()
@@ -1060,15 +1057,8 @@ fn build_in_place(
         shifts.push((base - to) as u32);
         to += n;
     }
-    let mut offsets_rest = offsets.get_mut(1..)?;
-    let mut jobs = Vec::with_capacity(ranges.len());
-    for (&(a, b), &shift) in ranges.iter().zip(&shifts) {
-        let count = (first_id(b) - first_id(a)) as usize;
-        let (o, rest) = std::mem::take(&mut offsets_rest).split_at_mut(count);
-        offsets_rest = rest;
-        jobs.push((o, shift));
-    }
-    jobs.into_par_iter().for_each(|(o, shift)| {
+    let pieces = split_lens(offsets.get_mut(1..)?, &counts)?;
+    pieces.into_par_iter().zip(shifts).for_each(|(o, shift)| {
         if shift != 0 {
             for x in o {
                 *x -= shift;
@@ -1113,6 +1103,21 @@ fn build_joined(
     flatten(chunks)
 }
 
+/// `slice` cut into consecutive pieces of the lengths `lens`; `None` when
+/// they add up to more than its length.
+fn split_lens<'s, T>(mut slice: &'s mut [T], lens: &[usize]) -> Option<Vec<&'s mut [T]>> {
+    let mut out = Vec::with_capacity(lens.len());
+    for &n in lens {
+        if n > slice.len() {
+            return None;
+        }
+        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(n);
+        out.push(piece);
+        slice = rest;
+    }
+    Some(out)
+}
+
 /// `n` zeroed `u32`s, or `None` when the allocator refuses them. Large
 /// arrays come as fresh zero pages from the kernel, resident only once
 /// written.
@@ -1150,19 +1155,24 @@ fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
     // arrays, in parallel (the arrays start zeroed: fresh pages, no fill).
     let mut offsets: Vec<u32> = vec![0; objects + 1];
     let mut edges: Vec<u32> = vec![0; total];
-    let mut jobs = Vec::with_capacity(chunks.len());
-    let (mut offsets_rest, mut edges_rest) = (&mut offsets[1..], &mut edges[..]);
-    let mut base = 0u32;
-    for c in chunks {
-        let (o, rest) =
-            std::mem::take(&mut offsets_rest).split_at_mut(c.offsets.len().saturating_sub(1));
-        offsets_rest = rest;
-        let (e, rest) = std::mem::take(&mut edges_rest).split_at_mut(c.edges.len());
-        edges_rest = rest;
-        jobs.push((c, base, o, e));
-        base += u32::try_from(jobs.last().map_or(0, |j| j.0.edges.len())).unwrap_or(0);
-    }
-    jobs.into_par_iter().for_each(|(c, base, o, e)| {
+    let counts: Vec<usize> = chunks
+        .iter()
+        .map(|c| c.offsets.len().saturating_sub(1))
+        .collect();
+    let lens: Vec<usize> = chunks.iter().map(|c| c.edges.len()).collect();
+    let bases = lens.iter().scan(0u32, |base, &n| {
+        let at = *base;
+        *base += n as u32;
+        Some(at)
+    });
+    let (Some(o), Some(e)) = (
+        split_lens(&mut offsets[1..], &counts),
+        split_lens(&mut edges, &lens),
+    ) else {
+        return chunks;
+    };
+    let jobs: Vec<_> = chunks.into_iter().zip(bases).zip(o).zip(e).collect();
+    jobs.into_par_iter().for_each(|(((c, base), o), e)| {
         for (to, &from) in o.iter_mut().zip(c.offsets.iter().skip(1)) {
             *to = base + from;
         }
