@@ -40,7 +40,7 @@ use crate::pointers::PointerMaps;
 use crate::walker::Walker;
 use crate::{MapInstance, MapKind};
 
-pub use crate::graph::{ObjectGraph, RetainedMany, Structure};
+pub use crate::graph::{ObjectGraph, Reached, RetainedMany, Structure};
 pub use crate::unrooted::{Garbage, GarbagePart};
 
 /// Deepest family nesting followed up from a member to its map.
@@ -635,6 +635,8 @@ pub fn discover_with(
         warnings.extend(nested);
         maps.extend(found);
     }
+    // What the roots reach, for the structures measured alone.
+    let reached = Reached::from_paths(&paths);
     drop(paths);
     let garbage = unrooted.garbage;
     // Members largest first: those are measured and listed (addresses
@@ -647,7 +649,7 @@ pub fn discover_with(
         });
     }
     let (result, parents, structure_of_map) = phase("maps: retained sizes", || {
-        measure(&graph, &root_ids, &mut maps)
+        measure(&graph, &root_ids, &reached, &mut maps)
     });
     // Largest first; each map keeps its structure index.
     let mut order: Vec<(FoundMap, usize)> = maps.into_iter().zip(structure_of_map).collect();
@@ -767,6 +769,7 @@ fn lower_bound_retained(maps: &mut [FoundMap]) {
 fn measure(
     graph: &ObjectGraph,
     roots: &[u32],
+    reached: &Reached,
     maps: &mut [FoundMap],
 ) -> (RetainedMany, Vec<Option<usize>>, Vec<usize>) {
     // Every structure and its first members at once (two graph walks).
@@ -784,7 +787,7 @@ fn measure(
             });
         }
     }
-    let r = graph.retained_many(roots, &structures);
+    let r = graph.retained_many(roots, &structures, Some(reached));
     let parents: Vec<Option<usize>> = structures.iter().map(|s| s.parent).collect();
     let mut of_map = Vec::with_capacity(maps.len());
     let mut i = 0;

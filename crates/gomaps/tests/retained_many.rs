@@ -1,11 +1,12 @@
 //! The batched retained-size pass (`ObjectGraph::retained_many`, two graph
-//! walks for every structure) against the one-structure-at-a-time walk
-//! (`ObjectGraph::retained`, the definition), on the shipped samples: same
+//! walks for every structure, given the roots' reach or not) against the
+//! one-structure-at-a-time walk (`ObjectGraph::retained`, the
+//! definition), on the shipped samples: same
 //! bytes for every map, family and measured family member, and the same
 //! map for every heap object from `Discovery::map_retaining` (the join's
 //! question) as from the one-by-one object sets.
 
-use mapscope_gomaps::discover::{discover, Structure};
+use mapscope_gomaps::discover::{discover, Reached, Structure};
 use mapscope_goruntime::GoProcess;
 use mapscope_testsupport::sample;
 
@@ -38,9 +39,14 @@ fn check(name: &str) {
             expected.push((c.root.clone(), graph.retained(roots, &c.owned)));
         }
     }
-    let many = graph.retained_many(roots, &structures);
-    for (i, (root, want)) in expected.iter().enumerate() {
-        assert_eq!(many.bytes(i), *want, "{name}: {root} (structure {i})");
+    // Structures measured alone walk the heap, or (given which objects
+    // the roots reach) only their own reach: the same bytes.
+    let reached = Reached::from_paths(&graph.shortest_paths(&[roots.as_slice()]));
+    for given in [None, Some(&reached)] {
+        let many = graph.retained_many(roots, &structures, given);
+        for (i, (root, want)) in expected.iter().enumerate() {
+            assert_eq!(many.bytes(i), *want, "{name}: {root} (structure {i})");
+        }
     }
     // discover() itself reports the batched numbers.
     let mut i = 0;
