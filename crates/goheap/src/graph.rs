@@ -19,7 +19,7 @@
 //! answer for the group of the structure's objects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use mapscope_goruntime::heap::{Heap, ObjectIndex};
@@ -211,6 +211,11 @@ impl IdSet {
         n
     }
 }
+
+/// A structure measured alone walks only its own reach while that is at
+/// most 1/`WITHIN_SHARE` of the heap
+/// ([`ObjectGraph::retained_ids_within`]), else the heap.
+const WITHIN_SHARE: usize = 32;
 
 /// The objects the roots reach, one bit per object id: what
 /// [`ObjectGraph::retained_many`] needs of [`ObjectGraph::shortest_paths`],
@@ -535,21 +540,30 @@ impl ObjectGraph {
     /// be in W) — and every object after it on the path is in W: walking
     /// W from those entries finds exactly the objects of W the heap-wide
     /// walk from the roots would. Finding the entries is one parallel pass
-    /// over the edges; the walks are W's size, small for the structures
-    /// measured alone (maps nested only inside another).
+    /// over the edges; the walks are W's size. That is cheaper than the
+    /// heap-wide walks only while W is a small part of the heap (the maps
+    /// nested only inside a `sync.Map` of a large service, say): `None`
+    /// once W passes `n / WITHIN_SHARE` objects (the walk stops there).
     fn retained_ids_within(
         &self,
         n: usize,
         roots: &[u32],
         from_roots: impl Fn(u32) -> bool + Sync,
         owned: &[u32],
-    ) -> IdSet {
+    ) -> Option<IdSet> {
         let mut blocked = IdSet::new(n);
         for &o in owned {
             blocked.insert(o);
         }
         let reach = AtomicIdSet::new(n);
-        self.walk_from(owned, |s| reach.insert(s));
+        let budget = n / WITHIN_SHARE;
+        let size = AtomicUsize::new(0);
+        self.walk_from(owned, |s| {
+            size.load(Relaxed) <= budget && reach.insert(s) && size.fetch_add(1, Relaxed) < budget
+        });
+        if size.into_inner() > budget {
+            return None;
+        }
         let reach = reach.into_set();
         let inside = |s: u32| reach.contains(s) && !blocked.contains(s);
         let mut entries: Vec<u32> = roots.iter().copied().filter(|&r| inside(r)).collect();
@@ -565,7 +579,7 @@ impl ObjectGraph {
         let survivors = survivors.into_set();
         let mine = AtomicIdSet::new(n);
         self.walk_from(owned, |s| !survivors.contains(s) && mine.insert(s));
-        mine.into_set()
+        Some(mine.into_set())
     }
 
     /// Walks from `starts` along the edges into every object `enter`
@@ -889,15 +903,19 @@ impl ObjectGraph {
         let measured: Vec<(usize, Vec<u64>, u64)> = inexact
             .par_iter()
             .map(|&i| {
-                let set = match reached {
+                let within = match reached {
                     Some(Reached(reached)) if reached.0.len() == n.div_ceil(64) => {
-                        let owned: Vec<u32> =
-                            structures[i].owned.iter().filter_map(|&a| self.id_of(a)).collect();
+                        let owned: Vec<u32> = structures[i]
+                            .owned
+                            .iter()
+                            .filter_map(|&a| self.id_of(a))
+                            .collect();
                         let from_roots = |u: u32| reached.contains(u);
                         self.retained_ids_within(n, roots, from_roots, &owned)
                     }
-                    _ => self.retained_set(roots, structures[i].owned),
+                    _ => None,
                 };
+                let set = within.unwrap_or_else(|| self.retained_set(roots, structures[i].owned));
                 (i, self.addresses_of(&set), self.bytes_of(&set))
             })
             .collect();
@@ -1672,17 +1690,34 @@ mod tests {
     #[test]
     fn retained_within_own_reach_matches_the_heap_walks() {
         let mut rnd = crate::testrng::below(0x0ddb_a11c_afe5_eed5);
-        for round in 0..200 {
+        let mut checked = 0;
+        for round in 0..400 {
             let n = if round % 10 == 0 {
                 5_000 + rnd(20_000) as usize
             } else {
-                2 + rnd(120) as usize
+                2 + rnd(600) as usize
             };
             let mut adj: Vec<Vec<u32>> = vec![Vec::new(); n];
-            for _ in 0..n * (1 + rnd(3) as usize) {
+            // Sparse graphs (small reaches) and dense ones (a giant one).
+            let quarters = if round % 3 != 0 { rnd(3) } else { 4 + rnd(8) };
+            for _ in 0..n * quarters as usize / 4 {
                 let a = rnd(n as u64) as usize;
                 adj[a].push(rnd(n as u64) as u32);
             }
+            let owned: Vec<u32> = (0..1 + rnd(5)).map(|_| rnd(n as u64) as u32).collect();
+            // Now and then an edge back into the structure from its reach,
+            // and a root inside that reach.
+            let reach = naive_retained(&adj, &[], &owned);
+            if rnd(2) == 0 {
+                let from = reach[rnd(reach.len() as u64) as usize];
+                adj[from as usize].push(owned[rnd(owned.len() as u64) as usize]);
+            }
+            let mut roots: Vec<u32> = (0..1 + rnd(4)).map(|_| rnd(n as u64) as u32).collect();
+            if rnd(2) == 0 {
+                roots.push(reach[rnd(reach.len() as u64) as usize]);
+            }
+            roots.sort_unstable();
+            roots.dedup();
             for l in adj.iter_mut() {
                 l.sort_unstable();
                 l.dedup();
@@ -1697,19 +1732,25 @@ mod tests {
                     edges,
                 }],
             };
-            let mut roots: Vec<u32> = (0..1 + rnd(4)).map(|_| rnd(n as u64) as u32).collect();
-            roots.sort_unstable();
-            roots.dedup();
-            let owned: Vec<u32> = (0..1 + rnd(5)).map(|_| rnd(n as u64) as u32).collect();
             let Reached(reached) = Reached::from_paths(&naive_paths(&adj, &[roots.clone()]));
             let from_roots = |u: u32| reached.contains(u);
             let want = naive_retained(&adj, &roots, &owned);
             let members = |set: IdSet| set.members().collect::<Vec<u32>>();
             let heap = members(graph.retained_ids(n, &roots, &owned));
-            let within = members(graph.retained_ids_within(n, &roots, from_roots, &owned));
             assert_eq!(heap, want, "round {round} n {n}: heap walks");
-            assert_eq!(within, want, "round {round} n {n}: own reach");
+            // A reach over 1/32 of the graph is left to the heap walks.
+            let within = graph.retained_ids_within(n, &roots, from_roots, &owned);
+            let too_large = reach.len() > n / WITHIN_SHARE;
+            assert_eq!(within.is_none(), too_large, "round {round} n {n}");
+            if let Some(within) = within {
+                assert_eq!(members(within), want, "round {round} n {n}: own reach");
+                checked += 1;
+            }
         }
+        assert!(
+            checked > 100,
+            "{checked} structures measured within their reach"
+        );
     }
 
     /// Breadth-first by the definition: tier after tier, level after
