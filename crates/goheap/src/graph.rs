@@ -16,7 +16,10 @@
 //! the root set (globals, goroutine stacks and finalizers, found as the GC
 //! finds them: [`crate::roots`])
 //! once the structure's objects are blocked. This equals the dominator-tree
-//! answer for the group of the structure's objects.
+//! answer for the group of the structure's objects. Given what the roots
+//! reach at all ([`Reached`]), a structure small next to the heap is
+//! measured from its own reach instead of two walks of the whole heap
+//! ([`ObjectGraph::retained_many`]'s structures measured alone).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -216,6 +219,10 @@ impl IdSet {
 /// most 1/`WITHIN_SHARE` of the heap
 /// ([`ObjectGraph::retained_ids_within`]), else the heap.
 const WITHIN_SHARE: usize = 32;
+/// Structures measured within their reaches by one pass over the edges.
+const WITHIN_BATCH: usize = 16;
+/// Objects one task of that pass takes.
+const PASS_BLOCK: usize = 1 << 14;
 
 /// The objects the roots reach, one bit per object id: what
 /// [`ObjectGraph::retained_many`] needs of [`ObjectGraph::shortest_paths`],
@@ -531,55 +538,179 @@ impl ObjectGraph {
         mine.into_set()
     }
 
-    /// [`ObjectGraph::retained_ids`] walking only the structure's own
-    /// reach W (every object `owned` leads to) instead of the heap, given
-    /// which objects the roots reach at all (`from_roots`). An object of W
-    /// the roots reach without passing `owned` is entered from outside W
-    /// — it is a root, or an object outside W that the roots reach points
-    /// at it (that object's root paths cannot pass `owned`, or it would
-    /// be in W) — and every object after it on the path is in W: walking
-    /// W from those entries finds exactly the objects of W the heap-wide
-    /// walk from the roots would. Finding the entries is one parallel pass
-    /// over the edges; the walks are W's size. That is cheaper than the
-    /// heap-wide walks only while W is a small part of the heap (the maps
-    /// nested only inside a `sync.Map` of a large service, say): `None`
-    /// once W passes `n / WITHIN_SHARE` objects (the walk stops there).
+    /// [`ObjectGraph::retained_ids`] of each of several structures
+    /// (`owned`), each walking only its own reach W (every object its
+    /// objects lead to) instead of the heap, given which objects the roots
+    /// reach at all (`from_roots`). An object of W the roots reach without
+    /// passing the structure is entered from outside W — it is a root, or
+    /// an object outside W that the roots reach points at it (that
+    /// object's root paths cannot pass the structure, or it would be in
+    /// W) — and every object after it on the path is in W: walking W from
+    /// those entries finds exactly the objects of W the heap-wide walk
+    /// from the roots would. One parallel pass over the edges finds the
+    /// entries into every reach; the walks are W's size. That is cheaper
+    /// than the heap-wide walks only while W is a small part of the heap
+    /// (maps nested only inside a `sync.Map`, say): a structure whose W
+    /// passes `n / WITHIN_SHARE` objects (its walk stops there) is
+    /// measured by the heap-wide walks instead, beside the others. Per
+    /// structure: its objects, and whether they were found within W.
     fn retained_ids_within(
         &self,
         n: usize,
         roots: &[u32],
         from_roots: impl Fn(u32) -> bool + Sync,
-        owned: &[u32],
-    ) -> Option<IdSet> {
-        let mut blocked = IdSet::new(n);
-        for &o in owned {
-            blocked.insert(o);
-        }
-        let reach = AtomicIdSet::new(n);
+        owned: &[&[u32]],
+    ) -> Vec<(IdSet, bool)> {
         let budget = n / WITHIN_SHARE;
-        let size = AtomicUsize::new(0);
-        self.walk_from(owned, |s| {
-            size.load(Relaxed) <= budget && reach.insert(s) && size.fetch_add(1, Relaxed) < budget
-        });
-        if size.into_inner() > budget {
-            return None;
-        }
-        let reach = reach.into_set();
-        let inside = |s: u32| reach.contains(s) && !blocked.contains(s);
-        let mut entries: Vec<u32> = roots.iter().copied().filter(|&r| inside(r)).collect();
-        entries.par_extend(
-            (0..u32::try_from(n).unwrap_or(u32::MAX))
-                .into_par_iter()
-                .with_min_len(1 << 14)
-                .filter(|&u| !reach.contains(u) && from_roots(u))
-                .flat_map_iter(|u| self.succ(u).iter().copied().filter(|&s| inside(s))),
+        // Each structure's reach, or None past the budget.
+        let reaches: Vec<Option<IdSet>> = owned
+            .iter()
+            .map(|ids| {
+                let reach = AtomicIdSet::new(n);
+                let size = AtomicUsize::new(0);
+                self.walk_from(ids, |s| {
+                    size.load(Relaxed) <= budget
+                        && reach.insert(s)
+                        && size.fetch_add(1, Relaxed) < budget
+                });
+                (size.into_inner() <= budget).then(|| reach.into_set())
+            })
+            .collect();
+        // The others by the heap-wide walks, beside.
+        let (mut out, within) = rayon::join(
+            || {
+                reaches
+                    .par_iter()
+                    .zip(owned.par_iter())
+                    .map(|(r, o)| match r {
+                        None => Some(self.retained_ids(n, roots, o)),
+                        Some(_) => None,
+                    })
+                    .collect::<Vec<Option<IdSet>>>()
+            },
+            || self.finish_within(n, roots, &from_roots, owned, &reaches),
         );
-        let survivors = AtomicIdSet::new(n);
-        self.walk_from(&entries, |s| inside(s) && survivors.insert(s));
-        let survivors = survivors.into_set();
-        let mine = AtomicIdSet::new(n);
-        self.walk_from(owned, |s| !survivors.contains(s) && mine.insert(s));
-        Some(mine.into_set())
+        for (o, w) in out.iter_mut().zip(within) {
+            if o.is_none() {
+                *o = w;
+            }
+        }
+        out.into_iter()
+            .zip(&reaches)
+            .map(|(o, r)| (o.unwrap_or_else(|| IdSet::new(n)), r.is_some()))
+            .collect()
+    }
+
+    /// [`ObjectGraph::retained_ids_within`] of the structures whose reach
+    /// (`reaches`) is known.
+    fn finish_within(
+        &self,
+        n: usize,
+        roots: &[u32],
+        from_roots: &(impl Fn(u32) -> bool + Sync),
+        owned: &[&[u32]],
+        reaches: &[Option<IdSet>],
+    ) -> Vec<Option<IdSet>> {
+        if reaches.iter().all(Option::is_none) {
+            return reaches.iter().map(|_| None).collect();
+        }
+        let mut blocked: Vec<Vec<u32>> = owned.iter().map(|ids| ids.to_vec()).collect();
+        for b in &mut blocked {
+            b.sort_unstable();
+        }
+        let mut union = IdSet::new(n);
+        for r in reaches.iter().flatten() {
+            for (u, w) in union.0.iter_mut().zip(&r.0) {
+                *u |= w;
+            }
+        }
+        let inside = |j: usize, x: u32| {
+            reaches[j].as_ref().is_some_and(|r| r.contains(x))
+                && blocked[j].binary_search(&x).is_err()
+        };
+        // Entries: roots inside a reach, and edges into one from an
+        // object the roots reach outside it.
+        let mut entries: Vec<(usize, u32)> = Vec::new();
+        for j in 0..owned.len() {
+            entries.extend(roots.iter().filter(|&&r| inside(j, r)).map(|&r| (j, r)));
+        }
+        let pieces = self.edge_slices();
+        let blocks: Vec<(EdgeSlices, usize, usize)> = pieces
+            .iter()
+            .flat_map(|p| {
+                let ids = p.offsets.len().saturating_sub(1);
+                (0..ids.div_ceil(PASS_BLOCK))
+                    .map(move |b| (*p, b * PASS_BLOCK, ((b + 1) * PASS_BLOCK).min(ids)))
+            })
+            .collect();
+        entries.par_extend(blocks.par_iter().flat_map_iter(|&(p, lo, hi)| {
+            let mut found: Vec<(usize, u32)> = Vec::new();
+            for i in lo..hi {
+                let u = p.first.wrapping_add(i as u32);
+                if !from_roots(u) {
+                    continue;
+                }
+                let (a, b) = (p.offsets[i] as usize, p.offsets[i + 1] as usize);
+                for &s in p.edges.get(a..b).unwrap_or(&[]) {
+                    if !union.contains(s) {
+                        continue;
+                    }
+                    for (j, r) in reaches.iter().enumerate() {
+                        if r.as_ref().is_some_and(|r| !r.contains(u)) && inside(j, s) {
+                            found.push((j, s));
+                        }
+                    }
+                }
+            }
+            found
+        }));
+        entries.sort_unstable();
+        (0..owned.len())
+            .map(|j| {
+                reaches.get(j)?.as_ref()?;
+                let from = entries.partition_point(|e| e.0 < j);
+                let to = entries.partition_point(|e| e.0 <= j);
+                let starts: Vec<u32> = entries[from..to].iter().map(|e| e.1).collect();
+                let survivors = AtomicIdSet::new(n);
+                self.walk_from(&starts, |s| inside(j, s) && survivors.insert(s));
+                let survivors = survivors.into_set();
+                let mine = AtomicIdSet::new(n);
+                self.walk_from(owned[j], |s| !survivors.contains(s) && mine.insert(s));
+                Some(mine.into_set())
+            })
+            .collect()
+    }
+
+    /// The objects each structure retains, measured alone: within its own
+    /// reach when `reached` is given and the reach is small (all of those
+    /// in one pass over the edges), else by the walks of the whole heap.
+    fn measure_alone(
+        &self,
+        roots: &[u32],
+        owned: &[&[u64]],
+        reached: Option<&Reached>,
+    ) -> Vec<IdSet> {
+        let n = self.len();
+        match reached {
+            // A bit set per structure of a batch: a few at a time.
+            Some(Reached(reached)) if reached.0.len() == n.div_ceil(64) => owned
+                .chunks(WITHIN_BATCH)
+                .flat_map(|batch| {
+                    let ids: Vec<Vec<u32>> = batch
+                        .iter()
+                        .map(|o| o.iter().filter_map(|&a| self.id_of(a)).collect())
+                        .collect();
+                    let ids: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+                    let from_roots = |u: u32| reached.contains(u);
+                    self.retained_ids_within(n, roots, from_roots, &ids)
+                })
+                .map(|(set, _)| set)
+                .collect(),
+            _ => owned
+                .par_iter()
+                .map(|o| self.retained_set(roots, o))
+                .collect(),
+        }
     }
 
     /// Walks from `starts` along the edges into every object `enter`
@@ -900,24 +1031,12 @@ impl ObjectGraph {
             .collect();
         drop(timing);
         let _timing = Phase::start("maps: retained sizes: measured alone");
+        let owned: Vec<&[u64]> = inexact.iter().map(|&i| structures[i].owned).collect();
+        let sets = self.measure_alone(roots, &owned, reached);
         let measured: Vec<(usize, Vec<u64>, u64)> = inexact
             .par_iter()
-            .map(|&i| {
-                let within = match reached {
-                    Some(Reached(reached)) if reached.0.len() == n.div_ceil(64) => {
-                        let owned: Vec<u32> = structures[i]
-                            .owned
-                            .iter()
-                            .filter_map(|&a| self.id_of(a))
-                            .collect();
-                        let from_roots = |u: u32| reached.contains(u);
-                        self.retained_ids_within(n, roots, from_roots, &owned)
-                    }
-                    _ => None,
-                };
-                let set = within.unwrap_or_else(|| self.retained_set(roots, structures[i].owned));
-                (i, self.addresses_of(&set), self.bytes_of(&set))
-            })
+            .zip(sets)
+            .map(|(&i, set)| (i, self.addresses_of(&set), self.bytes_of(&set)))
             .collect();
         for (i, objects, bytes) in measured {
             result.bytes[i] = bytes;
@@ -1704,17 +1823,22 @@ mod tests {
                 let a = rnd(n as u64) as usize;
                 adj[a].push(rnd(n as u64) as u32);
             }
-            let owned: Vec<u32> = (0..1 + rnd(5)).map(|_| rnd(n as u64) as u32).collect();
-            // Now and then an edge back into the structure from its reach,
-            // and a root inside that reach.
-            let reach = naive_retained(&adj, &[], &owned);
-            if rnd(2) == 0 {
-                let from = reach[rnd(reach.len() as u64) as usize];
-                adj[from as usize].push(owned[rnd(owned.len() as u64) as usize]);
-            }
+            // Up to four structures measured together.
+            let structures: Vec<Vec<u32>> = (0..1 + rnd(4))
+                .map(|_| (0..1 + rnd(5)).map(|_| rnd(n as u64) as u32).collect())
+                .collect();
             let mut roots: Vec<u32> = (0..1 + rnd(4)).map(|_| rnd(n as u64) as u32).collect();
-            if rnd(2) == 0 {
-                roots.push(reach[rnd(reach.len() as u64) as usize]);
+            // Now and then an edge back into a structure from its reach,
+            // and a root inside that reach.
+            for owned in &structures {
+                let reach = naive_retained(&adj, &[], owned);
+                if rnd(2) == 0 {
+                    let from = reach[rnd(reach.len() as u64) as usize];
+                    adj[from as usize].push(owned[rnd(owned.len() as u64) as usize]);
+                }
+                if rnd(2) == 0 {
+                    roots.push(reach[rnd(reach.len() as u64) as usize]);
+                }
             }
             roots.sort_unstable();
             roots.dedup();
@@ -1734,21 +1858,23 @@ mod tests {
             };
             let Reached(reached) = Reached::from_paths(&naive_paths(&adj, &[roots.clone()]));
             let from_roots = |u: u32| reached.contains(u);
-            let want = naive_retained(&adj, &roots, &owned);
+            let lists: Vec<&[u32]> = structures.iter().map(Vec::as_slice).collect();
+            let alone = graph.retained_ids_within(n, &roots, from_roots, &lists);
+            assert_eq!(alone.len(), structures.len());
             let members = |set: IdSet| set.members().collect::<Vec<u32>>();
-            let heap = members(graph.retained_ids(n, &roots, &owned));
-            assert_eq!(heap, want, "round {round} n {n}: heap walks");
-            // A reach over 1/32 of the graph is left to the heap walks.
-            let within = graph.retained_ids_within(n, &roots, from_roots, &owned);
-            let too_large = reach.len() > n / WITHIN_SHARE;
-            assert_eq!(within.is_none(), too_large, "round {round} n {n}");
-            if let Some(within) = within {
-                assert_eq!(members(within), want, "round {round} n {n}: own reach");
-                checked += 1;
+            for (owned, (set, within)) in structures.iter().zip(alone) {
+                let want = naive_retained(&adj, &roots, owned);
+                let heap = members(graph.retained_ids(n, &roots, owned));
+                assert_eq!(heap, want, "round {round} n {n}: heap walks");
+                assert_eq!(members(set), want, "round {round} n {n}: within {within}");
+                // A reach over 1/32 of the graph is left to the heap walks.
+                let too_large = naive_retained(&adj, &[], owned).len() > n / WITHIN_SHARE;
+                assert_eq!(within, !too_large, "round {round} n {n}");
+                checked += usize::from(within);
             }
         }
         assert!(
-            checked > 100,
+            checked > 300,
             "{checked} structures measured within their reach"
         );
     }
