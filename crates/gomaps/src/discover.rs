@@ -267,6 +267,39 @@ impl FoundMap {
         self.owned.extend(c.owned.iter().copied());
     }
 
+    /// Adds `tally`'s members — what [`FoundMap::count_member`] added to
+    /// it, and its omitted members — to this family, and takes its
+    /// objects (not its `children`).
+    pub(crate) fn add_tally(&mut self, tally: &mut FoundMap) {
+        self.len += tally.len;
+        self.live_entries += tally.live_entries;
+        self.capacity += tally.capacity;
+        self.tombstones += tally.tombstones;
+        self.growing |= tally.growing;
+        self.storage_bytes += tally.storage_bytes;
+        self.owned.append(&mut tally.owned);
+        self.omitted_members += tally.omitted_members;
+        self.omitted_entries = self.omitted_entries.saturating_add(tally.omitted_entries);
+    }
+
+    /// Keeps the `keep` largest of `children` (storage, then lowest
+    /// address: what a report lists first) once there are more than
+    /// `above`, the others counted as omitted.
+    pub(crate) fn keep_largest_children(&mut self, keep: usize, above: usize) {
+        if self.children.len() <= above.max(keep) {
+            return;
+        }
+        self.children.select_nth_unstable_by(keep, |a, b| {
+            b.storage_bytes
+                .cmp(&a.storage_bytes)
+                .then(a.address.cmp(&b.address))
+        });
+        for c in self.children.drain(keep..) {
+            self.omitted_members += 1;
+            self.omitted_entries = self.omitted_entries.saturating_add(c.len);
+        }
+    }
+
     /// A family's members, those not kept in `children` included.
     pub fn member_count(&self) -> u64 {
         (self.children.len() as u64).saturating_add(self.omitted_members)

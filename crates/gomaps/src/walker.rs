@@ -874,12 +874,16 @@ impl Shared<'_> {
         // are kept, the largest) before the next: a million members never
         // exist as records at once.
         let slice = MEMBERS_PER_SLICE;
+        let keep = self.members_kept;
         for (n, part) in members.chunks(slice).enumerate() {
-            let decoded: Vec<Option<FoundMap>> = part
+            // Each task adds its members up in order (a tally with the
+            // largest few kept, never a record per member collected and
+            // moved), the tallies joined in order.
+            let mut tally = part
                 .par_iter()
                 .enumerate()
                 .with_min_len(MEMBERS_PER_TASK)
-                .map(|(j, &(ty, addr))| {
+                .fold(FoundMap::default, |mut tally, (j, &(ty, addr))| {
                     let (map, messages) = match &prepared {
                         Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
                         _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
@@ -889,10 +893,25 @@ impl Shared<'_> {
                             w.push((n * slice + j, addr, messages));
                         }
                     }
-                    map
+                    if let Some(c) = map {
+                        tally.count_member(&c);
+                        tally.children.push(c);
+                        tally.keep_largest_children(keep, keep.saturating_mul(2));
+                    }
+                    tally
                 })
-                .collect();
-            assemble(&mut fam, decoded, self.members_kept);
+                .reduce(FoundMap::default, |mut a, mut b| {
+                    a.add_tally(&mut b);
+                    a.children.append(&mut b.children);
+                    a.keep_largest_children(keep, keep.saturating_mul(2));
+                    a
+                });
+            fam.add_tally(&mut tally);
+            fam.children.append(&mut tally.children);
+            fam.keep_largest_children(keep, keep);
+        }
+        if fam.children.len() < fam.children.capacity() / 2 {
+            fam.children.shrink_to_fit();
         }
         drop(members);
         let mut warned = warned.into_inner().unwrap_or_default();
@@ -936,37 +955,6 @@ fn take_pending<T: Clone>(pending: Pending<T>) -> Option<T> {
     match Arc::try_unwrap(pending) {
         Ok(cell) => cell.into_inner(),
         Err(shared) => shared.get().cloned(),
-    }
-}
-
-/// Adds the decoded members (in order, failed ones skipped) to `fam`.
-fn assemble(fam: &mut FoundMap, decoded: Vec<Option<FoundMap>>, keep: usize) {
-    // In place: the members' vector becomes the children's.
-    #[allow(clippy::filter_map_identity)]
-    let children: Vec<FoundMap> = decoded.into_iter().filter_map(|c| c).collect();
-    let owned: usize = children.iter().map(|c| c.owned.len()).sum();
-    fam.owned.reserve(owned);
-    for child in &children {
-        fam.count_member(child);
-    }
-    if fam.children.is_empty() {
-        fam.children = children;
-    } else {
-        fam.children.extend(children);
-    }
-    if fam.children.len() > keep {
-        // The members a report lists first (discover sorts them so):
-        // largest storage, then lowest address; the rest only counted.
-        fam.children.select_nth_unstable_by(keep, |a, b| {
-            b.storage_bytes
-                .cmp(&a.storage_bytes)
-                .then(a.address.cmp(&b.address))
-        });
-        for c in fam.children.drain(keep..) {
-            fam.omitted_members += 1;
-            fam.omitted_entries = fam.omitted_entries.saturating_add(c.len);
-        }
-        fam.children.shrink_to_fit();
     }
 }
 
