@@ -1802,10 +1802,11 @@ mod tests {
         (0..n as u32).filter(|&v| mine[v as usize]).collect()
     }
 
-    /// A structure measured within its own reach gets the objects the
-    /// heap-wide walks give, on random graphs with garbage pointing into
-    /// the structure's reach, roots inside it and owned objects no root
-    /// reaches.
+    /// Structures measured within their own reaches (up to four sharing
+    /// the pass over the edges) get the objects the heap-wide walks give,
+    /// on random graphs with garbage pointing into a reach, roots inside
+    /// it, edges back into the structure and owned objects no root
+    /// reaches; a reach over the budget is measured by those walks.
     #[test]
     fn retained_within_own_reach_matches_the_heap_walks() {
         let mut rnd = crate::testrng::below(0x0ddb_a11c_afe5_eed5);
