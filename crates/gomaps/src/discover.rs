@@ -268,9 +268,10 @@ impl FoundMap {
     }
 
     /// Adds `tally`'s members — what [`FoundMap::count_member`] added to
-    /// it, and its omitted members — to this family, and takes its
-    /// objects (not its `children`).
-    pub(crate) fn add_tally(&mut self, tally: &mut FoundMap) {
+    /// it, its omitted members and its `children` — to this family, taking
+    /// its objects and children, then keeps the `keep` largest children
+    /// once there are more than `above` ([`FoundMap::keep_largest_children`]).
+    pub(crate) fn add_tally(&mut self, tally: &mut FoundMap, keep: usize, above: usize) {
         self.len += tally.len;
         self.live_entries += tally.live_entries;
         self.capacity += tally.capacity;
@@ -280,6 +281,8 @@ impl FoundMap {
         self.owned.append(&mut tally.owned);
         self.omitted_members += tally.omitted_members;
         self.omitted_entries = self.omitted_entries.saturating_add(tally.omitted_entries);
+        self.children.append(&mut tally.children);
+        self.keep_largest_children(keep, above);
     }
 
     /// Keeps the `keep` largest of `children` (storage, then lowest

@@ -870,9 +870,9 @@ impl Shared<'_> {
         // Warnings are rare: kept aside with the member's index rather
         // than one (empty) list per member of a million.
         let warned: std::sync::Mutex<Vec<(usize, u64, Vec<String>)>> = Default::default();
-        // Decoded a slice at a time and assembled (when only some members
-        // are kept, the largest) before the next: a million members never
-        // exist as records at once.
+        // Decoded a slice at a time and assembled before the next: when
+        // only some members are kept (the largest), a million members
+        // never exist as records at once.
         let slice = MEMBERS_PER_SLICE;
         let keep = self.members_kept;
         for (n, part) in members.chunks(slice).enumerate() {
@@ -901,14 +901,10 @@ impl Shared<'_> {
                     tally
                 })
                 .reduce(FoundMap::default, |mut a, mut b| {
-                    a.add_tally(&mut b);
-                    a.children.append(&mut b.children);
-                    a.keep_largest_children(keep, keep.saturating_mul(2));
+                    a.add_tally(&mut b, keep, keep.saturating_mul(2));
                     a
                 });
-            fam.add_tally(&mut tally);
-            fam.children.append(&mut tally.children);
-            fam.keep_largest_children(keep, keep);
+            fam.add_tally(&mut tally, keep, keep);
         }
         if fam.children.len() < fam.children.capacity() / 2 {
             fam.children.shrink_to_fit();
