@@ -130,6 +130,21 @@ impl PieceTable {
         }
     }
 
+    /// The whole piece holding `addr`: its start address and its bytes.
+    pub fn piece<'a>(
+        &self,
+        core: &'a [u8],
+        exe: &'a [u8],
+        addr: u64,
+    ) -> Result<(u64, &'a [u8]), ReadError> {
+        let i = self.index_of(addr).ok_or(ReadError::Unmapped { addr })?;
+        let piece = self.pieces.get(i).ok_or(ReadError::Unmapped { addr })?;
+        match Self::slice_from(piece, core, exe, piece.start) {
+            Ok(bytes) => Ok((piece.start, bytes)),
+            Err(_) => Err(ReadError::Absent { addr }),
+        }
+    }
+
     /// Everything readable from `addr` to the end of its piece.
     pub fn contiguous<'a>(
         &self,
@@ -406,6 +421,13 @@ impl ProcessMemory {
             .contiguous(self.core.data(), self.exe_bytes(), addr)
     }
 
+    /// The whole readable piece holding `addr`: its start address and its
+    /// bytes (for readers that cache it: any later address inside needs no
+    /// search).
+    pub fn piece_at(&self, addr: u64) -> Result<(u64, &[u8]), ReadError> {
+        self.table.piece(self.core.data(), self.exe_bytes(), addr)
+    }
+
     /// Tells the kernel this process will not read the core's bytes of
     /// `[addr, addr+len)` again soon: their pages leave the process's
     /// resident set (they stay in the page cache, and a later read simply
@@ -672,6 +694,17 @@ mod tests {
             Err(ReadError::Unmapped { addr: 0xff })
         );
         assert_eq!(t.bytes(&core, &exe, 0x100, 0).unwrap().len(), 0);
+        // The whole piece of an address inside it: from its start.
+        assert_eq!(t.piece(&core, &exe, 0x10e), Ok((0x100, &core[..16])));
+        assert_eq!(t.piece(&core, &exe, 0x110), Ok((0x110, &exe[..16])));
+        assert_eq!(
+            t.piece(&core, &exe, 0x12e),
+            Err(ReadError::Absent { addr: 0x12e })
+        );
+        assert_eq!(
+            t.piece(&core, &exe, 0x130),
+            Err(ReadError::Unmapped { addr: 0x130 })
+        );
     }
 
     #[test]

@@ -43,10 +43,13 @@ impl<'a> Reader<'a> {
                 return Ok(Cow::Borrowed(s));
             }
         }
-        match self.mem.contiguous_at(addr) {
-            Ok(piece) => {
-                self.cache.set((addr, piece));
-                if let Some(s) = piece.get(..len) {
+        match self.mem.piece_at(addr) {
+            Ok((start, piece)) => {
+                // The whole piece: a later address before this one but in
+                // the same piece needs no search either.
+                self.cache.set((start, piece));
+                let from = usize::try_from(addr - start).unwrap_or(usize::MAX);
+                if let Some(s) = from.checked_add(len).and_then(|end| piece.get(from..end)) {
                     return Ok(Cow::Borrowed(s));
                 }
                 let mut buf = vec![0u8; len];
