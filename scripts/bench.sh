@@ -306,6 +306,15 @@ verdict() { # verdict NAME VALUE OP TARGET
 echo "mapscope bench: $(date -u '+%F %T') UTC, $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 2^20}' /proc/meminfo), swap $(awk '/SwapTotal/ {printf "%.1f GiB", $2 / 2^20}' /proc/meminfo), load $(load)"
 echo "binary: $bin ($("$bin" --version 2>/dev/null || echo '?'))"
 echo "runs per median: $runs; RSS sampled from /proc/PID/status every 10 ms"
+# What else shapes this machine's speed: the baseline moves between hours
+# (see docs/performance.md), and these say why when it does.
+steal() { awk '/^cpu / {print $9}' /proc/stat; }
+steal_start=$(steal)
+damon=off
+for st in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
+    [ -r "$st" ] && [ "$(cat "$st")" = on ] && damon=on
+done
+echo "machine: transparent huge pages $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?'), DAMON $damon"
 
 bench_one "$large"
 L_wall=$an_wall; L_cpu=$an_cpu; L_heap=$heap_bytes; L_core=$core_bytes
@@ -368,5 +377,5 @@ fi
 [ -n "$viewcore" ] || verdicts+=("not measured  viewcore ratio (use --viewcore BIN)")
 
 echo
-echo "== targets (issue #20; load now $(load))"
+echo "== targets (issue #20; load now $(load); CPU time stolen by the host during the run: $(awk -v a="$steal_start" -v b="$(steal)" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f s", (b - a) / hz}'))"
 printf '  %s\n' "${verdicts[@]}"
