@@ -475,14 +475,6 @@ impl ProcessMemory {
         }
     }
 
-    /// [`ProcessMemory::release`] for the whole core.
-    pub fn release_all(&self) {
-        if !self.release_behind {
-            return;
-        }
-        self.release_file(0, self.core.file_size());
-    }
-
     /// Calls `f(mapping, start, len)` for the pages of the core file's
     /// `[offset, offset+len)`: only those wholly inside it (`whole`), or
     /// every page it touches. Nothing for a core that is not mapped.
