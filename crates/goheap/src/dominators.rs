@@ -55,7 +55,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use mapscope_goruntime::timing::Phase;
 use rayon::prelude::*;
 
-use crate::graph::{prefetch, EdgeSlices, ObjectGraph};
+use crate::graph::{edge_blocks, prefetch, EdgeSlices, ObjectGraph};
 
 /// No node (unreached, no dominator, end of a bucket).
 pub const NONE: u32 = u32::MAX;
@@ -397,21 +397,6 @@ pub fn retention(
 /// A node's referrer while counting them: none yet ([`NONE`]) or
 /// several (this).
 const MANY: u32 = u32::MAX - 1;
-/// Objects one parallel task of an edge pass takes.
-const BLOCK: usize = 1 << 14;
-
-/// The blocks of consecutive ids the passes over all edges take in
-/// parallel: (piece, first index, end index) within the piece.
-fn blocks<'g>(graph: &[EdgeSlices<'g>]) -> Vec<(EdgeSlices<'g>, usize, usize)> {
-    graph
-        .iter()
-        .flat_map(|c| {
-            let ids = c.offsets.len().saturating_sub(1);
-            (0..ids.div_ceil(BLOCK)).map(move |b| (*c, b * BLOCK, ((b + 1) * BLOCK).min(ids)))
-        })
-        .collect()
-}
-
 /// Calls `f(u, w)` for every edge `u → w` of `graph`, in parallel over
 /// blocks of consecutive ids (in id order within a block), calling
 /// `pre(x)` on the target [`AHEAD`] edges later first (a prefetch).
@@ -420,7 +405,7 @@ where
     P: Fn(u32) + Sync,
     F: Fn(u32, u32) + Sync,
 {
-    blocks(graph).par_iter().for_each(|&(c, lo, hi)| {
+    edge_blocks(graph).par_iter().for_each(|&(c, lo, hi)| {
         let (Some(&start), Some(&end)) = (c.offsets.get(lo), c.offsets.get(hi)) else {
             return;
         };
@@ -450,7 +435,7 @@ where
     P: Fn(u32) + Sync,
     F: Fn(u32, &[u32]) + Sync,
 {
-    blocks(graph).par_iter().for_each(|&(c, lo, hi)| {
+    edge_blocks(graph).par_iter().for_each(|&(c, lo, hi)| {
         for i in lo..hi {
             if i + AHEAD < hi {
                 pre(c.first.wrapping_add((i + AHEAD) as u32));

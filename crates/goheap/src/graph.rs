@@ -221,8 +221,22 @@ impl IdSet {
 const WITHIN_SHARE: usize = 32;
 /// Structures measured within their reaches by one pass over the edges.
 const WITHIN_BATCH: usize = 16;
-/// Objects one task of that pass takes.
-const PASS_BLOCK: usize = 1 << 14;
+/// Objects one parallel task of a pass over all edges takes
+/// ([`edge_blocks`]).
+const EDGE_BLOCK: usize = 1 << 14;
+
+/// The blocks of consecutive ids the passes over all edges take in
+/// parallel: (piece, first index, end index) within the piece.
+pub(crate) fn edge_blocks<'g>(graph: &[EdgeSlices<'g>]) -> Vec<(EdgeSlices<'g>, usize, usize)> {
+    graph
+        .iter()
+        .flat_map(|c| {
+            let ids = c.offsets.len().saturating_sub(1);
+            (0..ids.div_ceil(EDGE_BLOCK))
+                .map(move |b| (*c, b * EDGE_BLOCK, ((b + 1) * EDGE_BLOCK).min(ids)))
+        })
+        .collect()
+}
 
 /// The objects the roots reach, one bit per object id: what
 /// [`ObjectGraph::retained_many`] needs of [`ObjectGraph::shortest_paths`],
@@ -635,14 +649,7 @@ impl ObjectGraph {
             entries.extend(roots.iter().filter(|&&r| inside(j, r)).map(|&r| (j, r)));
         }
         let pieces = self.edge_slices();
-        let blocks: Vec<(EdgeSlices, usize, usize)> = pieces
-            .iter()
-            .flat_map(|p| {
-                let ids = p.offsets.len().saturating_sub(1);
-                (0..ids.div_ceil(PASS_BLOCK))
-                    .map(move |b| (*p, b * PASS_BLOCK, ((b + 1) * PASS_BLOCK).min(ids)))
-            })
-            .collect();
+        let blocks = edge_blocks(&pieces);
         entries.par_extend(blocks.par_iter().flat_map_iter(|&(p, lo, hi)| {
             let mut found: Vec<(usize, u32)> = Vec::new();
             for i in lo..hi {
