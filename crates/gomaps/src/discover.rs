@@ -259,12 +259,18 @@ impl FoundMap {
     /// itself to `children`).
     pub(crate) fn count_member(&mut self, c: &FoundMap) {
         self.len += 1;
+        self.add_sums(c);
+        self.owned.extend(c.owned.iter().copied());
+    }
+
+    /// Adds the numbers a family sums over its members from `c` (a member,
+    /// or a tally of members).
+    fn add_sums(&mut self, c: &FoundMap) {
         self.live_entries += c.live_entries;
         self.capacity += c.capacity;
         self.tombstones += c.tombstones;
         self.growing |= c.growing;
         self.storage_bytes += c.storage_bytes;
-        self.owned.extend(c.owned.iter().copied());
     }
 
     /// Adds `tally`'s members — what [`FoundMap::count_member`] added to
@@ -273,11 +279,7 @@ impl FoundMap {
     /// once there are more than `above` ([`FoundMap::keep_largest_children`]).
     pub(crate) fn add_tally(&mut self, tally: &mut FoundMap, keep: usize, above: usize) {
         self.len += tally.len;
-        self.live_entries += tally.live_entries;
-        self.capacity += tally.capacity;
-        self.tombstones += tally.tombstones;
-        self.growing |= tally.growing;
-        self.storage_bytes += tally.storage_bytes;
+        self.add_sums(tally);
         self.owned.append(&mut tally.owned);
         self.omitted_members += tally.omitted_members;
         self.omitted_entries = self.omitted_entries.saturating_add(tally.omitted_entries);
