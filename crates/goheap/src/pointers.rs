@@ -286,8 +286,9 @@ impl PointerMaps {
 
     /// [`PointerMaps::scan_object`] for an object of the span `scan` was
     /// made for: appends the values of its pointer words to `out` (in word
-    /// order) and says whether that was precise; when not, nothing is
-    /// appended and the caller scans conservatively.
+    /// order; nil ones, most of them, left out) and says whether that was
+    /// precise; when not, nothing is appended and the caller scans
+    /// conservatively.
     pub fn scan_in_span<'m>(
         &'m self,
         mem: &'m ProcessMemory,
@@ -313,7 +314,7 @@ impl PointerMaps {
                 Some(b) => word_in(b, a - object),
                 None => mem.read_u64(a).ok(),
             };
-            if let Some(v) = v {
+            if let Some(v) = v.filter(|&v| v != 0) {
                 out.push(v);
             }
         };
