@@ -259,13 +259,30 @@ impl FoundMap {
     /// itself to `children`).
     pub(crate) fn count_member(&mut self, c: &FoundMap) {
         self.len += 1;
-        self.add_sums(c);
+        self.add_sums(Sums::of_found(c));
         self.owned.extend(c.owned.iter().copied());
     }
 
-    /// Adds the numbers a family sums over its members from `c` (a member,
-    /// or a tally of members).
-    fn add_sums(&mut self, c: &FoundMap) {
+    /// [`FoundMap::count_member`] for a member decoded as `inst`, owning
+    /// `owned`, that is not kept in `children` (counted as omitted, as
+    /// [`FoundMap::keep_largest_children`] counts those it drops).
+    pub(crate) fn count_omitted(&mut self, inst: &MapInstance, owned: &[u64]) {
+        self.len += 1;
+        self.add_sums(Sums {
+            live_entries: inst.live_entries,
+            capacity: inst.capacity,
+            tombstones: inst.tombstones,
+            growing: inst.growing,
+            storage_bytes: inst.storage_bytes,
+        });
+        self.owned.extend_from_slice(owned);
+        self.omitted_members += 1;
+        self.omitted_entries = self.omitted_entries.saturating_add(inst.len);
+    }
+
+    /// Adds the numbers a family sums over its members (of a member, or
+    /// of a tally of members).
+    fn add_sums(&mut self, c: Sums) {
         self.live_entries += c.live_entries;
         self.capacity += c.capacity;
         self.tombstones += c.tombstones;
@@ -279,7 +296,7 @@ impl FoundMap {
     /// once there are more than `above` ([`FoundMap::keep_largest_children`]).
     pub(crate) fn add_tally(&mut self, tally: &mut FoundMap, keep: usize, above: usize) {
         self.len += tally.len;
-        self.add_sums(tally);
+        self.add_sums(Sums::of_found(tally));
         self.owned.append(&mut tally.owned);
         self.omitted_members += tally.omitted_members;
         self.omitted_entries = self.omitted_entries.saturating_add(tally.omitted_entries);
@@ -359,6 +376,27 @@ impl FoundMap {
             omitted_members: 0,
             omitted_entries: 0,
             owned,
+        }
+    }
+}
+
+/// The numbers a family sums over its members ([`FoundMap::add_sums`]).
+struct Sums {
+    live_entries: u64,
+    capacity: u64,
+    tombstones: u64,
+    growing: bool,
+    storage_bytes: u64,
+}
+
+impl Sums {
+    fn of_found(c: &FoundMap) -> Sums {
+        Sums {
+            live_entries: c.live_entries,
+            capacity: c.capacity,
+            tombstones: c.tombstones,
+            growing: c.growing,
+            storage_bytes: c.storage_bytes,
         }
     }
 }

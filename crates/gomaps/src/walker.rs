@@ -827,27 +827,46 @@ impl Shared<'_> {
         place: &Place,
         kv: Option<&OnceLock<KeyValue>>,
     ) -> Decoded {
-        match self.decoder.decode_prepared(ty, addr, self.heap) {
+        match self.decode_instance(ty, addr) {
             Ok(mut inst) => {
-                // Large storage arrays are read once here: their core pages
-                // leave the resident set (they stay in the page cache and
-                // map again if read later), so decoding every map of a
-                // multi-GB heap does not hold it all resident.
-                release_storage(self.decoder.memory(), &inst.objects);
                 let owned = object_bases(self.heap, &inst);
-                // Moved rather than copied: a million family members.
-                let type_name = std::mem::take(&mut inst.type_name);
-                let types = self.decoder.dwarf().types();
-                let kv = match kv {
-                    Some(cache) => key_value_cached(types, &inst, cache),
-                    None => key_value(types, &inst),
-                };
-                let mut f = FoundMap::new(&inst, place.clone(), owned, kv);
-                f.type_name = type_name;
-                (Some(f), inst.warnings)
+                let warnings = std::mem::take(&mut inst.warnings);
+                (Some(self.found(inst, owned, place, kv)), warnings)
             }
             Err(e) => (None, vec![e.to_string()]),
         }
+    }
+
+    /// Decodes the map at `addr`.
+    fn decode_instance(&self, ty: &Prepared, addr: u64) -> Result<MapInstance, crate::MapError> {
+        let inst = self.decoder.decode_prepared(ty, addr, self.heap)?;
+        // Large storage arrays are read once here: their core pages leave
+        // the resident set (they stay in the page cache and map again if
+        // read later), so decoding every map of a multi-GB heap does not
+        // hold it all resident.
+        release_storage(self.decoder.memory(), &inst.objects);
+        Ok(inst)
+    }
+
+    /// The found map of decoded `inst` rooted at `place`, owning the heap
+    /// objects `owned` (see [`Shared::decode_one`]).
+    fn found(
+        &self,
+        mut inst: MapInstance,
+        owned: Vec<u64>,
+        place: &Place,
+        kv: Option<&OnceLock<KeyValue>>,
+    ) -> FoundMap {
+        // Moved rather than copied: a million family members.
+        let type_name = std::mem::take(&mut inst.type_name);
+        let types = self.decoder.dwarf().types();
+        let kv = match kv {
+            Some(cache) => key_value_cached(types, &inst, cache),
+            None => key_value(types, &inst),
+        };
+        let mut f = FoundMap::new(&inst, place.clone(), owned, kv);
+        f.type_name = type_name;
+        f
     }
 
     /// Decodes a family's members (in parallel batches) and adds them to
@@ -883,24 +902,41 @@ impl Shared<'_> {
                 .par_iter()
                 .enumerate()
                 .with_min_len(MEMBERS_PER_TASK)
-                .fold(FoundMap::default, |mut tally, (j, &(ty, addr))| {
-                    let (map, messages) = match &prepared {
-                        Some((t, p)) if *t == ty => self.decode_one(p, addr, &child, Some(&kv)),
-                        _ => self.decode_one(&Prepared::Other(ty), addr, &child, None),
+                .fold(MemberTally::default, |mut tally, (j, &(ty, addr))| {
+                    let decoded = match &prepared {
+                        Some((t, p)) if *t == ty => self.decode_instance(p, addr),
+                        _ => self.decode_instance(&Prepared::Other(ty), addr),
+                    };
+                    let messages = match decoded {
+                        Ok(mut inst) => {
+                            let messages = std::mem::take(&mut inst.warnings);
+                            let owned = object_bases(self.heap, &inst);
+                            if tally.drops(&inst) {
+                                // Not among the largest: only counted.
+                                tally.fam.count_omitted(&inst, &owned);
+                            } else {
+                                let kv = match &prepared {
+                                    Some((t, _)) if *t == ty => Some(&kv),
+                                    _ => None,
+                                };
+                                let c = self.found(inst, owned, &child, kv);
+                                tally.fam.count_member(&c);
+                                tally.fam.children.push(c);
+                                tally.keep_largest(keep);
+                            }
+                            messages
+                        }
+                        Err(e) => vec![e.to_string()],
                     };
                     if !messages.is_empty() {
                         if let Ok(mut w) = warned.lock() {
                             w.push((n * slice + j, addr, messages));
                         }
                     }
-                    if let Some(c) = map {
-                        tally.count_member(&c);
-                        tally.children.push(c);
-                        tally.keep_largest_children(keep, keep.saturating_mul(2));
-                    }
                     tally
                 })
-                .reduce(FoundMap::default, |mut a, mut b| {
+                .map(|t| t.fam)
+                .reduce(Box::<FoundMap>::default, |mut a, mut b| {
                     a.add_tally(&mut b, keep, keep.saturating_mul(2));
                     a
                 });
@@ -915,6 +951,43 @@ impl Shared<'_> {
         FamilyDone {
             fam,
             messages: warned.into_iter().map(|(_, a, m)| (a, m)).collect(),
+        }
+    }
+}
+
+/// A task's members of a family: their sums and objects in `fam`, its
+/// largest members (storage, then lowest address) in `fam.children`,
+/// between `keep` and twice as many; `floor`, once members were dropped,
+/// the smallest member kept then: a member ranked after it can never be
+/// among the largest, so it is counted without a record of its own.
+#[derive(Default)]
+struct MemberTally {
+    fam: Box<FoundMap>,
+    floor: Option<(u64, u64)>,
+}
+
+impl MemberTally {
+    /// Whether a member decoded as `inst` ranks after the floor.
+    fn drops(&self, inst: &MapInstance) -> bool {
+        self.floor.is_some_and(|(storage, address)| {
+            (inst.storage_bytes, std::cmp::Reverse(inst.address))
+                < (storage, std::cmp::Reverse(address))
+        })
+    }
+
+    /// [`FoundMap::keep_largest_children`] above twice `keep`, then the
+    /// floor raised to the smallest member kept.
+    fn keep_largest(&mut self, keep: usize) {
+        let before = self.fam.children.len();
+        self.fam.keep_largest_children(keep, keep.saturating_mul(2));
+        if self.fam.children.len() < before {
+            self.floor = self
+                .fam
+                .children
+                .iter()
+                .map(|c| (c.storage_bytes, std::cmp::Reverse(c.address)))
+                .min()
+                .map(|(s, a)| (s, a.0));
         }
     }
 }
