@@ -610,10 +610,11 @@ pub fn discover_with(
     let root_ids = roots.ids.clone();
     // What each root, and each object several roots reach, retains (the
     // dominator tree), beside the shortest paths from the roots (what is
-    // reachable, and from where) and what needs them: two walks of the
-    // same graph, side by side.
+    // reachable, and from where), what needs them and the maps' retained
+    // sizes: independent walks of the same graph, side by side (each
+    // side's sequential steps run while the other keeps the threads busy).
     let first_untyped = maps.len();
-    let (dominance, (paths, held_warnings, unrooted)) = rayon::join(
+    let (dominance, (paths, later_warnings, garbage, measured)) = rayon::join(
         || {
             phase("maps: dominator tree", || {
                 crate::dominators::retention(&graph, &roots.target_lists(), NAMED_TOP_OBJECTS)
@@ -625,16 +626,17 @@ pub fn discover_with(
                 let tiers: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
                 graph.shortest_paths(&tiers)
             });
+            // Warnings of this side, after the dominator tree's.
+            let mut later = Vec::new();
             // No DWARF: maps held inside heap objects the runtime types
             // (crate::typedheap), before the storage search.
-            let mut held_warnings = Vec::new();
             if !dwarf.has_program_types() {
                 let held = phase("maps: typed heap objects", || {
                     crate::typedheap::heap_held_maps(
                         process, heap, &mut w, &graph, &maps, &roots, &paths,
                     )
                 });
-                held_warnings = held.warnings;
+                later = held.warnings;
                 maps.extend(held.maps);
             }
             // Map storage the heap names by type that no typed root path
@@ -650,83 +652,48 @@ pub fn discover_with(
                     &paths,
                 )
             });
-            (paths, held_warnings, unrooted)
+            maps.extend(unrooted.maps);
+            if !dwarf.has_program_types() {
+                later.extend(without_dwarf(
+                    process,
+                    heap,
+                    &mut w,
+                    &graph,
+                    &pointers,
+                    &roots,
+                    &paths,
+                    &mut maps,
+                    first_untyped,
+                ));
+            }
+            // What the roots reach, for the structures measured alone.
+            let reached = Reached::from_paths(&paths);
+            // Members largest first: those are measured and listed
+            // (addresses are unique, so the order is total; a family may
+            // have millions).
+            for m in &mut maps {
+                m.children.par_sort_unstable_by(|a, b| {
+                    b.storage_bytes
+                        .cmp(&a.storage_bytes)
+                        .then(a.address.cmp(&b.address))
+                });
+            }
+            let measured = phase("maps: retained sizes", || {
+                measure(&graph, &root_ids, &reached, &mut maps)
+            });
+            (paths, later, unrooted.garbage, measured)
         },
     );
     let dominance = dominance.unwrap_or_else(|e| {
         warnings.push(e.to_string());
         crate::dominators::Dominance::default()
     });
+    warnings.extend(later_warnings);
     let object_retainers = phase("maps: retainer names", || {
         object_retainers(process, heap, dwarf, &graph, &roots, &paths, &dominance)
     });
-    warnings.extend(held_warnings);
-    maps.extend(unrooted.maps);
-    let mut by_shape = 0;
-    if !dwarf.has_program_types() {
-        // No DWARF: maps without typed storage and sync.Maps recognised by
-        // their shape (crate::stripped_shapes).
-        let shapes = phase("maps: shapes without DWARF", || {
-            crate::stripped_shapes::find(
-                process,
-                heap,
-                w.decoder(),
-                &graph,
-                &pointers,
-                &roots,
-                &paths,
-                &[&maps],
-            )
-        });
-        let mut found = maps.split_off(first_untyped.min(maps.len()));
-        found.retain(|m| !shapes.replaced.contains(&m.address));
-        by_shape = shapes.recognised;
-        found.extend(shapes.maps);
-        maps.extend(found);
-        warnings.extend(shapes.warnings);
-    }
-    if !dwarf.has_program_types() {
-        let mut found = maps.split_off(first_untyped.min(maps.len()));
-        // No DWARF: globals named by symbol or address (crate::stripped).
-        crate::stripped::name_global_roots(
-            process,
-            &pointers,
-            &graph,
-            &paths,
-            w.decoder().size_classes(),
-            &mut found,
-        );
-        crate::typedheap::name_members(&mut found);
-        let types = dwarf.types();
-        let map_types = types
-            .map_types()
-            .filter(|(id, _)| types.get(*id).runtime_type_offset.is_some())
-            .count();
-        warnings.push(crate::stripped::warning(&found, map_types, by_shape));
-        // Maps of maps made families as the typed walk makes them.
-        let words = pointers.global_words().unwrap_or(&[]);
-        let nested = phase("maps: maps of maps without DWARF", || {
-            crate::typedheap::nest_maps_of_maps(process, heap, &mut w, &graph, words, &mut found)
-        });
-        warnings.extend(nested);
-        maps.extend(found);
-    }
-    // What the roots reach, for the structures measured alone.
-    let reached = Reached::from_paths(&paths);
     drop(paths);
-    let garbage = unrooted.garbage;
-    // Members largest first: those are measured and listed (addresses
-    // are unique, so the order is total; a family may have millions).
-    for m in &mut maps {
-        m.children.par_sort_unstable_by(|a, b| {
-            b.storage_bytes
-                .cmp(&a.storage_bytes)
-                .then(a.address.cmp(&b.address))
-        });
-    }
-    let (result, parents, structure_of_map) = phase("maps: retained sizes", || {
-        measure(&graph, &root_ids, &reached, &mut maps)
-    });
+    let (result, parents, structure_of_map) = measured;
     // Largest first; each map keeps its structure index.
     let mut order: Vec<(FoundMap, usize)> = maps.into_iter().zip(structure_of_map).collect();
     order.sort_by_key(|(m, _)| std::cmp::Reverse(m.retained_bytes));
@@ -770,6 +737,67 @@ pub fn discover_with(
             alone,
         }),
     })
+}
+
+/// No DWARF: the maps of `maps` from `first_untyped` on (found outside
+/// the typed walk) completed — sync.Maps and maps recognised by their
+/// shape (crate::stripped_shapes), globals named by symbol or address
+/// (crate::stripped), maps of maps made families as the typed walk makes
+/// them — and the warnings of those steps, in order.
+#[allow(clippy::too_many_arguments)]
+fn without_dwarf(
+    process: &GoProcess,
+    heap: &mapscope_goruntime::heap::Heap,
+    w: &mut Walker<'_>,
+    graph: &ObjectGraph,
+    pointers: &PointerMaps,
+    roots: &crate::roots::RootSet,
+    paths: &[u32],
+    maps: &mut Vec<FoundMap>,
+    first_untyped: usize,
+) -> Vec<String> {
+    let shapes = phase("maps: shapes without DWARF", || {
+        crate::stripped_shapes::find(
+            process,
+            heap,
+            w.decoder(),
+            graph,
+            pointers,
+            roots,
+            paths,
+            &[maps],
+        )
+    });
+    let mut found = maps.split_off(first_untyped.min(maps.len()));
+    found.retain(|m| !shapes.replaced.contains(&m.address));
+    found.extend(shapes.maps);
+    let mut warnings = shapes.warnings;
+    crate::stripped::name_global_roots(
+        process,
+        pointers,
+        graph,
+        paths,
+        w.decoder().size_classes(),
+        &mut found,
+    );
+    crate::typedheap::name_members(&mut found);
+    let types = w.decoder().dwarf().types();
+    let map_types = types
+        .map_types()
+        .filter(|(id, _)| types.get(*id).runtime_type_offset.is_some())
+        .count();
+    warnings.push(crate::stripped::warning(
+        &found,
+        map_types,
+        shapes.recognised,
+    ));
+    let words = pointers.global_words().unwrap_or(&[]);
+    let nested = phase("maps: maps of maps without DWARF", || {
+        crate::typedheap::nest_maps_of_maps(process, heap, w, graph, words, &mut found)
+    });
+    warnings.extend(nested);
+    maps.extend(found);
+    warnings
 }
 
 /// The top-level objects of `dominance` named by their shortest path
