@@ -695,11 +695,12 @@ fn retention_of(
         graph,
         |a| pre(&cursor, 1, a),
         |u, succ| {
+            // Objects no root reaches (no head) have no edges here.
+            let Some(at) = head_of(u).and_then(|r| cursor.get(r as usize + 1)) else {
+                return;
+            };
             let c = into_heads(succ);
-            if let Some(at) = head_of(u)
-                .filter(|_| c > 0)
-                .and_then(|r| cursor.get(r as usize + 1))
-            {
+            if c > 0 {
                 at.fetch_add(c, Relaxed);
             }
         },
@@ -746,8 +747,11 @@ fn retention_of(
         graph,
         |a| pre(&cursor, 0, a),
         |u, succ| {
+            let Some(r) = head_of(u) else {
+                return;
+            };
             let c = into_heads(succ);
-            if let Some(r) = head_of(u).filter(|_| c > 0) {
+            if c > 0 {
                 let mut targets = succ
                     .iter()
                     .filter(|&&w| set.contains(w))
