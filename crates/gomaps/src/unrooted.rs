@@ -716,21 +716,30 @@ pub fn name_objects(
     parents: &[u32],
     ids: &[u32],
 ) -> Vec<Option<ObjectName>> {
-    let (paths, wanted, mut labeller) = trace_paths(process, heap, dwarf, roots, parents, ids);
+    // Up to tens of thousands of objects: in parallel, a type-name cache
+    // per thread (the names do not depend on which thread asks).
+    let paths: Vec<Option<Vec<u32>>> = ids.par_iter().map(|&t| path_to(parents, t)).collect();
+    let wanted = first_roots(
+        roots,
+        paths.iter().flatten().filter_map(|p| p.first().copied()),
+    );
     paths
-        .into_iter()
-        .map(|path| {
-            let path = path?;
-            let root = path.first().and_then(|r| wanted.get(r).copied().flatten());
-            let &last = path.last()?;
-            Some(ObjectName {
-                path: path_text(root.and_then(|i| roots.named.get(i)), &path, |id| {
-                    labeller.label_id(graph, id)
-                }),
-                root,
-                type_name: labeller.label_id(graph, last),
-            })
-        })
+        .into_par_iter()
+        .map_init(
+            || Labeller::new(process, heap, dwarf),
+            |labeller, path| {
+                let path = path?;
+                let root = path.first().and_then(|r| wanted.get(r).copied().flatten());
+                let &last = path.last()?;
+                Some(ObjectName {
+                    path: path_text(root.and_then(|i| roots.named.get(i)), &path, |id| {
+                        labeller.label_id(graph, id)
+                    }),
+                    root,
+                    type_name: labeller.label_id(graph, last),
+                })
+            },
+        )
         .collect()
 }
 
