@@ -110,32 +110,27 @@ impl ObjectIndex {
         }
         let index_spans: Vec<IndexSpan> = spans
             .iter()
-            .map(|s| IndexSpan {
-                start: s.start,
-                end: s.end,
-                elem_size: s.elem_size,
-                div_mul: if s.end - s.start < (1 << 32) && s.elem_size > 0 {
-                    (1u64 << 32).div_ceil(s.elem_size)
-                } else {
-                    0
-                },
-                first_word: u32::try_from(s.bits_offset / 64).unwrap_or(u32::MAX),
-                nelems: s.nelems,
-                first_id: 0,
-                full: false,
-                noscan: s.noscan,
-                has_header: s.has_header,
+            .map(|s| {
+                let first_word = u32::try_from(s.bits_offset / 64).unwrap_or(u32::MAX);
+                let first = first_word as usize;
+                IndexSpan {
+                    start: s.start,
+                    end: s.end,
+                    elem_size: s.elem_size,
+                    div_mul: if s.end - s.start < (1 << 32) && s.elem_size > 0 {
+                        (1u64 << 32).div_ceil(s.elem_size)
+                    } else {
+                        0
+                    },
+                    first_word,
+                    nelems: s.nelems,
+                    first_id: ranked.get(first).map_or(total, |r| r.rank),
+                    full: s.nelems > 0 && all_allocated(&ranked, first, s.nelems),
+                    noscan: s.noscan,
+                    has_header: s.has_header,
+                }
             })
             .collect();
-        let mut index_spans = index_spans;
-        for s in &mut index_spans {
-            let first = s.first_word as usize;
-            s.first_id = match ranked.get(first) {
-                Some(r) => r.rank,
-                None => total,
-            };
-            s.full = s.nelems > 0 && all_allocated(&ranked, first, s.nelems);
-        }
         let min = index_spans.first().map_or(0, |s| s.start);
         let max = index_spans.last().map_or(0, |s| s.end);
         let mut index = ObjectIndex {
