@@ -574,7 +574,8 @@ fn name_paths(
     listed: Vec<(FoundMap, u32, bool)>,
 ) -> Vec<FoundMap> {
     let targets: Vec<u32> = listed.iter().map(|(_, target, _)| *target).collect();
-    let (paths, wanted, mut labeller) = trace_paths(process, heap, dwarf, roots, parents, &targets);
+    let (paths, wanted) = trace_paths(roots, parents, &targets);
+    let mut labeller = Labeller::new(process, heap, dwarf);
     let mut out = Vec::with_capacity(listed.len());
     for ((mut m, _, has_header), path) in listed.into_iter().zip(paths) {
         if let Some(path) = path {
@@ -609,33 +610,20 @@ fn name_paths(
 }
 
 /// What both namers need for `targets`: each one's shortest path from a
-/// root (`None` when no root reaches it), the named root each path starts
-/// at, and a labeller for the objects along the paths.
+/// root (`None` when no root reaches it; traced in parallel: up to tens
+/// of thousands), and the named root each path starts at.
 #[allow(clippy::type_complexity)]
-fn trace_paths<'a>(
-    process: &'a GoProcess,
-    heap: &'a Heap,
-    dwarf: &'a DwarfInfo,
+fn trace_paths(
     roots: &RootSet,
     parents: &[u32],
     targets: &[u32],
-) -> (
-    Vec<Option<Vec<u32>>>,
-    HashMap<u32, Option<usize>>,
-    Labeller<'a>,
-) {
-    let paths: Vec<Option<Vec<u32>>> = targets.iter().map(|&t| path_to(parents, t)).collect();
+) -> (Vec<Option<Vec<u32>>>, HashMap<u32, Option<usize>>) {
+    let paths: Vec<Option<Vec<u32>>> = targets.par_iter().map(|&t| path_to(parents, t)).collect();
     let wanted = first_roots(
         roots,
         paths.iter().flatten().filter_map(|p| p.first().copied()),
     );
-    let labeller = Labeller {
-        process,
-        heap,
-        dwarf,
-        names: HashMap::new(),
-    };
-    (paths, wanted, labeller)
+    (paths, wanted)
 }
 
 /// The first named root (tier order) pointing at each of `ends`: one
@@ -716,13 +704,9 @@ pub fn name_objects(
     parents: &[u32],
     ids: &[u32],
 ) -> Vec<Option<ObjectName>> {
-    // Up to tens of thousands of objects: in parallel, a type-name cache
-    // per thread (the names do not depend on which thread asks).
-    let paths: Vec<Option<Vec<u32>>> = ids.par_iter().map(|&t| path_to(parents, t)).collect();
-    let wanted = first_roots(
-        roots,
-        paths.iter().flatten().filter_map(|p| p.first().copied()),
-    );
+    // Labelled in parallel, a type-name cache per thread (the names do
+    // not depend on which thread asks).
+    let (paths, wanted) = trace_paths(roots, parents, ids);
     paths
         .into_par_iter()
         .map_init(
