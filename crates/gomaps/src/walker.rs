@@ -903,9 +903,11 @@ impl Shared<'_> {
                 .enumerate()
                 .with_min_len(MEMBERS_PER_TASK)
                 .fold(MemberTally::default, |mut tally, (j, &(ty, addr))| {
-                    let decoded = match &prepared {
-                        Some((t, p)) if *t == ty => self.decode_instance(p, addr),
-                        _ => self.decode_instance(&Prepared::Other(ty), addr),
+                    // The family's shared type, resolved once, and its
+                    // key/value cache; another type on its own.
+                    let (decoded, kv) = match &prepared {
+                        Some((t, p)) if *t == ty => (self.decode_instance(p, addr), Some(&kv)),
+                        _ => (self.decode_instance(&Prepared::Other(ty), addr), None),
                     };
                     let messages = match decoded {
                         Ok(mut inst) => {
@@ -915,10 +917,6 @@ impl Shared<'_> {
                                 // Not among the largest: only counted.
                                 tally.fam.count_omitted(&inst, &owned);
                             } else {
-                                let kv = match &prepared {
-                                    Some((t, _)) if *t == ty => Some(&kv),
-                                    _ => None,
-                                };
                                 let c = self.found(inst, owned, &child, kv);
                                 tally.fam.count_member(&c);
                                 tally.fam.children.push(c);
