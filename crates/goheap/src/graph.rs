@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mapscope_goruntime::heap::{Heap, ObjectIndex};
 use mapscope_goruntime::timing::Phase;
@@ -41,6 +41,11 @@ use crate::pointers::PointerMaps;
 pub struct ObjectGraph {
     index: Arc<ObjectIndex>,
     chunks: Vec<EdgeChunk>,
+    /// The objects with at least one edge: the walks do not push the
+    /// others (most objects of a map-heavy heap are leaves: strings'
+    /// bytes, values without pointers), sparing a read of their edge
+    /// range each (n / 8 bytes, cache-resident where the offsets are not).
+    inner: IdSet,
 }
 
 /// The edges of objects `first_id..first_id + offsets.len() - 1`.
@@ -157,6 +162,7 @@ impl AtomicIdSet {
 }
 
 /// A set of objects, one bit per object id.
+#[derive(Default)]
 struct IdSet(Vec<u64>);
 
 impl IdSet {
@@ -402,7 +408,42 @@ impl ObjectGraph {
             // arrays refused.
             None => build_joined(&ranges, first_id, &scan),
         };
-        ObjectGraph { index, chunks }
+        ObjectGraph::from_chunks(index, chunks)
+    }
+
+    /// The graph of `chunks`, with its objects that have edges marked.
+    fn from_chunks(index: Arc<ObjectIndex>, chunks: Vec<EdgeChunk>) -> ObjectGraph {
+        let n = index.len().max(
+            chunks
+                .iter()
+                .map(|c| c.first_id as usize + c.offsets.len().saturating_sub(1))
+                .max()
+                .unwrap_or(0),
+        );
+        let mut words = vec![0u64; n.div_ceil(64)];
+        words
+            .par_chunks_mut(1 << 10)
+            .enumerate()
+            .for_each(|(b, block)| {
+                for (j, word) in block.iter_mut().enumerate() {
+                    let base = ((b << 10) + j) as u64 * 64;
+                    for c in &chunks {
+                        let lo = c.first_id as u64;
+                        let hi = lo + c.offsets.len().saturating_sub(1) as u64;
+                        for id in base.max(lo)..(base + 64).min(hi) {
+                            let i = (id - lo) as usize;
+                            if c.offsets.get(i) < c.offsets.get(i + 1) {
+                                *word |= 1 << (id - base);
+                            }
+                        }
+                    }
+                }
+            });
+        ObjectGraph {
+            index,
+            chunks,
+            inner: IdSet(words),
+        }
     }
 
     /// Number of objects (ids are `0..len`).
@@ -462,6 +503,9 @@ impl ObjectGraph {
     /// Successors of `id` (sorted, unique; empty for an unknown id).
     #[inline]
     pub(crate) fn succ(&self, id: u32) -> &[u32] {
+        if !self.has_succ(id) {
+            return &[];
+        }
         let c = match self.chunks.as_slice() {
             [one] => one,
             many => {
@@ -509,6 +553,12 @@ impl ObjectGraph {
                 prefetch(o);
             }
         }
+    }
+
+    /// Whether `id` has an edge (a walk that reached it has more to do).
+    #[inline(always)]
+    fn has_succ(&self, id: u32) -> bool {
+        self.inner.contains(id)
     }
 
     /// Runs of consecutive ids of one object size: `(first id, count,
@@ -903,72 +953,77 @@ impl ObjectGraph {
             SHARED
         };
         let seeds: Vec<u32> = owned.members().collect();
-        let links: Vec<(u32, u32)> = seeds
-            .par_chunks(64)
-            .fold(Links::default, |mut links, chunk| {
-                let mut stack: Vec<u32> = chunk.to_vec();
-                // Objects are taken from the stack a batch at a time and
-                // each step's loads (edge ranges, edges, successors'
-                // labels) are issued for the whole batch before they are
-                // used: the cache misses overlap instead of following one
-                // another. Labels only move up, so the order of the
-                // updates does not change where they end.
-                let mut ranges: Vec<(u32, &[u32])> = Vec::with_capacity(WALK_BATCH);
-                let mut pending: Vec<(u32, u32, u32)> = Vec::new();
-                while !stack.is_empty() {
-                    let from_at = stack.len().saturating_sub(WALK_BATCH);
-                    ranges.clear();
-                    ranges.extend(stack.drain(from_at..).map(|v| (label(v), self.succ(v))));
-                    pending.clear();
-                    for &(from, succ) in &ranges {
-                        pending.extend(succ.iter().map(|&s| (s, from, UNSEEN)));
-                    }
-                    for p in pending.iter_mut() {
-                        p.2 = label(p.0);
-                    }
-                    for &(s, from, seen) in &pending {
-                        let Some(slot) = labels.get(s as usize) else {
-                            continue;
-                        };
-                        let mut l = seen;
-                        if owned.contains(s) {
-                            if (from as usize) < k && l != from {
-                                links.push(from, l);
-                            }
-                            continue;
+        // Objects are taken from the stack a batch at a time and each
+        // step's loads (edge ranges, edges, successors' labels) are issued
+        // for the whole batch before they are used: the cache misses
+        // overlap instead of following one another. Labels only move up,
+        // so the order of the updates does not change where they end.
+        let batch =
+            |stack: &mut Vec<u32>, links: &mut Links, pending: &mut Vec<(u32, u32, u32)>| {
+                let from_at = stack.len().saturating_sub(WALK_BATCH);
+                let mut ranges: [(u32, &[u32]); WALK_BATCH] = [(UNSEEN, &[]); WALK_BATCH];
+                let mut taken = 0;
+                for (r, v) in ranges.iter_mut().zip(stack.drain(from_at..)) {
+                    *r = (label(v), self.succ(v));
+                    taken += 1;
+                }
+                pending.clear();
+                for &(from, succ) in ranges.iter().take(taken) {
+                    pending.extend(succ.iter().map(|&s| (s, from, UNSEEN)));
+                }
+                for p in pending.iter_mut() {
+                    p.2 = label(p.0);
+                }
+                for &(s, from, seen) in pending.iter() {
+                    let Some(slot) = labels.get(s as usize) else {
+                        continue;
+                    };
+                    let mut l = seen;
+                    if owned.contains(s) {
+                        if (from as usize) < k && l != from {
+                            links.push(from, l);
                         }
-                        loop {
-                            let new = match l {
-                                FROM_ROOTS | SHARED => break,
-                                UNSEEN => from,
-                                l if l == from => break,
-                                l => nca(l, from),
-                            };
-                            if new == l {
-                                break;
-                            }
-                            match slot.compare_exchange_weak(l, new, Relaxed, Relaxed) {
-                                Ok(_) => {
-                                    // Its edge range is read when the
-                                    // next batch is taken.
+                        continue;
+                    }
+                    loop {
+                        let new = match l {
+                            FROM_ROOTS | SHARED => break,
+                            UNSEEN => from,
+                            l if l == from => break,
+                            l => nca(l, from),
+                        };
+                        if new == l {
+                            break;
+                        }
+                        match slot.compare_exchange_weak(l, new, Relaxed, Relaxed) {
+                            Ok(_) => {
+                                // Its edge range is read when the next batch
+                                // is taken.
+                                if self.has_succ(s) {
                                     self.prefetch_succ(s);
                                     stack.push(s);
-                                    break;
                                 }
-                                Err(now) => l = now,
+                                break;
                             }
+                            Err(now) => l = now,
                         }
                     }
                 }
-                links
-            })
-            .map(Links::into_sorted)
-            .reduce(Vec::new, |mut a, b| {
-                a.extend(b);
-                a.sort_unstable();
-                a.dedup();
-                a
+            };
+        // One seed may reach most of the heap: a walk splits its stack
+        // between the threads as it grows.
+        let found: Mutex<Vec<Vec<(u32, u32)>>> = Mutex::new(Vec::new());
+        rayon::scope(|scope| {
+            seeds.par_chunks(64).for_each(|chunk| {
+                walk_split_links(scope, chunk.to_vec(), &batch, &found);
             });
+        });
+        let mut links: Vec<(u32, u32)> = found
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .concat();
+        links.sort_unstable();
+        links.dedup();
         drop(timing);
         let timing = Phase::start("maps: retained sizes: sums and exactness");
         let labels: Vec<u32> = labels.into_iter().map(AtomicU32::into_inner).collect();
@@ -1450,6 +1505,32 @@ where
     }
 }
 
+/// Runs `batch` over `stack` until it is empty, as [`walk_split`] does
+/// (half of a stack that reaches [`SPLIT_AT`] entries becomes a new task of
+/// `scope`); each task's structure-to-structure links go to `found`.
+fn walk_split_links<'s, F>(
+    scope: &rayon::Scope<'s>,
+    mut stack: Vec<u32>,
+    batch: &'s F,
+    found: &'s Mutex<Vec<Vec<(u32, u32)>>>,
+) where
+    F: Fn(&mut Vec<u32>, &mut Links, &mut Vec<(u32, u32, u32)>) + Sync,
+{
+    let mut links = Links::default();
+    let mut pending = Vec::new();
+    while !stack.is_empty() {
+        batch(&mut stack, &mut links, &mut pending);
+        if stack.len() >= SPLIT_AT {
+            let half = stack.split_off(stack.len() / 2);
+            scope.spawn(move |scope| walk_split_links(scope, half, batch, found));
+        }
+    }
+    let links = links.into_sorted();
+    if !links.is_empty() {
+        found.lock().unwrap_or_else(|e| e.into_inner()).push(links);
+    }
+}
+
 /// Whether structure `i` is `ancestor` or nested in it.
 fn result_within(parents: &[Option<usize>], mut i: usize, ancestor: usize) -> bool {
     for _ in 0..=MAX_NESTING {
@@ -1719,10 +1800,8 @@ mod tests {
             lists_all.iter().map(Vec::len).sum::<usize>()
         );
         // The fallback (a piece per chunk, joined) too.
-        let joined = ObjectGraph {
-            index: Arc::default(),
-            chunks: build_joined(&ranges, first_id, &scan),
-        };
+        let joined =
+            ObjectGraph::from_chunks(Arc::default(), build_joined(&ranges, first_id, &scan));
         assert_eq!(joined.chunks.len(), 1);
         for (i, l) in lists_all.iter().enumerate() {
             let (a, b) = (built.offsets[i] as usize, built.offsets[i + 1] as usize);
@@ -1856,14 +1935,14 @@ mod tests {
             }
             let pieces = crate::testgraph::pieces(&adj, &[], 0..0);
             let (first_id, offsets, edges) = pieces.into_iter().next().unwrap();
-            let graph = ObjectGraph {
-                index: Arc::default(),
-                chunks: vec![EdgeChunk {
+            let graph = ObjectGraph::from_chunks(
+                Arc::default(),
+                vec![EdgeChunk {
                     first_id,
                     offsets,
                     edges,
                 }],
-            };
+            );
             let Reached(reached) = Reached::from_paths(&naive_paths(&adj, &[roots.clone()]));
             let from_roots = |u: u32| reached.contains(u);
             let lists: Vec<&[u32]> = structures.iter().map(Vec::as_slice).collect();

@@ -285,8 +285,12 @@ impl Heap {
         for w in &layout.warnings {
             warnings.push(w.clone());
         }
-        let walk = spans::walk_spans(process, layout, &mut warnings)?;
-        let index = ObjectIndex::build(&walk.spans, walk.alloc_bits, layout.constants.page_size);
+        let walk = crate::timing::phase("heap walk: spans", || {
+            spans::walk_spans(process, layout, &mut warnings)
+        })?;
+        let index = crate::timing::phase("heap walk: object index", || {
+            ObjectIndex::build(&walk.spans, walk.alloc_bits, layout.constants.page_size)
+        });
         let mut heap = Heap {
             spans: walk.spans,
             index: Arc::new(index),
@@ -297,9 +301,11 @@ impl Heap {
             ..Heap::default()
         };
         heap.summarize(layout);
-        heap.read_types(process, layout);
-        profile::read_buckets(&mut heap, process, layout, &mut warnings);
-        profile::read_specials(&mut heap, process, layout, &mut warnings);
+        crate::timing::phase("heap walk: types", || heap.read_types(process, layout));
+        crate::timing::phase("heap walk: profile records", || {
+            profile::read_buckets(&mut heap, process, layout, &mut warnings);
+            profile::read_specials(&mut heap, process, layout, &mut warnings);
+        });
         heap.stats = stats::read_stats(process, layout, &heap, &mut warnings);
         if let Some(s) = &heap.stats {
             s.compare_with_walk(&heap, &mut warnings);
