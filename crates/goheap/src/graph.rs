@@ -189,12 +189,16 @@ impl IdSet {
         set_bits(&self.0)
     }
 
-    /// Moves the members into `seen` and appends them to `out` in
-    /// increasing order, leaving the set empty: one pass over its words.
-    fn drain_into(&mut self, seen: &mut IdSet, out: &mut Vec<u32>) {
+    /// Moves the members into `seen` and appends them (only those in
+    /// `only`, when given) to `out` in increasing order, leaving the set
+    /// empty: one pass over its words.
+    fn drain_into(&mut self, seen: &mut IdSet, only: Option<&IdSet>, out: &mut Vec<u32>) {
         for (w, (word, into)) in self.0.iter_mut().zip(seen.0.iter_mut()).enumerate() {
             let mut x = std::mem::take(word);
             *into |= x;
+            if let Some(only) = only {
+                x &= only.0.get(w).copied().unwrap_or(0);
+            }
             while x != 0 {
                 out.push(w as u32 * 64 + x.trailing_zeros());
                 x &= x - 1;
@@ -1600,13 +1604,14 @@ impl ObjectGraph {
     /// one pass over n / 64 words instead of a sort). Every object enters
     /// a level at most once: the walk is bounded by the objects and edges.
     pub fn shortest_paths(&self, tiers: &[&[u32]]) -> Vec<u32> {
-        paths_from(self.len(), |v| self.succ(v), tiers)
+        paths_from(self.len(), |v| self.succ(v), Some(&self.inner), tiers)
     }
 }
 
 /// [`ObjectGraph::shortest_paths`] over nodes `0..n` with successors
-/// `succ`.
-fn paths_from<'a, F>(n: usize, succ: F, tiers: &[&[u32]]) -> Vec<u32>
+/// `succ`; with `inner` (the nodes with successors), the others are
+/// marked reached but left out of the levels (nothing to expand).
+fn paths_from<'a, F>(n: usize, succ: F, inner: Option<&IdSet>, tiers: &[&[u32]]) -> Vec<u32>
 where
     F: Fn(u32) -> &'a [u32] + Sync,
 {
@@ -1627,6 +1632,8 @@ where
             }
         }
         frontier.sort_unstable();
+        let expands = |v: &u32| inner.is_none_or(|set| set.contains(*v));
+        frontier.retain(expands);
         while !frontier.is_empty() {
             let expand = |v: u32, next: &mut Vec<u32>| {
                 for &s in succ(v) {
@@ -1677,7 +1684,7 @@ where
                     }
                 }
                 next.reserve_exact(len);
-                fresh.drain_into(&mut seen, &mut next);
+                fresh.drain_into(&mut seen, inner, &mut next);
             } else {
                 next.reserve_exact(len);
                 for piece in pieces {
@@ -1687,6 +1694,7 @@ where
                 for &s in &next {
                     seen.insert(s);
                 }
+                next.retain(expands);
             }
             frontier = next;
         }
@@ -2030,8 +2038,20 @@ mod tests {
                 .map(|_| (0..rnd(4)).map(|_| rnd(n as u64) as u32).collect())
                 .collect();
             let tier_refs: Vec<&[u32]> = tiers.iter().map(Vec::as_slice).collect();
-            let got = paths_from(n, |v| adj[v as usize].as_slice(), &tier_refs);
+            let got = paths_from(n, |v| adj[v as usize].as_slice(), None, &tier_refs);
             assert_eq!(got, naive_paths(&adj, &tiers), "round {round} n {n}");
+            let mut inner = IdSet::new(n);
+            for (v, l) in adj.iter().enumerate() {
+                if !l.is_empty() {
+                    inner.insert(v as u32);
+                }
+            }
+            let got = paths_from(n, |v| adj[v as usize].as_slice(), Some(&inner), &tier_refs);
+            assert_eq!(
+                got,
+                naive_paths(&adj, &tiers),
+                "round {round} n {n}, leaves skipped"
+            );
         }
     }
 }
