@@ -2,7 +2,8 @@
 //!
 //! Owns: [`ObjectGraph`] (heap objects with their pointer edges in CSR
 //! form, built in parallel from the runtime's pointer bitmaps,
-//! [`crate::pointers`], conservatively where there are none) and the
+//! [`crate::pointers`], conservatively where there are none, and one bit
+//! per object that has edges: the walks pass leaves by) and the
 //! reachability questions asked of it: retained bytes and objects of one
 //! structure ([`ObjectGraph::retained`]) or of many at once
 //! ([`ObjectGraph::retained_many`]), the one root reaching each object

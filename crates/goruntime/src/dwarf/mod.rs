@@ -130,8 +130,9 @@ impl DwarfInfo {
     /// Loads the DWARF of an ELF executable (`exe` is typically a memory
     /// map of the file).
     pub fn load(exe: &[u8]) -> Result<DwarfInfo, DwarfError> {
-        let sections = DwarfSections::from_elf(exe)?;
-        DwarfInfo::from_sections(&sections)
+        let sections =
+            crate::timing::phase("open: DWARF sections", || DwarfSections::from_elf(exe))?;
+        crate::timing::phase("open: DWARF tables", || DwarfInfo::from_sections(&sections))
     }
 
     /// Builds the model from already extracted sections. Fails only when
