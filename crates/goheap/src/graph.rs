@@ -432,9 +432,16 @@ impl ObjectGraph {
             .for_each(|(b, block)| {
                 for (j, word) in block.iter_mut().enumerate() {
                     let base = ((b << 10) + j) as u64 * 64;
-                    for c in &chunks {
-                        let lo = c.first_id as u64;
-                        let hi = lo + c.offsets.len().saturating_sub(1) as u64;
+                    // The chunks (in id order) that cover ids of this word.
+                    let end = |c: &EdgeChunk| {
+                        c.first_id as u64 + c.offsets.len().saturating_sub(1) as u64
+                    };
+                    let first = chunks.partition_point(|c| end(c) <= base);
+                    for c in chunks.get(first..).unwrap_or(&[]) {
+                        let (lo, hi) = (c.first_id as u64, end(c));
+                        if lo >= base + 64 {
+                            break;
+                        }
                         for id in base.max(lo)..(base + 64).min(hi) {
                             let i = (id - lo) as usize;
                             if c.offsets.get(i) < c.offsets.get(i + 1) {
@@ -1833,6 +1840,36 @@ mod tests {
         };
         assert!(build_in_place(&ranges, &tight, objects, first_id, &extra).is_none());
         assert!(build_in_place(&ranges, &tight, objects, first_id, &scan).is_some());
+    }
+
+    /// The set of objects with edges, and `succ`, over several pieces.
+    #[test]
+    fn objects_with_edges_are_marked_across_pieces() {
+        // Three pieces of consecutive ids, boundaries inside bit words;
+        // object i has i % 3 edges.
+        let piece = |first: u32, count: u32| {
+            let mut offsets = vec![0u32];
+            let mut edges = Vec::new();
+            for id in first..first + count {
+                edges.extend(0..id % 3);
+                offsets.push(edges.len() as u32);
+            }
+            EdgeChunk {
+                first_id: first,
+                offsets,
+                edges,
+            }
+        };
+        let graph = ObjectGraph::from_chunks(
+            Arc::default(),
+            vec![piece(0, 5), piece(5, 65), piece(70, 130)],
+        );
+        for id in 0..200u32 {
+            assert_eq!(graph.has_succ(id), id % 3 != 0, "object {id}");
+            assert_eq!(graph.succ(id).len() as u32, id % 3, "object {id}");
+        }
+        assert!(!graph.has_succ(200));
+        assert!(graph.succ(200).is_empty());
     }
 
     /// `predecessors_in` against the definition (every edge into a
