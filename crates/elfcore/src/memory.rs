@@ -442,6 +442,25 @@ impl ProcessMemory {
         self.for_core_file_range(addr, len, |from, n| self.release_file(from, n));
     }
 
+    /// Drops this process's page-table entries for part `part` of `parts`
+    /// (equal slices, page-aligned) of the memory-mapped core file, for
+    /// the end of a run: unmapping a core whose pages are all mapped tears
+    /// down one entry per page on one thread (0.1 s for a 2.65 GB core),
+    /// while the parts can be dropped on several threads, beside the
+    /// run's last steps. The bytes stay readable: a later read maps them
+    /// again from the page cache. Unlike [`ProcessMemory::release`], done
+    /// whatever the core's size; a no-op for a core that is not mapped.
+    pub fn release_core_part(&self, part: usize, parts: usize) {
+        const PAGE: u64 = 4096;
+        let len = self.core.file_size();
+        let parts = parts.max(1) as u64;
+        let share = len.div_ceil(parts).div_ceil(PAGE) * PAGE;
+        let from = share.saturating_mul(part as u64);
+        if from < len {
+            self.release_file(from, share.min(len - from));
+        }
+    }
+
     /// Tells the kernel this process is about to read the core's bytes of
     /// `[addr, addr+len)`: their pages are mapped in one call
     /// (`MADV_POPULATE_READ`, Linux 5.14+) instead of one page fault per

@@ -26,6 +26,7 @@ use mapscope_gomaps::discover::{
 use mapscope_goruntime::timing::{phase, Phase};
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -352,9 +353,25 @@ pub fn analyze_with_progress(
         (Some(path), Some(profile)) => Some(ProfileFile { path, profile }),
         _ => None,
     };
-    let joined = phase("attribution", || {
-        join_profile(&process, heap, &discovery, file)
-    });
+    // From here on the core is read little (the sampled objects' stacks
+    // and records): its pages leave this process's page table on the
+    // other threads while the attribution runs, instead of in the final
+    // unmap on one thread.
+    let threads = rayon::current_num_threads();
+    let (joined, ()) = rayon::join(
+        || {
+            phase("attribution", || {
+                join_profile(&process, heap, &discovery, file)
+            })
+        },
+        || {
+            if threads > 1 {
+                (0..threads)
+                    .into_par_iter()
+                    .for_each(|part| process.memory().release_core_part(part, threads));
+            }
+        },
+    );
     warnings.extend(library(&joined.warnings));
     let attribution = &joined.attribution;
     let maps = &discovery.maps;
