@@ -196,6 +196,21 @@ fn synthetic_core_notes_segments_and_regions() {
     );
     let sources: Vec<ByteSource> = mem.ranges().map(|r| r.source).collect();
     assert!(sources.contains(&ByteSource::Absent));
+
+    // The mapped core's pages dropped from the page table, in parts (more
+    // parts than pages too): every read still gives the file's bytes.
+    let before = mem.bytes(0x7f00_0010_0000, 0x2000).unwrap().to_vec();
+    for parts in [1, 3, 1000] {
+        for part in 0..=parts {
+            mem.release_core_part(part, parts);
+        }
+        assert_eq!(mem.read_u8(0x400fff), Ok(0xaa));
+        assert_eq!(
+            mem.read_u32(0x7f00_0010_0004),
+            Ok(u32::from_le_bytes([4, 5, 6, 7]))
+        );
+        assert_eq!(mem.bytes(0x7f00_0010_0000, 0x2000).unwrap(), &before[..]);
+    }
 }
 
 #[test]
