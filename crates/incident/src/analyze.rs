@@ -23,7 +23,7 @@ use mapscope_gomaps::discover::{
     discover_with, DiscoverOptions, FoundKind, FoundMap, RootKind, RootOrigin, RootVia, SlotType,
     LISTED_CHILDREN,
 };
-use mapscope_goruntime::timing::{phase, Phase};
+use mapscope_goruntime::timing::phase;
 use mapscope_goruntime::GoProcess;
 use mapscope_pprof::Profile;
 use rayon::prelude::*;
@@ -286,13 +286,17 @@ pub fn analyze_with_progress(
     })?;
     warnings.extend(library(process.warnings()));
     on_stage(Stage::HeapWalk);
-    let _walk = Phase::start("heap walk");
-    let heap = process.heap().map_err(|source| IncidentError::HeapWalk {
+    // The RSS estimate reads the core's anonymous pages and nothing the
+    // heap walk makes: it runs beside it (the walk's span pass keeps one
+    // thread busy, the discovery after it keeps them all).
+    let (heap, (rss, rss_source)) = rayon::join(
+        || phase("heap walk", || process.heap()),
+        || phase("rss", || rss(&process, inputs.smaps.as_deref())),
+    );
+    let heap = heap.map_err(|source| IncidentError::HeapWalk {
         path: core_path.clone(),
         source,
     })?;
-
-    drop(_walk);
     let coverage = crate::coverage::Coverage::of(&process);
     warnings.extend(coverage.warning());
     on_stage(Stage::Maps);
@@ -300,12 +304,7 @@ pub fn analyze_with_progress(
     let options = DiscoverOptions {
         members_kept: inputs.children.unwrap_or(LISTED_CHILDREN),
     };
-    // The RSS estimate reads the core's anonymous pages and nothing the
-    // discovery makes: it runs beside it.
-    let (discovery, (rss, rss_source)) = rayon::join(
-        || phase("maps", || discover_with(&process, &options)),
-        || phase("rss", || rss(&process, inputs.smaps.as_deref())),
-    );
+    let discovery = phase("maps", || discover_with(&process, &options));
     let discovery = discovery.map_err(|source| IncidentError::Maps {
         path: core_path.clone(),
         source,
