@@ -22,6 +22,7 @@
 //! measured from its own reach instead of two walks of the whole heap
 //! ([`ObjectGraph::retained_many`]'s structures measured alone).
 
+pub(crate) use mapscope_goruntime::heap::prefetch;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -1232,8 +1233,7 @@ impl ChunkScan for HeapScan<'_> {
         }
         // Scratch lists per task: no allocation per object.
         let mut scratch: Vec<u32> = Vec::new();
-        let mut values: Vec<u64> = Vec::new();
-        let mut hint = 0usize;
+        let mut batch = LookupBatch::default();
         for si in a..b {
             let Some(s) = spans.get(si) else { continue };
             if s.noscan {
@@ -1249,27 +1249,84 @@ impl ChunkScan for HeapScan<'_> {
             }
             let mut scan = pointers.span_scan(mem, s);
             for obj in span_objects(index, si) {
-                scratch.clear();
-                values.clear();
                 // Precise where the runtime's pointer bitmaps say
-                // which words are pointers (crate::pointers).
-                if pointers.scan_in_span(mem, s, &mut scan, obj, &mut values) {
-                    for &v in &values {
-                        if let Some(id) = index.id_near(&mut hint, v) {
-                            scratch.push(id);
-                        }
+                // which words are pointers (crate::pointers): the values
+                // wait in the batch for their lookups.
+                let from = batch.values.len();
+                if pointers.scan_in_span(mem, s, &mut scan, obj, &mut batch.values) {
+                    batch.ends.push(batch.values.len());
+                    if batch.values.len() >= LOOKUP_BATCH {
+                        batch.flush(index, &mut scratch, emit);
                     }
                 } else {
+                    batch.values.truncate(from);
+                    batch.flush(index, &mut scratch, emit);
+                    scratch.clear();
                     scan_words(mem, index, obj, obj + s.elem_size, &mut scratch);
+                    if scratch.len() > 1 {
+                        scratch.sort_unstable();
+                        scratch.dedup();
+                    }
+                    emit(&scratch);
                 }
-                if scratch.len() > 1 {
-                    scratch.sort_unstable();
-                    scratch.dedup();
-                }
-                emit(&scratch);
             }
+            batch.flush(index, &mut scratch, emit);
         }
         mem.release(first.start, last.end.saturating_sub(first.start));
+    }
+}
+
+/// Pointer values [`HeapScan`] gathers before it looks their objects up.
+const LOOKUP_BATCH: usize = 256;
+
+/// Pointer values of consecutive objects, looked up together
+/// ([`ObjectIndex::span_candidate`] for all, then
+/// [`ObjectIndex::id_in_span`]): the span records' cache misses overlap.
+#[derive(Default)]
+struct LookupBatch {
+    values: Vec<u64>,
+    /// Per object, the end of its values.
+    ends: Vec<usize>,
+    spans: Vec<u32>,
+}
+
+impl LookupBatch {
+    /// Emits each object's successors (sorted, unique), in order.
+    fn flush(
+        &mut self,
+        index: &ObjectIndex,
+        scratch: &mut Vec<u32>,
+        emit: &mut impl FnMut(&[u32]),
+    ) {
+        self.spans.clear();
+        self.spans.extend(
+            self.values
+                .iter()
+                .map(|&v| index.span_candidate(v).unwrap_or(u32::MAX)),
+        );
+        let mut from = 0;
+        for &end in &self.ends {
+            scratch.clear();
+            for (&v, &span) in self
+                .values
+                .get(from..end)
+                .unwrap_or(&[])
+                .iter()
+                .zip(self.spans.get(from..end).unwrap_or(&[]))
+            {
+                if let Some(id) = index.id_in_span(span, v) {
+                    scratch.push(id);
+                }
+            }
+            if scratch.len() > 1 {
+                scratch.sort_unstable();
+                scratch.dedup();
+            }
+            emit(scratch);
+            from = end;
+        }
+        self.values.clear();
+        self.ends.clear();
     }
 }
 
@@ -1479,21 +1536,6 @@ fn flatten(chunks: Vec<EdgeChunk>) -> Vec<EdgeChunk> {
         offsets,
         edges,
     }]
-}
-
-/// Starts loading the cache line of `x`; nothing else happens.
-#[inline(always)]
-pub(crate) fn prefetch<T>(x: &T) {
-    // SAFETY: a prefetch is a hint that never faults or changes memory;
-    // the address comes from a live reference anyway.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast(),
-        )
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// Stack size at which [`walk_split`] hands half of its stack to another

@@ -11,7 +11,10 @@
 //! highest in-use span) finds the span of an address without a search; a
 //! heap spread too thinly for such a table falls back to a binary search;
 //! [`ObjectIndex::id_near`] skips both when the address is in the span of
-//! the previous lookup. Nothing here allocates per object: the whole index
+//! the previous lookup, and a batch of lookups
+//! ([`ObjectIndex::span_candidate`] for each address, then
+//! [`ObjectIndex::id_in_span`]) overlaps the span records' cache misses
+//! (the graph build's). Nothing here allocates per object: the whole index
 //! is a few bytes per span plus 24 bytes per 64 slots and 4 per page.
 //!
 //! Owns only lookups; the walk that fills it is in `spans.rs`.
@@ -256,6 +259,39 @@ impl ObjectIndex {
         self.id_in(s, address)
     }
 
+    /// First step of a batch of lookups: the span that may hold `address`
+    /// (an index into the spans, from the page table, checked by
+    /// [`ObjectIndex::id_in_span`]), its record starting to load. A caller
+    /// with many addresses takes this step for all of them, then the
+    /// second: their cache misses overlap instead of following one
+    /// another. Same answers as [`ObjectIndex::id_of`].
+    #[inline]
+    pub fn span_candidate(&self, address: u64) -> Option<u32> {
+        if self.page_table.is_empty() {
+            return self.span_of(address).map(|i| i as u32);
+        }
+        if address < self.min || address >= self.max {
+            return None;
+        }
+        let page = (address >> self.page_shift) - self.first_page;
+        let i = (*self.page_table.get(page as usize)?).checked_sub(1)?;
+        if let Some(s) = self.spans.get(i as usize) {
+            prefetch(s);
+        }
+        Some(i)
+    }
+
+    /// Second step of a batch of lookups: the id of the allocated object
+    /// containing `address` in span `span` ([`ObjectIndex::span_candidate`]).
+    #[inline]
+    pub fn id_in_span(&self, span: u32, address: u64) -> Option<u32> {
+        let s = self.spans.get(span as usize)?;
+        if address < s.start || address >= s.end {
+            return None;
+        }
+        self.id_in(s, address)
+    }
+
     /// [`ObjectIndex::id_of`], trying first the span of the previous
     /// lookup (`span_hint`, an index into the spans; updated to the span
     /// found): pointers read next to each other mostly point into one
@@ -419,6 +455,21 @@ impl ObjectIndex {
     }
 }
 
+/// Starts loading `x` into the cache (a hint that never faults).
+#[inline(always)]
+pub fn prefetch<T>(x: &T) {
+    // SAFETY: a prefetch is a hint that never faults or changes memory;
+    // the address comes from a live reference anyway.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast(),
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +510,14 @@ mod tests {
         assert_eq!(idx.id_of(0x12000), None, "no span there");
         assert_eq!(idx.id_of(0x14000 + 100), Some(3));
         assert_eq!(idx.id_of(0x16000), None);
+        // The two steps of a batch give id_of's answers, past the last
+        // slot and between spans included.
+        for addr in (0x0f000..0x17000).step_by(40) {
+            let batched = idx
+                .span_candidate(addr)
+                .and_then(|c| idx.id_in_span(c, addr));
+            assert_eq!(batched, idx.id_of(addr), "{addr:#x}");
+        }
         for id in 0..4 {
             let o = idx.object_by_id(id).unwrap();
             assert_eq!(idx.id_of(o.address), Some(id));
@@ -502,6 +561,10 @@ mod tests {
                 assert_eq!(idx.id_of(addr + 47), want, "span {si} slot {slot}");
                 let mut hint = 0;
                 assert_eq!(idx.id_near(&mut hint, addr), want, "span {si} slot {slot}");
+                let batched = idx
+                    .span_candidate(addr + 5)
+                    .and_then(|c| idx.id_in_span(c, addr + 5));
+                assert_eq!(batched, want, "span {si} slot {slot}, batched");
                 assert_eq!(
                     idx.object_at(addr + 1).map(|o| o.address),
                     want.map(|_| addr),

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use histogram::{TypeRow, UNTYPED_POINTER_FREE, UNTYPED_WITH_POINTERS};
-pub use index::ObjectIndex;
+pub use index::{prefetch, ObjectIndex};
 pub use profile::{scale_heap_sample, MemCounts, ProfileBucket, SpecialKind, SpecialRecord};
 pub use stats::RuntimeStats;
 pub use types::RuntimeType;
