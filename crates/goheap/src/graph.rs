@@ -978,6 +978,10 @@ impl ObjectGraph {
                 let mut taken = 0;
                 for (r, v) in ranges.iter_mut().zip(stack.drain(from_at..)) {
                     *r = (label(v), self.succ(v));
+                    // The edges are read below: start loading them now.
+                    if let Some(e) = r.1.first() {
+                        prefetch(e);
+                    }
                     taken += 1;
                 }
                 pending.clear();
