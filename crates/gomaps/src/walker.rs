@@ -32,16 +32,16 @@
 //! out the walk stops with one warning and returns what it found.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use mapscope_goruntime::dwarf::{DwarfInfo, TypeId, TypeKind};
 use mapscope_goruntime::goroutines::Goroutines;
-use mapscope_goruntime::heap::Heap;
+use mapscope_goruntime::heap::{Heap, HeapObject};
 use mapscope_goruntime::GoProcess;
 use rayon::prelude::*;
 
-use crate::addrhash::AddrSet;
+use crate::addrhash::{AddrHashBuilder, AddrSet};
 use crate::alloc::{SizeSource, StorageKind};
 use crate::discover::{
     key_value, key_value_cached, FoundMap, KeyValue, Place, RootKind, RootOrigin, RootVia,
@@ -72,6 +72,10 @@ const MEMBERS_PER_TASK: usize = 256;
 const OWN_ARRAY_SLACK: u64 = 8 << 10;
 /// No parent in the path arena.
 const NO_PARENT: u32 = u32::MAX;
+/// [`Walker::contains_map`]'s memo: no value of the type leads to a map.
+const NO_MAP: u8 = 1;
+/// [`Walker::contains_map`]'s memo: a value of the type may lead to a map.
+const LEADS_TO_MAP: u8 = 2;
 
 /// A map's decoding: the found map (`None` when decoding failed) and the
 /// decoder's warnings, or its error.
@@ -168,10 +172,22 @@ pub(crate) struct Walker<'a> {
     shared: Arc<Shared<'a>>,
     heap: &'a Heap,
     seen_maps: AddrSet,
+    /// Pointers dereferenced: one bit per heap object id for a pointer
+    /// to an object's start (most), the others by address.
+    seen_object_ids: Vec<u64>,
     seen_objects: AddrSet,
+    /// The walk's reads of pointer and slice words (the last piece of the
+    /// core cached: no search per read).
+    reader: Reader<'a>,
     /// Slice backing arrays walked, with their element type.
-    seen_arrays: HashSet<(u64, TypeId)>,
-    contains: HashMap<TypeId, bool>,
+    seen_arrays: HashSet<(u64, TypeId), AddrHashBuilder>,
+    /// Per resolved type id: whether a value of it may lead to a map
+    /// ([`Walker::contains_map`]; 0 unknown, else [`NO_MAP`] or
+    /// [`LEADS_TO_MAP`]), and what it designates
+    /// ([`Walker::target`]; `None` unknown). Asked once per value the walk
+    /// queues or visits: indexed, not hashed.
+    contains: Vec<u8>,
+    targets: Vec<Option<Option<MapTarget>>>,
     found: Vec<Found>,
     /// Paths of the queued values (parent links).
     paths: Vec<PathNode<'a>>,
@@ -214,9 +230,12 @@ impl<'a> Walker<'a> {
             }),
             heap,
             seen_maps: AddrSet::default(),
+            seen_object_ids: Vec::new(),
             seen_objects: AddrSet::default(),
-            seen_arrays: HashSet::new(),
-            contains: HashMap::new(),
+            reader: Reader::new(process.memory()),
+            seen_arrays: HashSet::default(),
+            contains: Vec::new(),
+            targets: Vec::new(),
             found: Vec::new(),
             paths: Vec::new(),
             origins: Vec::new(),
@@ -301,8 +320,9 @@ impl<'a> Walker<'a> {
     /// graph phases; a million-member family's seen set alone is ~20 MB).
     pub(crate) fn take_results(&mut self) -> (Vec<FoundMap>, Vec<String>) {
         self.seen_maps = AddrSet::default();
+        self.seen_object_ids = Vec::new();
         self.seen_objects = AddrSet::default();
-        self.seen_arrays = HashSet::new();
+        self.seen_arrays = HashSet::default();
         self.paths = Vec::new();
         self.origins = Vec::new();
         self.queue = VecDeque::new();
@@ -375,20 +395,74 @@ impl<'a> Walker<'a> {
         self.shared.decoder.dwarf().types()
     }
 
+    /// What the resolved type `rt` designates (the decoder's
+    /// [`MapDecoder::target`], memoised).
+    fn target(&mut self, rt: TypeId) -> Option<MapTarget> {
+        if let Some(&Some(known)) = self.targets.get(rt.index()) {
+            return known;
+        }
+        let found = self.shared.decoder.target(rt);
+        if rt.index() < self.types().len() {
+            if self.targets.len() <= rt.index() {
+                self.targets.resize(self.types().len(), None);
+            }
+            if let Some(slot) = self.targets.get_mut(rt.index()) {
+                *slot = Some(found);
+            }
+        }
+        found
+    }
+
+    /// Whether pointer `p` (into heap object `object`, if any) is
+    /// dereferenced for the first time: each heap object is entered once
+    /// per address. A pointer to an object's start is noted as a bit of
+    /// its id (a bit set the size of the heap's object count stays in
+    /// cache where a hash set of millions of addresses misses), any other
+    /// by its address.
+    fn first_dereference(&mut self, p: u64, object: Option<HeapObject>) -> bool {
+        let id = object
+            .filter(|o| o.data_start() == p)
+            .and_then(|_| self.heap.object_id(p))
+            .map(|id| id as usize);
+        let Some(id) = id else {
+            return self.seen_objects.insert(p);
+        };
+        if self.seen_object_ids.is_empty() {
+            let n = usize::try_from(self.heap.object_count()).unwrap_or(usize::MAX);
+            self.seen_object_ids = vec![0; n.div_ceil(64)];
+        }
+        match self.seen_object_ids.get_mut(id / 64) {
+            Some(w) => {
+                let bit = 1u64 << (id % 64);
+                let first = *w & bit == 0;
+                *w |= bit;
+                first
+            }
+            None => self.seen_objects.insert(p),
+        }
+    }
+
     /// Whether a value of `ty` may lead to a map (memoised, cycle-safe).
     pub(crate) fn contains_map(&mut self, ty: TypeId) -> bool {
         let types = self.types();
+        let root = types.resolve(ty);
+        match self.contains.get(root.index()) {
+            Some(&NO_MAP) => return false,
+            Some(&LEADS_TO_MAP) => return true,
+            _ => {}
+        }
         let mut stack = vec![ty];
         let mut visiting = HashSet::new();
         let mut result = false;
         while let Some(t) = stack.pop() {
             let t = types.resolve(t);
-            if let Some(&known) = self.contains.get(&t) {
-                if known {
+            match self.contains.get(t.index()) {
+                Some(&LEADS_TO_MAP) => {
                     result = true;
                     break;
                 }
-                continue;
+                Some(&NO_MAP) => continue,
+                _ => {}
             }
             if !visiting.insert(t) || visiting.len() > 100_000 {
                 continue;
@@ -405,7 +479,14 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
         }
-        self.contains.insert(types.resolve(ty), result);
+        if root.index() < types.len() {
+            if self.contains.len() <= root.index() {
+                self.contains.resize(types.len(), 0);
+            }
+            if let Some(slot) = self.contains.get_mut(root.index()) {
+                *slot = if result { LEADS_TO_MAP } else { NO_MAP };
+            }
+        }
         result
     }
 
@@ -684,7 +765,7 @@ impl<'a> Walker<'a> {
         let Item { ty, addr, kind, .. } = item;
         let types = self.types();
         let rt = types.resolve(ty);
-        if let Some(target) = self.shared.decoder.target(rt) {
+        if let Some(target) = self.target(rt) {
             match target {
                 MapTarget::SyncMap { .. } => {
                     if addr != 0 && self.seen_maps.insert(addr) {
@@ -693,7 +774,7 @@ impl<'a> Walker<'a> {
                     }
                 }
                 MapTarget::Map { id, map } => {
-                    let Ok(p) = self.mem().read_u64(addr) else {
+                    let Ok(p) = self.reader.u64(addr) else {
                         return;
                     };
                     if p == 0 || !self.seen_maps.insert(p) {
@@ -714,13 +795,17 @@ impl<'a> Walker<'a> {
         let t = types.get(rt);
         match t.kind {
             TypeKind::Pointer { target: Some(x) } => {
-                let Ok(p) = self.mem().read_u64(addr) else {
+                let Ok(p) = self.reader.u64(addr) else {
                     return;
                 };
-                if p == 0 || !self.contains_map(x) || !self.seen_objects.insert(p) {
+                if p == 0 || !self.contains_map(x) {
                     return;
                 }
-                let k = if self.heap.object_at(p).is_some() {
+                let object = self.heap.object_at(p);
+                if !self.first_dereference(p, object) {
+                    return;
+                }
+                let k = if object.is_some() {
                     match kind {
                         RootKind::Global => RootKind::Heap,
                         other => other,
@@ -753,9 +838,9 @@ impl<'a> Walker<'a> {
                 }
                 let (data, n, owner) = match t.kind {
                     TypeKind::Slice { .. } => {
-                        let d = self.mem().read_u64(addr).unwrap_or(0);
-                        let n = self.mem().read_u64(addr.saturating_add(8)).unwrap_or(0);
-                        let cap = self.mem().read_u64(addr.saturating_add(16)).unwrap_or(0);
+                        let d = self.reader.u64(addr).unwrap_or(0);
+                        let n = self.reader.u64(addr.saturating_add(8)).unwrap_or(0);
+                        let cap = self.reader.u64(addr.saturating_add(16)).unwrap_or(0);
                         if d == 0 || n == 0 || !self.seen_arrays.insert((d, types.resolve(elem))) {
                             return;
                         }
@@ -766,7 +851,7 @@ impl<'a> Walker<'a> {
                             None => {
                                 let last =
                                     d.checked_add((n.min(MAX_ELEMS) - 1).saturating_mul(esize));
-                                match last.map(|l| self.mem().read_u64(l)) {
+                                match last.map(|l| self.reader.u64(l)) {
                                     Some(Ok(_)) => n,
                                     _ => 0,
                                 }
