@@ -576,7 +576,7 @@ impl ObjectGraph {
 
     /// Runs of consecutive ids of one object size: `(first id, count,
     /// size)`, in id order.
-    pub(crate) fn id_ranges(&self) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
+    pub fn id_ranges(&self) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
         self.index
             .span_id_ranges()
             .map(|(_, first, count, size, _)| (first, count, size))

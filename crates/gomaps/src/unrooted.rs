@@ -367,12 +367,18 @@ pub fn unrooted_maps(
     let mut out = Unrooted::default();
     let timing = Phase::start("maps: unrooted storage: unreachable objects");
     // Every heap object no root reaches.
-    let n = u32::try_from(graph.len()).unwrap_or(u32::MAX);
-    let (objects, bytes) = (0..n)
-        .into_par_iter()
-        .with_min_len(1 << 14)
-        .filter(|&id| parents.get(id as usize).is_none_or(|&p| p == UNREACHED))
-        .map(|id| (1u64, graph.object(id).map_or(0, |o| o.size)))
+    // Counted span by span (the objects of a span share their size), not
+    // object by object (finding an object's span from its id is a search).
+    let ranges: Vec<(u32, u32, u64)> = graph.id_ranges().collect();
+    let (objects, bytes) = ranges
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(first, count, size)| {
+            let unreached = (first..first.saturating_add(count))
+                .filter(|&id| parents.get(id as usize).is_none_or(|&p| p == UNREACHED))
+                .count() as u64;
+            (unreached, unreached.saturating_mul(size))
+        })
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1.saturating_add(b.1)));
     out.garbage.heap_unreachable = GarbagePart { objects, bytes };
     let reached = |a: u64| {
