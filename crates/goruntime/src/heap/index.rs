@@ -58,6 +58,9 @@ struct IndexSpan {
 #[derive(Debug, Default)]
 pub struct ObjectIndex {
     spans: Vec<IndexSpan>,
+    /// Each span's `first_id`, in one array: [`ObjectIndex::span_of_id`]'s
+    /// binary search reads 4 bytes per step.
+    first_ids: Vec<u32>,
     /// Allocation bits of every span's slots, LSB first per word; each span
     /// starts on a word boundary.
     pub(super) alloc_bits: Vec<u64>,
@@ -134,10 +137,12 @@ impl ObjectIndex {
                 }
             })
             .collect();
+        let first_ids = index_spans.iter().map(|s| s.first_id).collect();
         let min = index_spans.first().map_or(0, |s| s.start);
         let max = index_spans.last().map_or(0, |s| s.end);
         let mut index = ObjectIndex {
             spans: index_spans,
+            first_ids,
             alloc_bits,
             ranked,
             total,
@@ -382,10 +387,11 @@ impl ObjectIndex {
         if id as usize >= self.len() {
             return None;
         }
-        // Last span whose first id is <= id and that has objects.
-        let i = self
-            .spans
-            .partition_point(|s| self.rank(s.first_word as usize).unwrap_or(u32::MAX) <= id);
+        // Last span whose first id is <= id and that has objects: a
+        // binary search over the spans' first ids, side by side (a span
+        // whose bits lie past the end has the object count: after every
+        // id, as its missing rank would be).
+        let i = self.first_ids.partition_point(|&f| f <= id);
         let mut i = i.checked_sub(1)?;
         // Spans without allocated objects share the next span's first id.
         while self.allocated_in(i) == 0 {
