@@ -790,7 +790,10 @@ impl ObjectGraph {
     fn walk_from(&self, starts: &[u32], enter: impl Fn(u32) -> bool + Sync) {
         let step = |v: u32, stack: &mut Vec<u32>| {
             for &s in self.succ(v) {
-                if enter(s) {
+                // A leaf has nothing to walk; another object's edge range
+                // starts loading now, read when it is taken.
+                if enter(s) && self.has_succ(s) {
+                    self.prefetch_succ(s);
                     stack.push(s);
                 }
             }
@@ -924,13 +927,24 @@ impl ObjectGraph {
             } else if let Some(l) = labels.get(id as usize) {
                 if l.compare_exchange(UNSEEN, FROM_ROOTS, Relaxed, Relaxed)
                     .is_ok()
+                    && self.has_succ(id)
                 {
+                    // Its edge range is read when it is taken.
+                    self.prefetch_succ(id);
                     stack.push(id);
                 }
             }
         };
         let step = |v: u32, stack: &mut Vec<u32>| {
-            for &s in self.succ(v) {
+            let succ = self.succ(v);
+            // The successors' labels are random: start loading them all
+            // before the first is read.
+            for &s in succ {
+                if let Some(l) = labels.get(s as usize) {
+                    prefetch(l);
+                }
+            }
+            for &s in succ {
                 enter(s, stack);
             }
         };
