@@ -2,6 +2,7 @@
 //! (`SHF_COMPRESSED` zlib/zstd, or legacy `.zdebug_*`), with the declared
 //! uncompressed size checked before anything is allocated.
 
+use rayon::prelude::*;
 use std::borrow::Cow;
 
 use object::{CompressionFormat, Object, ObjectSection, ObjectSymbol};
@@ -96,12 +97,18 @@ const WANTED: &[gimli::SectionId] = &[
     gimli::SectionId::DebugStrOffsets,
 ];
 
+/// One section decompressed, or why not.
+type Decompressed<'d> = Result<(gimli::SectionId, Cow<'d, [u8]>), DwarfError>;
+
 fn load(exe: &[u8]) -> Result<DwarfSections<'_>, DwarfError> {
     let file = object::File::parse(exe).map_err(|e| DwarfError::NotElf(e.to_string()))?;
     if file.format() != object::BinaryFormat::Elf {
         return Err(DwarfError::NotElf(format!("{:?} file", file.format())));
     }
-    let mut sections = Vec::new();
+    // The sections present, in order, then decompressed side by side (Go
+    // compresses them: a few MB each); the first failure in section order
+    // is the error, as one after the other would report it.
+    let mut found = Vec::new();
     for &id in WANTED {
         let name = id.name();
         let zname = name.replacen(".debug_", ".zdebug_", 1);
@@ -109,22 +116,30 @@ fn load(exe: &[u8]) -> Result<DwarfSections<'_>, DwarfError> {
             .section_by_name(name)
             .or_else(|| file.section_by_name(&zname));
         let Some(section) = section else { continue };
-        let compressed = section.compressed_data().map_err(|e| DwarfError::Section {
-            section: name,
-            reason: e.to_string(),
-        })?;
-        check_size(
-            name,
-            compressed.format,
-            compressed.data.len(),
-            compressed.uncompressed_size,
-        )?;
-        let data = compressed.decompress().map_err(|e| DwarfError::Section {
-            section: name,
-            reason: e.to_string(),
-        })?;
-        sections.push((id, data));
+        found.push((id, section.compressed_data()));
     }
+    let decompressed: Vec<Decompressed<'_>> = found
+        .into_par_iter()
+        .map(|(id, compressed)| {
+            let name = id.name();
+            let compressed = compressed.map_err(|e| DwarfError::Section {
+                section: name,
+                reason: e.to_string(),
+            })?;
+            check_size(
+                name,
+                compressed.format,
+                compressed.data.len(),
+                compressed.uncompressed_size,
+            )?;
+            let data = compressed.decompress().map_err(|e| DwarfError::Section {
+                section: name,
+                reason: e.to_string(),
+            })?;
+            Ok((id, data))
+        })
+        .collect();
+    let sections = decompressed.into_iter().collect::<Result<Vec<_>, _>>()?;
     if !sections
         .iter()
         .any(|(id, data)| *id == gimli::SectionId::DebugInfo && !data.is_empty())
