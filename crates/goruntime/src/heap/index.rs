@@ -10,8 +10,7 @@
 //! bits. A page table (one `u32` per heap page between the lowest and
 //! highest in-use span) finds the span of an address without a search; a
 //! heap spread too thinly for such a table falls back to a binary search;
-//! [`ObjectIndex::id_near`] skips both when the address is in the span of
-//! the previous lookup, and a batch of lookups
+//! a batch of lookups
 //! ([`ObjectIndex::span_candidate`] for each address, then
 //! [`ObjectIndex::id_in_span`]) overlaps the span records' cache misses
 //! (the graph build's). Nothing here allocates per object: the whole index
@@ -77,10 +76,6 @@ pub struct ObjectIndex {
     /// Lowest span start and highest span end.
     min: u64,
     max: u64,
-    /// Spans are sorted and do not overlap (as the heap walk promises):
-    /// an address inside a span's range is in no other span, so
-    /// [`ObjectIndex::id_near`] may reuse the span of the previous lookup.
-    disjoint: bool,
 }
 
 /// Whether the `nelems` bits from word `first` of `ranked` are all set
@@ -151,7 +146,6 @@ impl ObjectIndex {
             page_table: Vec::new(),
             min,
             max,
-            disjoint: false,
         };
 
         if page_size.is_power_of_two() && max > min {
@@ -172,14 +166,6 @@ impl ObjectIndex {
                 index.page_table = table;
             }
         }
-        // Sorted, non-empty spans, no two sharing a page of the table: the
-        // span whose range holds an address is the one span_of finds.
-        let shift = index.page_shift;
-        index.disjoint = index.spans.iter().all(|s| s.start < s.end)
-            && index
-                .spans
-                .windows(2)
-                .all(|w| w[0].end <= w[1].start && (w[0].end - 1) >> shift < w[1].start >> shift);
         index
     }
 
@@ -294,25 +280,6 @@ impl ObjectIndex {
         if address < s.start || address >= s.end {
             return None;
         }
-        self.id_in(s, address)
-    }
-
-    /// [`ObjectIndex::id_of`], trying first the span of the previous
-    /// lookup (`span_hint`, an index into the spans; updated to the span
-    /// found): pointers read next to each other mostly point into one
-    /// span, and then the page table need not be read.
-    #[inline]
-    pub fn id_near(&self, span_hint: &mut usize, address: u64) -> Option<u32> {
-        if self.disjoint {
-            if let Some(s) = self.spans.get(*span_hint) {
-                if address >= s.start && address < s.end {
-                    return self.id_in(s, address);
-                }
-            }
-        }
-        let si = self.span_of(address)?;
-        let s = self.spans.get(si)?;
-        *span_hint = si;
         self.id_in(s, address)
     }
 
@@ -565,8 +532,6 @@ mod tests {
                 let addr = s.start + slot as u64 * 48;
                 let want = (set && slot < 170).then_some(id);
                 assert_eq!(idx.id_of(addr + 47), want, "span {si} slot {slot}");
-                let mut hint = 0;
-                assert_eq!(idx.id_near(&mut hint, addr), want, "span {si} slot {slot}");
                 let batched = idx
                     .span_candidate(addr + 5)
                     .and_then(|c| idx.id_in_span(c, addr + 5));
