@@ -1778,14 +1778,18 @@ fn predecessors_in(pieces: &[EdgeSlices<'_>], n: usize, targets: &[u32]) -> Hash
     for &t in targets {
         wanted.insert(t);
     }
-    let pairs: Vec<(u32, u32)> = pieces
+    // In blocks of consecutive ids (a graph is mostly one piece), in
+    // parallel; each target's list is sorted below, so the order in which
+    // blocks finish does not matter.
+    let pairs: Vec<(u32, u32)> = edge_blocks(pieces)
         .par_iter()
-        .fold(Vec::new, |mut v, piece| {
-            for (i, w) in piece.offsets.windows(2).enumerate() {
+        .fold(Vec::new, |mut v, &(piece, lo, hi)| {
+            let offsets = piece.offsets.get(lo..=hi).unwrap_or(&[]);
+            for (k, w) in offsets.windows(2).enumerate() {
                 let edges = piece.edges.get(w[0] as usize..w[1] as usize).unwrap_or(&[]);
                 for &s in edges {
                     if wanted.contains(s) {
-                        v.push((s, piece.first.wrapping_add(i as u32)));
+                        v.push((s, piece.first.wrapping_add((lo + k) as u32)));
                     }
                 }
             }
@@ -1937,30 +1941,36 @@ mod tests {
     /// piece covers.
     #[test]
     fn predecessors_match_the_edges() {
-        let n = 500u32;
-        let mut rnd = crate::testrng::below(0x2545_f491_4f6c_dd1d);
-        let adj: Vec<Vec<u32>> = (0..n)
-            .map(|_| (0..rnd(6)).map(|_| rnd(n as u64) as u32).collect())
-            .collect();
-        // Pieces [0, 200), [200, 350), [400, 500): ids 350..400 have no edges.
-        let owned = crate::testgraph::pieces(&adj, &[200, 350], 350..400);
-        assert_eq!(owned.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 200, 400]);
-        let pieces = crate::testgraph::slices(&owned);
-        let targets: Vec<u32> = (0..n).filter(|t| t % 7 == 0).collect();
-        let got = predecessors_in(&pieces, n as usize, &targets);
-        let mut want: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (v, succ) in adj.iter().enumerate() {
-            if (350..400).contains(&v) {
-                continue;
-            }
-            for &s in succ {
-                if s % 7 == 0 {
-                    want.entry(s).or_default().push(v as u32);
+        // Pieces [0, a), [a, b), [c, n): ids b..c have no edges. The large
+        // graph spans several of the parallel blocks of ids.
+        for (n, a, b, c) in [
+            (500u32, 200u32, 350u32, 400u32),
+            (40_000, 20_000, 35_000, 35_050),
+        ] {
+            let mut rnd = crate::testrng::below(0x2545_f491_4f6c_dd1d);
+            let adj: Vec<Vec<u32>> = (0..n)
+                .map(|_| (0..rnd(6)).map(|_| rnd(n as u64) as u32).collect())
+                .collect();
+            let owned =
+                crate::testgraph::pieces(&adj, &[a as usize, b as usize], b as usize..c as usize);
+            assert_eq!(owned.iter().map(|p| p.0).collect::<Vec<_>>(), [0, a, c]);
+            let pieces = crate::testgraph::slices(&owned);
+            let targets: Vec<u32> = (0..n).filter(|t| t % 7 == 0).collect();
+            let got = predecessors_in(&pieces, n as usize, &targets);
+            let mut want: HashMap<u32, Vec<u32>> = HashMap::new();
+            for (v, succ) in adj.iter().enumerate() {
+                if (b..c).contains(&(v as u32)) {
+                    continue;
+                }
+                for &s in succ {
+                    if s % 7 == 0 {
+                        want.entry(s).or_default().push(v as u32);
+                    }
                 }
             }
+            assert!(!want.is_empty());
+            assert_eq!(got, want, "{n} objects");
         }
-        assert!(!want.is_empty());
-        assert_eq!(got, want);
     }
 
     /// Retained objects by the definition: reachable from `owned` through
