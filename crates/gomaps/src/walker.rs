@@ -72,6 +72,8 @@ const MEMBERS_PER_TASK: usize = 256;
 const OWN_ARRAY_SLACK: u64 = 8 << 10;
 /// No parent in the path arena.
 const NO_PARENT: u32 = u32::MAX;
+/// How many queued values ahead [`Walker::drain`] prefetches.
+const QUEUE_AHEAD: usize = 8;
 /// [`Walker::contains_map`]'s memo: no value of the type leads to a map.
 const NO_MAP: u8 = 1;
 /// [`Walker::contains_map`]'s memo: a value of the type may lead to a map.
@@ -632,6 +634,15 @@ impl<'a> Walker<'a> {
         'a: 's,
     {
         while let Some(item) = self.queue.pop_front() {
+            // The values queued are spread over the heap: start loading
+            // the one visited a few steps later (its first word is read).
+            if let Some(later) = self.queue.get(QUEUE_AHEAD) {
+                if let Ok(bytes) = self.reader.bytes(later.addr, 1) {
+                    if let Some(b) = bytes.first() {
+                        mapscope_goruntime::heap::prefetch(b);
+                    }
+                }
+            }
             self.visit(s, item);
         }
     }
