@@ -419,13 +419,11 @@ impl ObjectGraph {
 
     /// The graph of `chunks`, with its objects that have edges marked.
     fn from_chunks(index: Arc<ObjectIndex>, chunks: Vec<EdgeChunk>) -> ObjectGraph {
-        let n = index.len().max(
-            chunks
-                .iter()
-                .map(|c| c.first_id as usize + c.offsets.len().saturating_sub(1))
-                .max()
-                .unwrap_or(0),
-        );
+        // One past the last id of a chunk.
+        let end = |c: &EdgeChunk| c.first_id as u64 + c.offsets.len().saturating_sub(1) as u64;
+        let n = index
+            .len()
+            .max(chunks.iter().map(|c| end(c) as usize).max().unwrap_or(0));
         let mut words = vec![0u64; n.div_ceil(64)];
         words
             .par_chunks_mut(1 << 10)
@@ -434,9 +432,6 @@ impl ObjectGraph {
                 for (j, word) in block.iter_mut().enumerate() {
                     let base = ((b << 10) + j) as u64 * 64;
                     // The chunks (in id order) that cover ids of this word.
-                    let end = |c: &EdgeChunk| {
-                        c.first_id as u64 + c.offsets.len().saturating_sub(1) as u64
-                    };
                     let first = chunks.partition_point(|c| end(c) <= base);
                     for c in chunks.get(first..).unwrap_or(&[]) {
                         let (lo, hi) = (c.first_id as u64, end(c));
@@ -555,9 +550,14 @@ impl ObjectGraph {
             .collect()
     }
 
-    /// Asks the CPU to start loading the edge range of `id` (a hint only).
+    /// Puts `id`, just reached, on a walk's `stack` if it has edges (a
+    /// leaf has nothing to walk), and starts loading its edge range, read
+    /// when it is taken (a hint only).
     #[inline(always)]
-    fn prefetch_succ(&self, id: u32) {
+    fn push_to_walk(&self, id: u32, stack: &mut Vec<u32>) {
+        if !self.has_succ(id) {
+            return;
+        }
         if let [c] = self.chunks.as_slice() {
             if let Some(o) = c
                 .offsets
@@ -566,6 +566,7 @@ impl ObjectGraph {
                 prefetch(o);
             }
         }
+        stack.push(id);
     }
 
     /// Whether `id` has an edge (a walk that reached it has more to do).
@@ -790,11 +791,8 @@ impl ObjectGraph {
     fn walk_from(&self, starts: &[u32], enter: impl Fn(u32) -> bool + Sync) {
         let step = |v: u32, stack: &mut Vec<u32>| {
             for &s in self.succ(v) {
-                // A leaf has nothing to walk; another object's edge range
-                // starts loading now, read when it is taken.
-                if enter(s) && self.has_succ(s) {
-                    self.prefetch_succ(s);
-                    stack.push(s);
+                if enter(s) {
+                    self.push_to_walk(s, stack);
                 }
             }
         };
@@ -927,11 +925,8 @@ impl ObjectGraph {
             } else if let Some(l) = labels.get(id as usize) {
                 if l.compare_exchange(UNSEEN, FROM_ROOTS, Relaxed, Relaxed)
                     .is_ok()
-                    && self.has_succ(id)
                 {
-                    // Its edge range is read when it is taken.
-                    self.prefetch_succ(id);
-                    stack.push(id);
+                    self.push_to_walk(id, stack);
                 }
             }
         };
@@ -1028,12 +1023,7 @@ impl ObjectGraph {
                         }
                         match slot.compare_exchange_weak(l, new, Relaxed, Relaxed) {
                             Ok(_) => {
-                                // Its edge range is read when the next batch
-                                // is taken.
-                                if self.has_succ(s) {
-                                    self.prefetch_succ(s);
-                                    stack.push(s);
-                                }
+                                self.push_to_walk(s, stack);
                                 break;
                             }
                             Err(now) => l = now,
@@ -1281,16 +1271,21 @@ impl ChunkScan for HeapScan<'_> {
                     batch.flush(index, &mut scratch, emit);
                     scratch.clear();
                     scan_words(mem, index, obj, obj + s.elem_size, &mut scratch);
-                    if scratch.len() > 1 {
-                        scratch.sort_unstable();
-                        scratch.dedup();
-                    }
+                    sort_unique(&mut scratch);
                     emit(&scratch);
                 }
             }
             batch.flush(index, &mut scratch, emit);
         }
         mem.release(first.start, last.end.saturating_sub(first.start));
+    }
+}
+
+/// An object's successors as the graph keeps them: sorted, unique.
+fn sort_unique(ids: &mut Vec<u32>) {
+    if ids.len() > 1 {
+        ids.sort_unstable();
+        ids.dedup();
     }
 }
 
@@ -1336,10 +1331,7 @@ impl LookupBatch {
                     scratch.push(id);
                 }
             }
-            if scratch.len() > 1 {
-                scratch.sort_unstable();
-                scratch.dedup();
-            }
+            sort_unique(scratch);
             emit(scratch);
             from = end;
         }

@@ -79,6 +79,20 @@ const NO_MAP: u8 = 1;
 /// [`Walker::contains_map`]'s memo: a value of the type may lead to a map.
 const LEADS_TO_MAP: u8 = 2;
 
+/// Notes `value` for type `id` in `memo`, an array by type id grown (with
+/// `unknown`) to the `types` the table has; nothing for an id past them.
+fn memoise<T: Clone>(memo: &mut Vec<T>, id: TypeId, types: usize, unknown: T, value: T) {
+    if id.index() >= types {
+        return;
+    }
+    if memo.len() <= id.index() {
+        memo.resize(types, unknown);
+    }
+    if let Some(slot) = memo.get_mut(id.index()) {
+        *slot = value;
+    }
+}
+
 /// A map's decoding: the found map (`None` when decoding failed) and the
 /// decoder's warnings, or its error.
 type Decoded = (Option<FoundMap>, Vec<String>);
@@ -404,14 +418,8 @@ impl<'a> Walker<'a> {
             return known;
         }
         let found = self.shared.decoder.target(rt);
-        if rt.index() < self.types().len() {
-            if self.targets.len() <= rt.index() {
-                self.targets.resize(self.types().len(), None);
-            }
-            if let Some(slot) = self.targets.get_mut(rt.index()) {
-                *slot = Some(found);
-            }
-        }
+        let types = self.types().len();
+        memoise(&mut self.targets, rt, types, None, Some(found));
         found
     }
 
@@ -481,14 +489,8 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
         }
-        if root.index() < types.len() {
-            if self.contains.len() <= root.index() {
-                self.contains.resize(types.len(), 0);
-            }
-            if let Some(slot) = self.contains.get_mut(root.index()) {
-                *slot = if result { LEADS_TO_MAP } else { NO_MAP };
-            }
-        }
+        let known = if result { LEADS_TO_MAP } else { NO_MAP };
+        memoise(&mut self.contains, root, types.len(), 0, known);
         result
     }
 
