@@ -33,6 +33,10 @@ const MAX_TRIE_DEPTH: u64 = 17;
 const MAX_OVERFLOW_CHAIN: u64 = 1 << 16;
 /// Warnings kept per `sync.Map`.
 const MAX_TRIE_WARNINGS: usize = 32;
+/// Nodes the parallel parts of one trie may list before their walk falls
+/// back to the sequential one (see [`Visited::List`]): 64 MiB of
+/// addresses. A real trie of more nodes takes the sequential walk.
+const MAX_LISTED_NODES: usize = 1 << 23;
 
 pub(crate) fn decode<L: AllocationLookup + ?Sized>(
     decoder: &MapDecoder<'_>,
@@ -267,6 +271,58 @@ impl<L: AllocationLookup + ?Sized> AllocationLookup for Known<'_, L> {
 /// heap slot when it is an entry.
 type Child = (u64, Result<u8, ReadError>, Option<Allocation>);
 
+/// The nodes a walk reached.
+enum Visited {
+    /// Checked as the walk goes: a node reached again is skipped.
+    Set(AddrSet),
+    /// Listed, and checked once at the end ([`walk_subtrees`] sorts every
+    /// part's list together): a lookup in a set of a million nodes is a
+    /// cache miss per node, a push is not. No node is ever refused, so a
+    /// cycle or shared subtree repeats until the depth bound or `cap`
+    /// ends it; either way the lists then show a repeat, or `over` is
+    /// set, and the trie is walked again with a set.
+    List {
+        nodes: Vec<u64>,
+        cap: usize,
+        over: bool,
+    },
+}
+
+impl Default for Visited {
+    fn default() -> Self {
+        Visited::Set(AddrSet::default())
+    }
+}
+
+impl Visited {
+    /// Records `node`; `false` if the walk must not go on from it.
+    fn insert(&mut self, node: u64) -> bool {
+        match self {
+            Visited::Set(set) => set.insert(node),
+            Visited::List { nodes, cap, over } => {
+                if nodes.len() >= *cap {
+                    *over = true;
+                    return false;
+                }
+                nodes.push(node);
+                true
+            }
+        }
+    }
+
+    /// A list that outgrew its cap: the walk stopped early.
+    fn over(&self) -> bool {
+        matches!(self, Visited::List { over: true, .. })
+    }
+
+    fn nodes(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Visited::Set(set) => Box::new(set.iter().copied()),
+            Visited::List { nodes, .. } => Box::new(nodes.iter().copied()),
+        }
+    }
+}
+
 /// What walking (part of) a hash trie found.
 #[derive(Default)]
 struct TrieState {
@@ -274,7 +330,7 @@ struct TrieState {
     entries: Vec<Entry>,
     warnings: Vec<String>,
     /// Nodes reached (indirect, entry and overflow nodes).
-    visited: AddrSet,
+    visited: Visited,
     indirect_nodes: u64,
     entry_nodes: u64,
     max_depth: u64,
@@ -299,6 +355,9 @@ impl TrieState {
         mut stack: Vec<(u64, u64)>,
     ) {
         while let Some((node, depth)) = stack.pop() {
+            if self.visited.over() {
+                return;
+            }
             self.visit(ctx, l, heap, node, depth, &mut stack);
         }
     }
@@ -469,11 +528,11 @@ fn disjoint(mut all: Vec<u64>) -> bool {
 /// Walks the subtrees on `stack` (the root's indirect children) in
 /// parallel, each with its own state, in the order a sequential walk
 /// visits them (last pushed first). Appended in that order, the parts
-/// give that sequential walk's result when no node is reached by two
-/// parts (nor by the root's own walk: a part's cycle checks only see its
-/// own nodes) and every part deduplicates storage by heap slot (then a
-/// slot recorded by two parts counts once, first, as in one walk):
-/// checked, and `None` (walk sequentially) if not so.
+/// give that sequential walk's result when no node is reached twice
+/// (the parts list their nodes unchecked, [`Visited::List`]), none is
+/// cut by the list's cap, and every part deduplicates storage by heap
+/// slot (then a slot recorded by two parts counts once, first, as in one
+/// walk): checked, and `None` (walk sequentially) if not so.
 fn walk_subtrees(
     ctx: &Ctx<'_, '_>,
     l: &HashTrieLayout,
@@ -491,16 +550,23 @@ fn walk_subtrees(
                 reader: Reader::new(decoder.memory()),
                 options,
             };
-            let mut part = TrieState::default();
+            let mut part = TrieState {
+                visited: Visited::List {
+                    nodes: Vec::new(),
+                    cap: MAX_LISTED_NODES / stack.len(),
+                    over: false,
+                },
+                ..TrieState::default()
+            };
             part.run(&ctx, l, heap, vec![start]);
             part
         })
         .collect();
     let states = || std::iter::once(top).chain(&parts);
-    if !states().all(|s| s.objects.is_slots()) {
+    if !states().all(|s| s.objects.is_slots() && !s.visited.over()) {
         return None;
     }
-    let visited: Vec<u64> = states().flat_map(|s| s.visited.iter().copied()).collect();
+    let visited: Vec<u64> = states().flat_map(|s| s.visited.nodes()).collect();
     disjoint(visited).then_some(parts)
 }
 

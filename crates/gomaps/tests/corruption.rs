@@ -434,6 +434,76 @@ fn swiss_corrupt_headers_tables_and_trie() {
     );
 }
 
+/// A trie cycle below the root, walked by the parallel parts (the heap
+/// walk as lookup: parts list their nodes unchecked) and by one thread (the
+/// same lookup behind a closure: a set checks each node): the parts must
+/// notice the repeat, or outgrow their list, and give the one-thread
+/// answer, warnings included, in time.
+#[test]
+fn trie_cycles_below_the_root_give_the_sequential_answer() {
+    let p = Patcher::new("go1.26");
+    let (sync_ty, sync_addr) = p.map("tokenCache");
+    let sync_id = p.dwarf.types().resolve(sync_ty);
+    let SyncMapLayout::HashTrie(trie) = sync_map_layout(&p.dwarf, sync_id).unwrap() else {
+        panic!("trie")
+    };
+    // The root, and its first child that is an indirect node.
+    let (root, inner) = p.with_patch(&[], |m, _| {
+        let root = m.read_u64(sync_addr + trie.root.offset).unwrap();
+        let inner = (0..trie.child_count)
+            .map(|k| {
+                m.read_u64(root + trie.children_offset + k * trie.child_stride)
+                    .unwrap()
+            })
+            .find(|&c| c != 0 && m.read_u8(c + trie.entry_is_entry.offset).unwrap() == 0)
+            .expect("the sample's trie has an indirect node below the root");
+        (root, inner)
+    });
+    let slot = |k: u64| inner + trie.children_offset + k * trie.child_stride;
+    type Patches = Vec<(u64, Vec<u8>)>;
+    let cases: [(&str, Patches); 2] = [
+        // One child of an inner node points back at the root.
+        ("back edge", vec![(slot(0), le(root, 8))]),
+        // Every child of it does: each pass through it walks the trie 16
+        // more times, so only the parts' cap ends their walk early.
+        (
+            "fan of back edges",
+            (0..trie.child_count)
+                .map(|k| (slot(k), le(root, 8)))
+                .collect(),
+        ),
+    ];
+    for (what, patches) in cases {
+        let (parallel, sequential) = p.with_patch(&patches, |_, _| {
+            let process =
+                mapscope_goruntime::GoProcess::open(&p.core, Some(&p.exe)).expect("process");
+            let heap = process.heap().expect("heap walk");
+            let dwarf = process.dwarf().expect("dwarf");
+            let decoder = MapDecoder::new(process.memory(), dwarf);
+            let closure = |a: u64| mapscope_gomaps::AllocationLookup::object_at(heap, a);
+            let start = Instant::now();
+            let parallel = decoder.decode(sync_ty, sync_addr, heap).expect("decode");
+            assert!(
+                start.elapsed() < TIME_BOUND,
+                "{what}: {:?}",
+                start.elapsed()
+            );
+            let sequential = decoder
+                .decode(sync_ty, sync_addr, &closure)
+                .expect("decode");
+            (parallel, sequential)
+        });
+        println!("{what}: warnings {:?}", parallel.warnings);
+        assert!(
+            parallel.warnings.iter().any(|w| w.contains("twice")),
+            "{what}: {:?}",
+            parallel.warnings
+        );
+        let json = |i: &MapInstance| serde_json::to_value(i).unwrap();
+        assert_eq!(json(&parallel), json(&sequential), "{what}");
+    }
+}
+
 /// Random bytes over the whole header, many times: every decode ends in
 /// time with a result or an error.
 fn random_headers(name: &str, rounds: u64) {
