@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use gimli::{AttributeValue, EndianSlice, RunTimeEndian, Unit};
+use rayon::prelude::*;
 
 use super::location::{decode_expression, Location};
 use super::sections::DwarfSections;
@@ -140,8 +141,10 @@ struct Attrs<'a> {
     go_runtime_type: Option<u64>,
 }
 
-struct Builder<'a> {
-    dwarf: gimli::Dwarf<R<'a>>,
+/// The tables being built: for the whole executable, or (see
+/// [`Builder::walk_units`]) for one unit, to be appended in unit order.
+struct Builder<'a, 'd> {
+    dwarf: &'d gimli::Dwarf<R<'a>>,
     types: Vec<Type>,
     pending: Vec<PendingType>,
     type_offsets: HashMap<u64, TypeId>,
@@ -166,65 +169,129 @@ pub(crate) fn build(sections: &DwarfSections<'_>) -> Built {
         Ok(EndianSlice::new(sections.get(id), endian))
     });
     let pointer_size = u64::from(sections.pointer_size());
-    let mut builder = Builder {
-        // Dwarf::load with an infallible loader cannot fail.
-        dwarf: dwarf.unwrap_or_default(),
-        types: vec![Type::unknown("<unknown>")],
-        pending: vec![PendingType {
-            shape: PendingShape::Other,
-            type_ref: None,
-            key_ref: None,
-            elem_ref: None,
-            field_refs: Vec::new(),
-        }],
-        type_offsets: HashMap::new(),
-        globals: Vec::new(),
-        functions: Vec::new(),
-        abstract_functions: HashMap::new(),
-        abstract_variables: HashMap::new(),
-        constants: HashMap::new(),
-        producer: None,
-        warnings: LoadWarnings::default(),
-        pointer_size,
-        runtime_types_base: sections.runtime_types(),
-    };
+    // Dwarf::load with an infallible loader cannot fail.
+    let dwarf = dwarf.unwrap_or_default();
+    let mut builder = Builder::empty(&dwarf, pointer_size, sections.runtime_types());
+    builder.types.push(Type::unknown("<unknown>"));
+    builder.pending.push(PendingType {
+        shape: PendingShape::Other,
+        type_ref: None,
+        key_ref: None,
+        elem_ref: None,
+        field_refs: Vec::new(),
+    });
     builder.walk_units();
     builder.finish()
 }
 
-impl<'a> Builder<'a> {
+impl<'a, 'd> Builder<'a, 'd> {
+    fn empty(
+        dwarf: &'d gimli::Dwarf<R<'a>>,
+        pointer_size: u64,
+        runtime_types_base: Option<u64>,
+    ) -> Self {
+        Builder {
+            dwarf,
+            types: Vec::new(),
+            pending: Vec::new(),
+            type_offsets: HashMap::new(),
+            globals: Vec::new(),
+            functions: Vec::new(),
+            abstract_functions: HashMap::new(),
+            abstract_variables: HashMap::new(),
+            constants: HashMap::new(),
+            producer: None,
+            warnings: LoadWarnings::default(),
+            pointer_size,
+            runtime_types_base,
+        }
+    }
+
+    /// Walks every unit: each into its own builder, in parallel, then
+    /// appended in unit order. A unit's types get ids from 0, shifted by
+    /// the types before it when appended, and nothing else a walk records
+    /// depends on other units (references are DWARF offsets, resolved in
+    /// [`Builder::finish`]), so the tables are those of one walk in order.
     fn walk_units(&mut self) {
         let mut headers = self.dwarf.units();
+        let mut units = Vec::new();
+        let mut bad_header = None;
         loop {
-            let header = match headers.next() {
-                Ok(Some(header)) => header,
+            match headers.next() {
+                Ok(Some(header)) => units.push(header),
                 Ok(None) => break,
                 Err(e) => {
                     // The unit length is unusable: nothing after it can be
                     // located either.
-                    self.warnings
-                        .add(format!("debug_info: bad unit header: {e}"));
+                    bad_header = Some(format!("debug_info: bad unit header: {e}"));
                     break;
                 }
-            };
-            let at = header
-                .offset()
-                .as_debug_info_offset()
-                .map(|o| o.0)
-                .unwrap_or(0);
-            let unit = match open_unit(&self.dwarf, header) {
-                Ok(unit) => unit,
-                Err(e) => {
-                    self.warnings
-                        .add(format!("debug_info unit at {at:#x}: unreadable: {e}"));
-                    continue;
-                }
-            };
-            if let Err(e) = self.walk_unit(&unit) {
-                self.warnings
-                    .add(format!("debug_info unit at {at:#x}: stopped early: {e}"));
             }
         }
+        let (dwarf, pointer_size, base) = (self.dwarf, self.pointer_size, self.runtime_types_base);
+        let parts: Vec<Builder<'a, 'd>> = units
+            .into_par_iter()
+            .map(|header| {
+                let mut part = Builder::empty(dwarf, pointer_size, base);
+                part.walk_one(header);
+                part
+            })
+            .collect();
+        for part in parts {
+            self.append(part);
+        }
+        if let Some(message) = bad_header {
+            self.warnings.add(message);
+        }
+    }
+
+    fn walk_one(&mut self, header: gimli::UnitHeader<R<'a>>) {
+        let at = header
+            .offset()
+            .as_debug_info_offset()
+            .map(|o| o.0)
+            .unwrap_or(0);
+        let unit = match open_unit(self.dwarf, header) {
+            Ok(unit) => unit,
+            Err(e) => {
+                self.warnings
+                    .add(format!("debug_info unit at {at:#x}: unreadable: {e}"));
+                return;
+            }
+        };
+        if let Err(e) = self.walk_unit(&unit) {
+            self.warnings
+                .add(format!("debug_info unit at {at:#x}: stopped early: {e}"));
+        }
+    }
+
+    /// Appends the tables of a later unit (see [`Builder::walk_units`]).
+    fn append(&mut self, part: Builder<'a, 'd>) {
+        // Type ids past u32 are refused as one walk refuses them.
+        let base = self.types.len();
+        let room = (u32::MAX as usize)
+            .saturating_sub(base)
+            .min(part.types.len());
+        self.types.extend(part.types.into_iter().take(room));
+        self.pending.extend(part.pending.into_iter().take(room));
+        self.type_offsets.extend(
+            part.type_offsets
+                .into_iter()
+                .filter(|(_, id)| id.index() < room)
+                .map(|(offset, id)| (offset, TypeId((base + id.index()) as u32))),
+        );
+        self.globals.extend(part.globals);
+        self.functions.extend(part.functions);
+        self.abstract_functions.extend(part.abstract_functions);
+        self.abstract_variables.extend(part.abstract_variables);
+        for (name, value) in part.constants {
+            // The first unit's value, as one walk keeps it.
+            self.constants.entry(name).or_insert(value);
+        }
+        if self.producer.is_none() {
+            self.producer = part.producer;
+        }
+        self.warnings.append(part.warnings);
     }
 
     fn walk_unit(&mut self, unit: &Unit<R<'a>>) -> gimli::Result<()> {

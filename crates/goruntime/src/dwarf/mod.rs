@@ -92,6 +92,17 @@ impl LoadWarnings {
         }
     }
 
+    /// Adds the warnings of a later part of the same load, as if its
+    /// problems had been met here one after the other.
+    pub(crate) fn append(&mut self, later: LoadWarnings) {
+        self.count += later.count;
+        let room = MAX_WARNING_MESSAGES.saturating_sub(self.messages.len());
+        self.messages.extend(later.messages.into_iter().take(room));
+        self.skipped_units += later.skipped_units;
+        self.unresolved_type_refs += later.unresolved_type_refs;
+        self.location_forms_unsupported += later.location_forms_unsupported;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0 && self.unresolved_type_refs == 0 && self.location_forms_unsupported == 0
     }
