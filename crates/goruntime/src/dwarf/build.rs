@@ -1,5 +1,6 @@
-//! One pass over every DIE of every Go compile unit, then a resolution pass
-//! that turns `.debug_info` offsets into [`TypeId`]s.
+//! One pass over every DIE of every Go compile unit (units side by side,
+//! their tables appended in unit order), then a resolution pass that turns
+//! `.debug_info` offsets into [`TypeId`]s.
 //!
 //! Iterative (a cursor plus an explicit scope stack), so hostile nesting
 //! cannot overflow the stack; every list read from the file is bounded.
