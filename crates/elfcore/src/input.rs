@@ -256,8 +256,9 @@ fn decompress_to_temp(
 
 /// Copies `reader` into `file`, seeking over all-zero blocks instead of
 /// writing them: gdb's `gcore` writes gigabytes of zeros for reserved
-/// ranges, and a sparse temporary file costs neither disk nor time.
-fn copy_sparse(reader: &mut dyn Read, file: &mut File) -> std::io::Result<u64> {
+/// ranges, and a sparse file costs neither disk nor time. Returns the
+/// bytes copied (the file's length).
+pub fn copy_sparse(reader: &mut dyn Read, file: &mut File) -> std::io::Result<u64> {
     use std::io::{Seek, SeekFrom};
     const BLOCK: usize = 1 << 16;
     // Comparing against a zero block is a memcmp: fast even in debug builds.

@@ -40,7 +40,7 @@ pub use crate::core::{Core, CoreProducer, ImageIds, NoteSummary, Perms, Segment}
 pub use crate::elf::{Arch, ProgramHeader, PF_R, PF_W, PF_X};
 pub use crate::error::{CoreError, ReadError};
 pub use crate::executable::{hex, ElfFile, Executable, NoteLocation, Symbol, SymbolTable};
-pub use crate::input::Compression;
+pub use crate::input::{copy_sparse, Compression};
 pub use crate::matching::{
     match_executable, place_executable, Evidence, ExecutableMatch, Placement, PlacementSource,
     Verdict,

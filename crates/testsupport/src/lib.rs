@@ -1,8 +1,8 @@
 //! Test-only helpers shared by every crate's tests.
 //!
 //! Owns: locating the shipped samples under `samples/` and materializing
-//! them — `core.zst` and `mapzoo.zst` are decompressed once into a cache
-//! directory under the cargo target dir and reused by every test binary and
+//! them — `core.zst` and `mapzoo.zst` are decompressed once (zero blocks as
+//! holes) into a cache directory under the cargo target dir and reused by every test binary and
 //! thread (atomic rename makes concurrent first use safe); running the CLI
 //! on a sample (`run_cli`, `run_analyze`, `analyze_json`); reading truth
 //! files (`truth_entries`, `truth_top_map`, `smaps_anon_rss`); locating
@@ -100,8 +100,8 @@ pub fn sample(name: &str) -> Sample {
     }
 }
 
-/// Decompresses `src` (zstd) to `dst` unless `dst` is already there and
-/// newer than `src`. Writes to a unique temporary name, then renames, so a
+/// Decompresses `src` (zstd) to `dst`, zero blocks as holes, unless `dst`
+/// is already there and newer than `src`. Writes to a unique temporary name, then renames, so a
 /// concurrent test binary never sees a half-written file.
 fn materialize(src: &Path, dst: &Path) -> io::Result<PathBuf> {
     let fresh = match (fs::metadata(src), fs::metadata(dst)) {
@@ -118,7 +118,8 @@ fn materialize(src: &Path, dst: &Path) -> io::Result<PathBuf> {
             let mut output = fs::File::create(&tmp)?;
             let mut decoder = zstd::stream::read::Decoder::new(input)?;
             decoder.window_log_max(31)?;
-            io::copy(&mut decoder, &mut output)?;
+            // Sparse: the gcore sample is 1.2 GB, mostly zeros.
+            mapscope_elfcore::copy_sparse(&mut decoder, &mut output)?;
         }
         fs::rename(&tmp, dst)?;
     }
