@@ -1,9 +1,10 @@
 //! Test-only helpers shared by every crate's tests.
 //!
 //! Owns: locating the shipped samples under `samples/` and materializing
-//! them — `core.zst` and `mapzoo.zst` are decompressed once (zero blocks as
-//! holes) into a cache directory under the cargo target dir and reused by every test binary and
-//! thread (atomic rename makes concurrent first use safe); running the CLI
+//! them — `core.zst` and `mapzoo.zst` are decompressed once (zero blocks
+//! as holes) into a cache directory under the cargo target dir and reused
+//! by every test binary and thread (atomic rename makes concurrent first
+//! use safe); running the CLI
 //! on a sample (`run_cli`, `run_analyze`, `analyze_json`); reading truth
 //! files (`truth_entries`, `truth_top_map`, `smaps_anon_rss`); locating
 //! the generated incident corpus (`corpus`, `$MAPSCOPE_CORPUS`).
