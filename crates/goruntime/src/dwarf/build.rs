@@ -41,6 +41,8 @@ const MAX_LOCLIST_ENTRIES: usize = 4096;
 const MAX_SCOPE_RANGES: usize = 1024;
 /// Members of one struct (the largest runtime structs have a few hundred).
 const MAX_FIELDS: usize = 1 << 16;
+/// Units walked side by side at a time (a Go program has a few hundred).
+const UNIT_BATCH: usize = 256;
 
 /// Everything the loader extracts, before indexing.
 pub(crate) struct Built {
@@ -161,6 +163,11 @@ struct Builder<'a, 'd> {
 }
 
 pub(crate) fn build(sections: &DwarfSections<'_>) -> Built {
+    build_in(sections, UNIT_BATCH)
+}
+
+/// [`build`], walking `batch` units side by side at a time.
+fn build_in(sections: &DwarfSections<'_>, batch: usize) -> Built {
     let endian = if sections.little_endian() {
         RunTimeEndian::Little
     } else {
@@ -181,7 +188,7 @@ pub(crate) fn build(sections: &DwarfSections<'_>) -> Built {
         elem_ref: None,
         field_refs: Vec::new(),
     });
-    builder.walk_units();
+    builder.walk_units(batch.max(1));
     builder.finish()
 }
 
@@ -213,36 +220,48 @@ impl<'a, 'd> Builder<'a, 'd> {
     /// the types before it when appended, and nothing else a walk records
     /// depends on other units (references are DWARF offsets, resolved in
     /// [`Builder::finish`]), so the tables are those of one walk in order.
-    fn walk_units(&mut self) {
+    /// Units are taken `size` at a time ([`UNIT_BATCH`]): a section of
+    /// millions of tiny units never holds more headers or builders.
+    fn walk_units(&mut self, size: usize) {
         let mut headers = self.dwarf.units();
-        let mut units = Vec::new();
-        let mut bad_header = None;
+        let (dwarf, pointer_size, base) = (self.dwarf, self.pointer_size, self.runtime_types_base);
+        let mut batch = Vec::with_capacity(size);
         loop {
-            match headers.next() {
-                Ok(Some(header)) => units.push(header),
-                Ok(None) => break,
-                Err(e) => {
-                    // The unit length is unusable: nothing after it can be
-                    // located either.
-                    bad_header = Some(format!("debug_info: bad unit header: {e}"));
-                    break;
+            let mut last = false;
+            let mut bad_header = None;
+            while batch.len() < size {
+                match headers.next() {
+                    Ok(Some(header)) => batch.push(header),
+                    Ok(None) => {
+                        last = true;
+                        break;
+                    }
+                    Err(e) => {
+                        // The unit length is unusable: nothing after it can
+                        // be located either.
+                        bad_header = Some(format!("debug_info: bad unit header: {e}"));
+                        last = true;
+                        break;
+                    }
                 }
             }
-        }
-        let (dwarf, pointer_size, base) = (self.dwarf, self.pointer_size, self.runtime_types_base);
-        let parts: Vec<Builder<'a, 'd>> = units
-            .into_par_iter()
-            .map(|header| {
-                let mut part = Builder::empty(dwarf, pointer_size, base);
-                part.walk_one(header);
-                part
-            })
-            .collect();
-        for part in parts {
-            self.append(part);
-        }
-        if let Some(message) = bad_header {
-            self.warnings.add(message);
+            let parts: Vec<Builder<'a, 'd>> = batch
+                .par_drain(..)
+                .map(|header| {
+                    let mut part = Builder::empty(dwarf, pointer_size, base);
+                    part.walk_one(header);
+                    part
+                })
+                .collect();
+            for part in parts {
+                self.append(part);
+            }
+            if let Some(message) = bad_header {
+                self.warnings.add(message);
+            }
+            if last {
+                break;
+            }
         }
     }
 
@@ -1152,5 +1171,45 @@ fn flag(value: &AttributeValue<R<'_>>) -> bool {
     match *value {
         AttributeValue::Flag(f) => f,
         ref other => other.udata_value().is_some_and(|v| v != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a build made, comparable (types in id order, constants in
+    /// name order: not the hash maps' orders).
+    fn summary(b: Built) -> String {
+        let types: Vec<_> = b.types.iter().collect();
+        let constants: std::collections::BTreeMap<_, _> = b.constants.into_iter().collect();
+        format!(
+            "{types:?}\n{:?}\n{:?}\n{constants:?}\n{:?}\n{:?}\n{:?}",
+            b.globals, b.functions, b.producer, b.runtime_types, b.warnings
+        )
+    }
+
+    /// The units' tables appended batch by batch are those of one unit at
+    /// a time, whatever the batch (the truth tests check the tables
+    /// themselves against the programs).
+    #[test]
+    fn unit_batches_give_the_same_tables() {
+        let sample = mapscope_testsupport::sample("go1.26");
+        let exe = std::fs::read(&sample.exe).expect("sample executable");
+        let sections = DwarfSections::from_elf(&exe).expect("DWARF sections");
+        let dwarf = gimli::Dwarf::load(|id| -> Result<R<'_>, gimli::Error> {
+            Ok(EndianSlice::new(sections.get(id), RunTimeEndian::Little))
+        })
+        .expect("dwarf");
+        let mut headers = dwarf.units();
+        let mut units = 0;
+        while headers.next().expect("unit header").is_some() {
+            units += 1;
+        }
+        assert!(units > 2 * 7, "{units} units: too few to cross batches");
+        let one = summary(build_in(&sections, 1));
+        for batch in [7, UNIT_BATCH] {
+            assert!(summary(build_in(&sections, batch)) == one, "batch {batch}");
+        }
     }
 }
