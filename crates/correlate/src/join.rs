@@ -1,6 +1,6 @@
 //! The profile ↔ core join: from a decoded process, the maps discovery found
 //! and (optionally) a pprof heap profile file, build the inputs of
-//! [`attribute`] and run it — in one call, [`join_profile`].
+//! [`attribute`](crate::attribution::attribute) and run it — in one call, [`join_profile`].
 //!
 //! Owns: turning the core's profile buckets into stacks (PCs → frames via
 //! pclntab, inlined expansions merged), matching the file's samples to the

@@ -3,7 +3,7 @@
 //! Owns: attributing each sampled live object's share of its profile stack
 //! to the map whose storage or retained set contains it ([`attribute`]),
 //! exact conservation of the profile total, the accounting table
-//! ([`accounting`]) and the findings ([`findings`]).
+//! ([`accounting`](mod@accounting)) and the findings ([`findings`](mod@findings)).
 //!
 //! The profile ↔ core join ([`join::join_profile`]) builds those inputs
 //! from a decoded process, the maps discovery found and the pprof file: it

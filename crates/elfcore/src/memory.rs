@@ -434,7 +434,7 @@ impl ProcessMemory {
     /// maps them again). Long scans call this behind them so that peak RSS
     /// stays far below the core's size. Whole pages inside the range only;
     /// a no-op for bytes not from a memory-mapped core file, and for a
-    /// core small next to the machine's memory ([`RELEASE_FRACTION`]).
+    /// core small next to the machine's memory (`RELEASE_FRACTION`).
     pub fn release(&self, addr: u64, len: u64) {
         if !self.release_behind {
             return;
@@ -466,7 +466,7 @@ impl ProcessMemory {
     /// (`MADV_POPULATE_READ`, Linux 5.14+) instead of one page fault per
     /// few pages while scanning. Best effort: without the call (older
     /// kernels, other systems) nothing happens and reads fault as before.
-    /// Only where pages are released behind scans ([`RELEASE_FRACTION`]):
+    /// Only where pages are released behind scans (`RELEASE_FRACTION`):
     /// otherwise each page is faulted once and stays mapped.
     pub fn prefetch(&self, addr: u64, len: u64) {
         if !self.release_behind {

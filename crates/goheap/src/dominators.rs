@@ -20,7 +20,7 @@
 //! root), and the dominator tree is computed over the heads only (6% of
 //! the objects of the benchmark core, 45% of `go1.26-compile`'s); the
 //! top level and its retained sizes follow exactly (see
-//! [`retention_of`]'s proof). Three parallel passes over the edges build
+//! `retention_of`'s proof). Three parallel passes over the edges build
 //! the reduced graph: referrers, then per object its edges into heads
 //! counted and placed. Lengauer–Tarjan itself is the "simple" version
 //! with path compression (O(m log n)) over a depth-first numbering,

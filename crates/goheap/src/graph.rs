@@ -37,8 +37,8 @@ use crate::pointers::PointerMaps;
 /// Heap objects with conservative edges in CSR form. Object ids are the
 /// heap's ([`ObjectIndex`]: allocated objects in address order); the
 /// parallel build tasks write their chunks of consecutive ids into one
-/// pair of arrays in place ([`build_in_place`]), or, where that cannot be
-/// done, keep a piece per chunk, joined when possible ([`build_joined`]).
+/// pair of arrays in place (`build_in_place`), or, where that cannot be
+/// done, keep a piece per chunk, joined when possible (`build_joined`).
 #[derive(Default)]
 pub struct ObjectGraph {
     index: Arc<ObjectIndex>,
@@ -838,7 +838,7 @@ impl ObjectGraph {
     /// Retained bytes and objects of many structures, in two walks of the
     /// graph: the objects the roots reach without passing any structure,
     /// then every structure's reach, labelling each object with the
-    /// innermost structure that reaches it or [`SHARED`] when unrelated
+    /// innermost structure that reaches it or `SHARED` when unrelated
     /// structures both do. A label is exact for a structure when every
     /// other structure the roots reach stays reachable once the structure
     /// is removed (checked on the small structure-to-structure graph); the
@@ -847,7 +847,7 @@ impl ObjectGraph {
     ///
     /// `reached`, when the caller has it: what `roots` reach ([`Reached`]);
     /// a structure measured alone then walks only its own reach
-    /// ([`ObjectGraph::retained_ids_within`]) instead of the heap twice.
+    /// (`ObjectGraph::retained_ids_within`) instead of the heap twice.
     /// Same answer either way.
     pub fn retained_many(
         &self,

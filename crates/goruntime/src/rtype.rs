@@ -1,6 +1,6 @@
 //! Runtime type descriptors (`internal/abi.Type` and its kind-specific
 //! extensions) read from the module's type data and converted into
-//! [`TypeTable`] entries, so an executable without DWARF still has its
+//! [`TypeTable`](crate::dwarf::TypeTable) entries, so an executable without DWARF still has its
 //! program's map types: `map[K]V` with key, value and storage (Swiss group
 //! / classic bucket) types, sized and named as the runtime names them
 //! (`map[string]*main.Session`, `noalg.map.group[string]*main.Session`).

@@ -39,7 +39,7 @@ pub use mapscope_gomaps::discover::Garbage;
 pub struct AnalyzeInputs {
     pub core: PathBuf,
     /// Default: the core's `NT_FILE` path of its executable. Whichever is
-    /// used must match the core ([`crate::open`]).
+    /// used must match the core ([`crate::open`](mod@crate::open)).
     pub exe: Option<PathBuf>,
     /// A separate debug file of the executable's build (`--symbols`;
     /// default: the build-ID tree's, when the executable has no DWARF).

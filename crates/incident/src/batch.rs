@@ -56,7 +56,7 @@ pub struct IncidentSummary {
     pub top_map: Option<String>,
     pub top_map_retained_bytes: Option<u64>,
     pub findings: Option<usize>,
-    /// OUTDIR/<name>, when reports were written.
+    /// `OUTDIR/<name>`, when reports were written.
     pub report_dir: Option<String>,
     pub seconds: Option<f64>,
 }

@@ -4,9 +4,9 @@
 //! executable, the profiles, smaps, memory.stat; every incident under a
 //! tree for `batch`, read the same way as one directory), opening a core
 //! with its executable under one matching policy for every command
-//! ([`open`]: `--exe`, the directory's executable or the core's `NT_FILE`
+//! ([`open`](mod@open): `--exe`, the directory's executable or the core's `NT_FILE`
 //! path, refused when it is not the build the core ran; the profile among
-//! several by build ID), the `analyze` pipeline ([`analyze`]: process → heap
+//! several by build ID), the `analyze` pipeline ([`analyze`](mod@analyze): process → heap
 //! walk → maps → profile join → accounting → findings, returning the
 //! serde report model the command prints), and the profile ↔ core ↔
 //! executable cross-checks of `check` ([`checks`]), what a partial core

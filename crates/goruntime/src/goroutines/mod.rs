@@ -8,8 +8,8 @@
 //!
 //! Owns: reading `allgs`/`allm`, matching threads to goroutines, choosing
 //! where each walk starts, the `g`/`m` offsets (from DWARF, see
-//! [`layout`]) and the meaning of status and wait-reason numbers
-//! ([`names`]). Does not own the frame arithmetic (the pclntab
+//! `layout`) and the meaning of status and wait-reason numbers
+//! (`names`). Does not own the frame arithmetic (the pclntab
 //! [`crate::pclntab::Unwinder`]), variable locations (the DWARF module) or
 //! any output formatting.
 //!

@@ -125,7 +125,7 @@ pub struct Unwinder<'p> {
 
 impl<'p> Unwinder<'p> {
     /// An unwinder for the executable's architecture, limited to
-    /// [`MAX_FRAMES`] frames.
+    /// `MAX_FRAMES` frames.
     pub fn new(tab: &'p Pclntab<'p>) -> Self {
         Unwinder {
             tab,
@@ -134,7 +134,7 @@ impl<'p> Unwinder<'p> {
         }
     }
 
-    /// Overrides the frame limit (capped at [`MAX_FRAMES`]).
+    /// Overrides the frame limit (capped at `MAX_FRAMES`).
     pub fn with_max_frames(mut self, max_frames: usize) -> Self {
         self.max_frames = max_frames.min(MAX_FRAMES);
         self

@@ -2,7 +2,7 @@
 //! [`crate::analyze::Report`]) and `check` ([`crate::checks`]): one module
 //! per command, each a serde model (`--format json` prints it; every field
 //! name is part of `docs/cli.md`'s contract) and the call that builds it
-//! from the files, opening them by [`crate::open`]'s one policy.
+//! from the files, opening them by [`crate::open`](mod@crate::open)'s one policy.
 //!
 //! - [`heap`]: the heap walk's totals, size classes, recorded types and
 //!   the runtime's statistics (`mapscope heap`);

@@ -41,7 +41,7 @@ pub struct Args {
     /// capped by available memory vs. the largest core).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Where per-incident reports go: OUTDIR/<incident>/{REPORT.md,report.json}.
+    /// Where per-incident reports go: `OUTDIR/<incident>/{REPORT.md,report.json}`.
     #[arg(
         short = 'o',
         long = "output",
