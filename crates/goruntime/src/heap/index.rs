@@ -343,10 +343,7 @@ impl ObjectIndex {
     /// Id of the first allocated object of span `span_index` (the ids of
     /// its objects are consecutive from there).
     pub fn first_id(&self, span_index: usize) -> u32 {
-        self.spans
-            .get(span_index)
-            .and_then(|s| self.rank(s.first_word as usize))
-            .unwrap_or(0)
+        self.first_ids.get(span_index).copied().unwrap_or(0)
     }
 
     /// The span holding object `id`.
